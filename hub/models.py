@@ -1,0 +1,131 @@
+"""Database tables (SQLModel). Every change goes through an Alembic migration.
+
+SQLModel ``table=True`` models skip validation, so values are validated
+before they get here (inventory models, API request models).
+Times are timezone-aware UTC (SQLModel's ``UTCDateTime`` refuses naive ones).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Site(SQLModel, table=True):
+    __tablename__ = "sites"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(index=True, unique=True, max_length=32)
+    kind: str = Field(max_length=16)  # "hub" or "district"
+    name_th: str = Field(max_length=200)
+    name_en: str = Field(max_length=200)
+    distance_km: float | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    contact_name: str = Field(default="", max_length=200)
+    contact_phone: str = Field(default="", max_length=64)
+    contact_email: str = Field(default="", max_length=254)
+    room: str = Field(default="", max_length=200)
+    active: bool = True
+
+
+class Link(SQLModel, table=True):
+    __tablename__ = "links"
+
+    id: int | None = Field(default=None, primary_key=True)
+    site_id: int = Field(foreign_key="sites.id", unique=True, index=True)
+    provider: str = Field(max_length=100)
+    circuit_id: str = Field(default="", max_length=100)
+    plan_down_mbps: int
+    plan_up_mbps: int
+    monthly_fee_thb: Decimal = Field(sa_column=sa.Column(sa.Numeric(12, 2), nullable=False))
+    vat_rate: Decimal = Field(sa_column=sa.Column(sa.Numeric(5, 4), nullable=False))
+    billing_start: date
+    billed_to: str = Field(max_length=200)
+    snmp_host: str = Field(default="", max_length=255)
+    snmp_port: int = 161
+    snmp_version: str = Field(default="2c", max_length=4)
+    snmp_if_index: int = 1
+    # Names of environment variables holding the secrets, never the secrets.
+    snmp_community_env: str = Field(default="", max_length=100)
+    snmp_user: str = Field(default="", max_length=100)
+    snmp_auth_protocol: str = Field(default="", max_length=16)
+    snmp_auth_key_env: str = Field(default="", max_length=100)
+    snmp_priv_protocol: str = Field(default="", max_length=16)
+    snmp_priv_key_env: str = Field(default="", max_length=100)
+
+
+class Agent(SQLModel, table=True):
+    """The enrolled agent of a site. Re-enrolling replaces the token."""
+
+    __tablename__ = "agents"
+
+    id: int | None = Field(default=None, primary_key=True)
+    site_id: int = Field(foreign_key="sites.id", unique=True, index=True)
+    # SHA-256 of a 256-bit random token: the token is not a password a human
+    # chose, so a slow hash buys nothing and would cost CPU at every connect.
+    token_hash: str = Field(max_length=64, index=True)
+    enrolled_at: datetime = Field(default_factory=utcnow)
+    version: str = Field(default="", max_length=32)
+    hostname: str = Field(default="", max_length=255)
+    os: str = Field(default="", max_length=64)
+    last_seen_at: datetime | None = None
+    last_ip: str = Field(default="", max_length=64)
+
+
+class EnrolmentCode(SQLModel, table=True):
+    __tablename__ = "enrolment_codes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    site_id: int = Field(foreign_key="sites.id", index=True)
+    code_hash: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
+    created_by: str = Field(default="", max_length=100)
+
+
+class Operator(SQLModel, table=True):
+    __tablename__ = "operators"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(index=True, unique=True, max_length=64)
+    display_name: str = Field(default="", max_length=200)
+    password_hash: str = Field(max_length=255)  # argon2id
+    role: str = Field(max_length=16)  # viewer | operator | admin
+    created_at: datetime = Field(default_factory=utcnow)
+    last_login_at: datetime | None = None
+    disabled: bool = False
+
+
+class ApiToken(SQLModel, table=True):
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    operator_id: int = Field(foreign_key="operators.id", index=True)
+    name: str = Field(max_length=100)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor: str = Field(max_length=100)  # "operator:somchai", "agent:UDN17", "system"
+    action: str = Field(max_length=64, index=True)  # "login.ok", "enrol.refused", ...
+    target: str = Field(default="", max_length=200)
+    ok: bool = True
+    ip: str = Field(default="", max_length=64)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))

@@ -1,0 +1,133 @@
+"""Hub settings: declared once here, each with a type, a default and help text.
+
+Sources, strongest first: keyword arguments (tests, the demo), environment
+variables prefixed ``SALAKLANG_`` (e.g. ``SALAKLANG_PORT=9000``), a TOML
+file named by ``SALAKLANG_CONFIG`` (keys are the field names), then the
+defaults below. ``docs/SETTINGS.md`` documents every field; a test keeps the
+two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "SALAKLANG_"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_inventory_path() -> Path:
+    """The repository's ``inventory/`` in a checkout, the copy in the wheel otherwise."""
+    checkout = REPO_ROOT / "inventory"
+    if checkout.is_dir():
+        return checkout
+    return Path(__file__).resolve().parent / "inventory_default"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", validate_default=True
+    )
+
+    # --- where and how the hub listens --------------------------------------
+    host: str = Field("127.0.0.1", description="Address the web server listens on.")
+    port: int = Field(8080, ge=0, le=65535, description="TCP port of the web server (0 = any).")
+    public_url: str = Field(
+        "",
+        description="URL agents and browsers use to reach the hub (enrolment links, invitations). "
+        "Empty: derived from host and port.",
+    )
+    data_dir: Path = Field(Path("var"), description="Directory for the SQLite database, secrets and logs.")
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL. Empty: SQLite at <data_dir>/salaklang.db in WAL mode. "
+        "PostgreSQL: postgresql+psycopg://user@host/db.",
+    )
+    timezone: str = Field("Asia/Bangkok", description="Time zone for display and data entry; storage is UTC.")
+    inventory_path: Path = Field(
+        default_factory=default_inventory_path,
+        description="Inventory directory (defaults.yaml, groups.yaml, sites.yaml) synced at start.",
+    )
+    session_secret_env: str = Field(
+        "SALAKLANG_SESSION_SECRET",
+        description="Name of the environment variable holding the 32-byte urlsafe-base64 cookie key. "
+        "Unset: a key is generated once and kept in <data_dir>/session.key (mode 0600).",
+    )
+    session_max_age_s: int = Field(8 * 3600, gt=0, description="Control-room login session lifetime (seconds).")
+    secure_cookies: bool = Field(False, description="Mark cookies Secure (set when served over HTTPS).")
+    default_language: str = Field("th", pattern="^(th|en)$", description="Language shown before the user picks one.")
+
+    # --- agents ---------------------------------------------------------------
+    min_agent_version: str = Field("0.1.0", description="Agents older than this are told to update and disconnected.")
+    heartbeat_interval_s: float = Field(5.0, gt=0, description="How often agents send a heartbeat.")
+    link_report_interval_s: float = Field(10.0, gt=0, description="How often agents send a link report.")
+    offline_after_s: float = Field(
+        15.0, gt=0, description="A site with no message for this long is shown offline."
+    )
+    hello_timeout_s: float = Field(10.0, gt=0, description="Time an agent has to say hello after connecting.")
+    enrolment_code_ttl_s: int = Field(72 * 3600, gt=0, description="Lifetime of a one-time enrolment code.")
+    max_frame_bytes: int = Field(
+        64 * 1024, gt=1024, description="Largest agent message accepted; larger ones get an error reply."
+    )
+    agent_msgs_per_s: float = Field(50.0, gt=0, description="Sustained messages per second allowed from one agent.")
+    agent_msgs_burst: int = Field(200, gt=0, description="Burst of messages allowed from one agent above the rate.")
+    agent_flood_close_after: int = Field(
+        2000, gt=0, description="Messages dropped for rate before the hub closes the flooding agent."
+    )
+    last_seen_flush_s: float = Field(10.0, gt=0, description="How often last-seen times are written to the database.")
+    metrics_public: bool = Field(True, description="Serve /metrics without login (for a Prometheus on the LAN).")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_path = os.environ.get(ENV_PREFIX + "CONFIG")
+        if toml_path:
+            if not Path(toml_path).is_file():
+                raise FileNotFoundError(f"{ENV_PREFIX}CONFIG names {toml_path}, which does not exist")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+    # --- derived ----------------------------------------------------------------
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'salaklang.db').resolve()}"
+
+    @property
+    def effective_public_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)

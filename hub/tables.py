@@ -1,0 +1,7 @@
+"""Imports every module that defines tables, so SQLModel.metadata is complete.
+
+Alembic's env and the migration test import this. A feature that adds tables
+adds its module here.
+"""
+
+from hub import models  # noqa: F401
