@@ -1,0 +1,23 @@
+"""Typed keys for what the application stores (aiohttp ``web.AppKey``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from aiohttp import web
+
+from hub.settings import Settings
+
+if TYPE_CHECKING:
+    from hub.control import AgentRegistry
+    from hub.events import EventBus
+    from hub.i18n import Catalogs
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", sa.Engine)
+REGISTRY = web.AppKey["AgentRegistry"]("registry")
+EVENTS = web.AppKey["EventBus"]("events")
+CATALOGS = web.AppKey["Catalogs"]("catalogs")
+# Set by `hub demo` only: start/stop simulated district agents from the board.
+DEMO = web.AppKey["object"]("demo")

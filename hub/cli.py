@@ -1,0 +1,238 @@
+"""`python -m hub ...`: serve, demo, enroll, user, inventory, migrate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from hub.settings import ENV_PREFIX, Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    if getattr(args, "config", None):
+        os.environ[ENV_PREFIX + "CONFIG"] = args.config
+    overrides = {}
+    for name in ("host", "port"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    try:
+        return Settings(**overrides)
+    except (ValidationError, FileNotFoundError) as exc:
+        print(f"settings error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+
+
+def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+    from hub.db import create_db_engine, migrate
+    from hub.inventory import load_inventory, sync_inventory
+
+    engine = create_db_engine(settings.effective_database_url)
+    migrate(engine)
+    sync_inventory(engine, load_inventory(settings.inventory_path))
+    return engine
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from hub.app import create_app
+    from hub.logsetup import setup_logging
+
+    settings = _settings(args)
+    setup_logging(args.log_level)
+    app = create_app(settings)
+    print(f"Salaklang hub on {settings.effective_public_url}  (Ctrl-C or SIGTERM to stop)", flush=True)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=10)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from hub.demo import run_demo
+
+    return asyncio.run(run_demo(args))
+
+
+def cmd_enroll(args: argparse.Namespace) -> int:
+    from hub import audit
+    from hub.enrolment import EnrolmentRefused, issue_code
+
+    settings = _settings(args)
+    engine = _engine(settings)
+    ttl = args.ttl_hours * 3600 if args.ttl_hours else settings.enrolment_code_ttl_s
+    try:
+        code, site = issue_code(engine, args.site_code, ttl, "cli")
+    except LookupError:
+        print(f"no site with code {args.site_code!r} in the inventory", file=sys.stderr)
+        return 1
+    except EnrolmentRefused as exc:
+        print(exc.message_en, file=sys.stderr)
+        return 1
+    audit.record(engine, actor="cli", action="enrol.code_issued", target=site.code)
+    print(f"{site.code} {site.name_th} ({site.name_en})")
+    print(f"รหัสลงทะเบียน / enrolment code: {code}   (ใช้ได้ครั้งเดียว ภายใน {ttl // 3600} ชั่วโมง / one-time, {ttl // 3600} h)")
+    print(f"On the district PC: python -m site_agent enroll --hub {settings.effective_public_url} --code {code}")
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_env:
+        value = os.environ.get(args.password_env)
+        if not value:
+            raise SystemExit(f"environment variable {args.password_env} is empty or unset")
+        return value
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Again: "):
+        raise SystemExit("passwords differ")
+    return first
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from hub import audit
+    from hub.auth import AuthError, create_operator
+
+    settings = _settings(args)
+    engine = _engine(settings)
+    try:
+        operator = create_operator(engine, args.name, _read_password(args), args.role, args.display_name or "")
+    except AuthError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    audit.record(engine, actor="cli", action="operator.created", target=operator.username,
+                 detail={"role": operator.role})
+    print(f"created {operator.role} {operator.username}")
+    return 0
+
+
+def cmd_user_token(args: argparse.Namespace) -> int:
+    from hub import audit
+    from hub.auth import AuthError, create_api_token
+
+    settings = _settings(args)
+    engine = _engine(settings)
+    try:
+        token = create_api_token(engine, args.name, args.label)
+    except AuthError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    audit.record(engine, actor="cli", action="token.created", target=args.name, detail={"label": args.label})
+    print(token)
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    from sqlmodel import select
+
+    from hub.db import session_scope
+    from hub.models import Operator
+
+    engine = _engine(_settings(args))
+    with session_scope(engine) as session:
+        for op in session.exec(select(Operator).order_by(Operator.username)):
+            print(f"{op.username:20} {op.role:9} {'disabled' if op.disabled else ''}")
+    return 0
+
+
+def cmd_inventory_check(args: argparse.Namespace) -> int:
+    from hub.inventory import check_main
+
+    return check_main(args.path)
+
+
+def cmd_inventory_sync(args: argparse.Namespace) -> int:
+    from hub.db import create_db_engine, migrate
+    from hub.inventory import InventoryError, format_issues, load_inventory, sync_inventory
+
+    settings = _settings(args)
+    engine = create_db_engine(settings.effective_database_url)
+    migrate(engine)
+    try:
+        result = sync_inventory(engine, load_inventory(args.path or settings.inventory_path))
+    except InventoryError as exc:
+        print(format_issues(exc.issues), file=sys.stderr)
+        return 1
+    print(result)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from hub.db import create_db_engine, migrate
+
+    settings = _settings(args)
+    migrate(create_db_engine(settings.effective_database_url))
+    print("database is at the newest revision")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m hub",
+        description="Salaklang hub (ศาลากลาง): the provincial hall's briefing orchestrator. "
+        f"Settings come from {ENV_PREFIX}* environment variables and/or a TOML file.",
+    )
+    parser.add_argument("--config", help=f"TOML settings file (same as {ENV_PREFIX}CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the hub")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--log-level", default="INFO")
+    serve.set_defaults(func=cmd_serve)
+
+    demo = sub.add_parser("demo", help="hub + 20 simulated districts on SQLite")
+    demo.add_argument("--port", type=int, default=8080, help="listen port (0: any free port)")
+    demo.add_argument("--token", help="also accept this string as an admin API bearer token")
+    demo.add_argument("--agents", type=int, default=20, help="how many districts to simulate (≤ 20)")
+    demo.add_argument("--data-dir", default="var/demo", help="demo database and agent configs (wiped)")
+    demo.add_argument("--password", help="admin password (default: random, printed)")
+    demo.add_argument("--no-media", action="store_true", help="control plane only")
+    demo.add_argument("--log-level", default="WARNING")
+    demo.set_defaults(func=cmd_demo)
+
+    enroll = sub.add_parser("enroll", help="print a one-time enrolment code for a district")
+    enroll.add_argument("site_code")
+    enroll.add_argument("--ttl-hours", type=int, help="code lifetime (default: setting)")
+    enroll.set_defaults(func=cmd_enroll)
+
+    user = sub.add_parser("user", help="control-room accounts")
+    user_sub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    add = user_sub.add_parser("add", help="create an account")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=["viewer", "operator", "admin"])
+    add.add_argument("--display-name")
+    add.add_argument("--password-env", help="read the password from this environment variable")
+    add.set_defaults(func=cmd_user_add)
+    token = user_sub.add_parser("token", help="create an API bearer token (printed once)")
+    token.add_argument("name")
+    token.add_argument("--label", default="script")
+    token.set_defaults(func=cmd_user_token)
+    listing = user_sub.add_parser("list", help="list accounts")
+    listing.set_defaults(func=cmd_user_list)
+
+    inv = sub.add_parser("inventory", help="check or sync the inventory YAML")
+    inv_sub = inv.add_subparsers(dest="inventory_command", required=True, metavar="ACTION")
+    check = inv_sub.add_parser("check", help="validate; every error with file, line and field")
+    check.add_argument("path")
+    check.set_defaults(func=cmd_inventory_check)
+    sync = inv_sub.add_parser("sync", help="load into the database (idempotent)")
+    sync.add_argument("path", nargs="?")
+    sync.set_defaults(func=cmd_inventory_sync)
+
+    mig = sub.add_parser("migrate", help="bring the database schema up to date")
+    mig.set_defaults(func=cmd_migrate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+EOF
