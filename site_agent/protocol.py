@@ -82,6 +82,29 @@ class LinkReport(_Message):
     measured_at: float
 
 
+class SnmpReport(_Message):
+    """The district router's WAN interface as the agent's SNMP poller saw it.
+
+    Rates are computed on the agent (site_agent.snmp.CounterTracker), which
+    never turns a counter reset into a rate; ``state`` says why figures are missing.
+    """
+
+    type: Literal["snmp_report"] = "snmp_report"
+    state: Literal["ok", "timeout", "auth_failed", "no_such_object", "config_error", "error"]
+    detail: str = Field(default="", max_length=500)
+    if_index: int = Field(ge=0)
+    oper_status: int | None = Field(default=None, ge=1, le=7)
+    high_speed_mbps: int | None = Field(default=None, ge=0)
+    sys_uptime: int | None = Field(default=None, ge=0)
+    in_bps: float | None = Field(default=None, ge=0)
+    out_bps: float | None = Field(default=None, ge=0)
+    interval_s: float | None = Field(default=None, gt=0)
+    events: list[
+        Literal["router_rebooted", "counters_reset", "counter_wrapped", "implausible"]
+    ] = Field(default_factory=list, max_length=4)
+    measured_at: float
+
+
 class Ack(_Message):
     """Answer to a :class:`Command`."""
 
@@ -147,7 +170,7 @@ class Error(_Message):
 
 
 AgentMessage = Annotated[
-    Hello | Heartbeat | Status | LinkReport | Ack | Error,
+    Hello | Heartbeat | Status | LinkReport | SnmpReport | Ack | Error,
     Field(discriminator="type"),
 ]
 HubMessage = Annotated[
@@ -159,6 +182,7 @@ AnyMessage = Annotated[
     | Heartbeat
     | Status
     | LinkReport
+    | SnmpReport
     | Ack
     | Welcome
     | HeartbeatAck
