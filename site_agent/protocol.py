@@ -105,6 +105,29 @@ class SnmpReport(_Message):
     measured_at: float
 
 
+class SelfTestReport(_Message):
+    """A self-test the clerk ran (or the agent ran at start), pushed unprompted.
+
+    Same shape as the ``Ack.result`` of the ``selftest`` command; the hub's
+    readiness board takes either.
+    """
+
+    type: Literal["selftest_report"] = "selftest_report"
+    ready: bool
+    reasons: list[str] = Field(default_factory=list, max_length=20)
+    checks: list[dict[str, Any]] = Field(default_factory=list, max_length=20)
+    trigger: Literal["clerk", "startup", "hub"] = "clerk"
+    measured_at: float
+
+
+class ClerkRequest(_Message):
+    """Something the clerk asked for from the tray or the clerk window."""
+
+    type: Literal["clerk_request"] = "clerk_request"
+    action: Literal["join", "leave", "floor_request", "floor_release"]
+    sent_at: float
+
+
 class Ack(_Message):
     """Answer to a :class:`Command`."""
 
@@ -170,7 +193,7 @@ class Error(_Message):
 
 
 AgentMessage = Annotated[
-    Hello | Heartbeat | Status | LinkReport | SnmpReport | Ack | Error,
+    Hello | Heartbeat | Status | LinkReport | SnmpReport | SelfTestReport | ClerkRequest | Ack | Error,
     Field(discriminator="type"),
 ]
 HubMessage = Annotated[
@@ -183,6 +206,8 @@ AnyMessage = Annotated[
     | Status
     | LinkReport
     | SnmpReport
+    | SelfTestReport
+    | ClerkRequest
     | Ack
     | Welcome
     | HeartbeatAck
