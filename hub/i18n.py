@@ -21,6 +21,15 @@ from babel.support import NullTranslations, Translations
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 LANGUAGES = ("th", "en")
+LANGUAGE_NAMES = {"th": "ไทย", "en": "English"}
+
+
+def N_(message: str) -> str:
+    """Mark a string for extraction without translating it yet."""
+    return message
+
+
+ROLE_LABELS = {role: N_(role) for role in ("viewer", "operator", "admin")}
 BE_OFFSET = 543
 
 current_language: contextvars.ContextVar[str] = contextvars.ContextVar("language", default="th")

@@ -53,6 +53,8 @@ async def _context(request: web.Request) -> dict[str, Any]:
     return {
         "lang": lang,
         "other_lang": "en" if lang == "th" else "th",
+        # Each language is named in itself, so it is not translated.
+        "language_names": i18n.LANGUAGE_NAMES,
         "user": principal,
         "csrf_token": await csrf_token(request),
         "fmt_epoch": lambda v: i18n.format_epoch(v, lang, tz),
@@ -70,6 +72,7 @@ def setup_templates(app: web.Application) -> None:
         autoescape=jinja2.select_autoescape(["html", "xml"]),
         context_processors=[_context],
     )
+    env.globals["static"] = lambda path: str(app.router["static"].url_for(filename=path))
     catalogs = app[CATALOGS]
     env.install_gettext_callables(  # type: ignore[attr-defined]
         catalogs.gettext, catalogs.ngettext, newstyle=True

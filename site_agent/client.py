@@ -1,0 +1,243 @@
+"""The agent's control client: one WebSocket to the hub, kept up for as long as it runs.
+
+It says hello with the site token, heartbeats, answers commands and
+reconnects with exponential backoff and jitter (capped at ~30 s) so that
+twenty districts do not hammer a hub that has just restarted all at the same
+instant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import platform
+import random
+import socket
+import statistics
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import aiohttp
+from pydantic import BaseModel
+
+import site_agent
+from site_agent import protocol as p
+from site_agent.config import AgentConfig
+
+log = logging.getLogger("site_agent.client")
+
+CommandHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+StartTask = Callable[["AgentClient"], Coroutine[Any, Any, None]]
+Listener = Callable[[str, dict[str, Any]], None]
+
+
+class CommandFailed(Exception):
+    """Raise from a command handler to answer ok=False with this message."""
+
+
+def backoff_delay(attempt: int, base: float = 0.5, cap: float = 30.0, rng: random.Random | None = None) -> float:
+    """'Equal jitter': half the exponential delay fixed, half random."""
+    ceiling = min(cap, base * (2**attempt))
+    return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
+
+
+class AgentClient:
+    def __init__(
+        self,
+        config: AgentConfig,
+        *,
+        version: str = site_agent.__version__,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+    ) -> None:
+        self.config = config
+        self.version = version
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self._handlers: dict[str, CommandHandler] = {"ping": self._ping, "status": self._status}
+        self._start_tasks: list[StartTask] = []
+        self._listeners: list[Listener] = []
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._stopping = asyncio.Event()
+        self._connected = asyncio.Event()
+        self.welcome: p.Welcome | None = None
+        self.state = "connecting"  # connecting | connected | update_required | auth_failed | stopped
+        self.last_error: p.Error | None = None
+        self.update_required: p.UpdateRequired | None = None
+        self.connects = 0
+        self._rtts: deque[float] = deque(maxlen=20)
+
+    # --- plug-in points ----------------------------------------------------------
+    def add_command_handler(self, name: str, handler: CommandHandler) -> None:
+        self._handlers[name] = handler
+
+    def add_start_task(self, factory: StartTask) -> None:
+        """A loop to run while connected; cancelled when the connection drops."""
+        self._start_tasks.append(factory)
+
+    def add_listener(self, listener: Listener) -> None:
+        """Called (synchronously) on 'connected', 'disconnected', 'command', 'error', 'update_required'."""
+        self._listeners.append(listener)
+
+    def _emit(self, event: str, data: dict[str, Any]) -> None:
+        for listener in self._listeners:
+            try:
+                listener(event, data)
+            except Exception:
+                log.exception("listener failed on %s", event)
+
+    # --- state --------------------------------------------------------------------
+    @property
+    def site(self) -> str:
+        return self.config.site
+
+    @property
+    def connected(self) -> bool:
+        return self._ws is not None and not self._ws.closed and self.welcome is not None
+
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        await asyncio.wait_for(self._connected.wait(), timeout)
+
+    async def send(self, message: BaseModel) -> None:
+        ws = self._ws
+        if ws is None or ws.closed:
+            raise ConnectionError("not connected to the hub")
+        await ws.send_str(p.encode(message))
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._ws is not None and not self._ws.closed:
+            asyncio.ensure_future(self._ws.close())
+
+    # --- the loop ---------------------------------------------------------------------
+    async def run(self) -> None:
+        attempt = 0
+        async with aiohttp.ClientSession() as http:
+            while not self._stopping.is_set():
+                started = time.monotonic()
+                try:
+                    await self._session(http)
+                except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                    log.info("hub %s unreachable: %s", self.config.hub_url, exc)
+                finally:
+                    self._ws = None
+                    self.welcome = None
+                    if self._connected.is_set():
+                        self._connected.clear()
+                        self._emit("disconnected", {})
+                if self._stopping.is_set():
+                    break
+                if time.monotonic() - started > 30:
+                    attempt = 0  # it was a real session, not a flapping connect
+                if self.state == "update_required":
+                    delay = 3600.0  # nothing will change until someone updates this PC
+                elif self.state == "auth_failed":
+                    delay = max(300.0, self.backoff_cap)
+                else:
+                    delay = backoff_delay(attempt, self.backoff_base, self.backoff_cap)
+                    attempt += 1
+                log.info("reconnecting in %.1f s", delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+        self.state = "stopped"
+
+    async def _session(self, http: aiohttp.ClientSession) -> None:
+        self.state = "connecting"
+        async with http.ws_connect(self.config.ws_url, heartbeat=None, max_msg_size=4 * p.MAX_FRAME_BYTES,
+                                   timeout=aiohttp.ClientWSTimeout(ws_close=5)) as ws:
+            self._ws = ws
+            await ws.send_str(
+                p.encode(
+                    p.Hello(
+                        site=self.config.site, token=self.config.token, agent_version=self.version,
+                        hostname=socket.gethostname()[:255], os=f"{platform.system()} {platform.release()}"[:64],
+                    )
+                )
+            )
+            tasks: list[asyncio.Task[None]] = []
+            try:
+                async for msg in ws:
+                    if msg.type != aiohttp.WSMsgType.TEXT:
+                        break
+                    try:
+                        message = p.decode_from_hub(msg.data)
+                    except p.ProtocolError as exc:
+                        log.warning("bad message from hub: %s", exc.message)
+                        await ws.send_str(p.encode(exc.to_message()))
+                        continue
+                    if isinstance(message, p.Welcome):
+                        self.welcome = message
+                        self.state = "connected"
+                        self.connects += 1
+                        tasks = [asyncio.create_task(self._heartbeats(message))]
+                        tasks += [asyncio.create_task(factory(self)) for factory in self._start_tasks]
+                        self._connected.set()
+                        self._emit("connected", {"site": message.site, "name_th": message.name_th})
+                        log.info("connected to hub as %s (%s)", message.site, message.name_th)
+                    elif isinstance(message, p.HeartbeatAck):
+                        self._rtts.append((time.time() - message.echo_sent_at) * 1000)
+                    elif isinstance(message, p.Command):
+                        asyncio.create_task(self._run_command(message))
+                    elif isinstance(message, p.UpdateRequired):
+                        self.state = "update_required"
+                        self.update_required = message
+                        log.error("%s / %s", message.message_th, message.message_en)
+                        self._emit("update_required", message.model_dump())
+                    elif isinstance(message, p.Error):
+                        self.last_error = message
+                        if message.code == "auth_failed":
+                            self.state = "auth_failed"
+                            log.error("the hub refused this PC's token: enrol again (%s)", message.message)
+                        else:
+                            log.info("hub says %s: %s", message.code, message.message)
+                        self._emit("error", message.model_dump())
+            finally:
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
+
+    async def _heartbeats(self, welcome: p.Welcome) -> None:
+        seq = 0
+        last_report = time.monotonic()
+        while True:
+            await self.send(p.Heartbeat(seq=seq, sent_at=time.time()))
+            seq += 1
+            await asyncio.sleep(welcome.heartbeat_s)
+            if time.monotonic() - last_report >= welcome.report_s and self._rtts:
+                last_report = time.monotonic()
+                rtts = list(self._rtts)
+                await self.send(
+                    p.LinkReport(
+                        source="control", step_s=welcome.report_s, probes=len(rtts),
+                        rtt_ms_median=statistics.median(rtts), rtt_ms_min=min(rtts), rtt_ms_max=max(rtts),
+                        measured_at=time.time(),
+                    )
+                )
+
+    async def _run_command(self, command: p.Command) -> None:
+        handler = self._handlers.get(command.name)
+        self._emit("command", {"name": command.name, "args": command.args})
+        if handler is None:
+            ack = p.Ack(id=command.id, ok=False, detail=f"unknown command {command.name!r}")
+        else:
+            try:
+                result = await handler(command.args)
+                ack = p.Ack(id=command.id, ok=True, result=result)
+            except CommandFailed as exc:
+                ack = p.Ack(id=command.id, ok=False, detail=str(exc))
+            except Exception as exc:
+                log.exception("command %s failed", command.name)
+                ack = p.Ack(id=command.id, ok=False, detail=f"{type(exc).__name__}: {exc}"[:2000])
+        with contextlib.suppress(ConnectionError, aiohttp.ClientError):
+            await self.send(ack)
+
+    async def _ping(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"received_at": time.time(), "echo": args.get("sent_at")}
+
+    async def _status(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"state": self.state, "version": self.version, "connects": self.connects}

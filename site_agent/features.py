@@ -1,0 +1,18 @@
+"""What a running agent does beyond the control channel: each feature installs itself here.
+
+Features register command handlers and connected-time loops on the client;
+this keeps `cli.py` and the demo free of feature wiring.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from site_agent.client import AgentClient
+
+log = logging.getLogger("site_agent.features")
+
+
+def install_features(client: AgentClient, args: argparse.Namespace | None = None) -> None:
+    """Install every feature's handlers on ``client`` (headless and tray alike)."""
