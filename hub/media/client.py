@@ -1,0 +1,150 @@
+"""The control process's handle on a media worker process (JSON lines over pipes)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class MediaWorkerError(Exception):
+    """The worker refused an operation, or is not running."""
+
+
+class MediaWorker:
+    def __init__(
+        self,
+        *,
+        width: int = 1280,
+        height: int = 720,
+        fps: int = 25,
+        kbps: int = 2500,
+        on_event: EventHandler | None = None,
+        on_exit: Callable[[int | None], Awaitable[None]] | None = None,
+        log_level: str = "WARNING",
+    ) -> None:
+        self.args = ["--width", str(width), "--height", str(height), "--fps", str(fps),
+                     "--kbps", str(kbps), "--log-level", log_level]
+        self.on_event = on_event
+        self.on_exit = on_exit
+        self.proc: asyncio.subprocess.Process | None = None
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._reader: asyncio.Task[None] | None = None
+        self._ready: asyncio.Future[int] | None = None
+        self._stopping = False
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    async def start(self, timeout: float = 20.0) -> None:
+        env = dict(os.environ)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        self._stopping = False
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "hub.media.worker", *self.args,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env,
+            limit=1 << 22,
+        )
+        self._ready = asyncio.get_running_loop().create_future()
+        self._reader = asyncio.create_task(self._read())
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ready), timeout)
+        except (TimeoutError, MediaWorkerError):
+            await self.stop()
+            raise MediaWorkerError("the media worker did not start") from None
+
+    async def _read(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        proc = self.proc
+        stdout = proc.stdout
+        assert stdout is not None
+        try:
+            while True:
+                line = await stdout.readline()
+                if not line:
+                    break
+                try:
+                    msg = json.loads(line)
+                except ValueError:
+                    log.warning("media worker wrote a non-JSON line: %r", line[:200])
+                    continue
+                if "id" in msg and ("ok" in msg):
+                    fut = self._waiting.pop(msg["id"], None)
+                    if fut is not None and not fut.done():
+                        fut.set_result(msg)
+                elif msg.get("event") == "ready":
+                    if self._ready is not None and not self._ready.done():
+                        self._ready.set_result(int(msg.get("pid", 0)))
+                elif self.on_event is not None:
+                    try:
+                        await self.on_event(msg)
+                    except Exception:
+                        log.exception("media event handler failed on %s", msg.get("event"))
+        finally:
+            code = await proc.wait()
+            err = MediaWorkerError(f"the media worker exited (code {code})")
+            for fut in self._waiting.values():
+                if not fut.done():
+                    fut.set_exception(err)
+            self._waiting.clear()
+            if self._ready is not None and not self._ready.done():
+                self._ready.set_exception(err)
+            if not self._stopping:
+                log.error("media worker exited unexpectedly with code %s", code)
+                if self.on_exit is not None:
+                    await self.on_exit(code)
+
+    async def request(self, op: str, timeout: float = 20.0, **args: Any) -> dict[str, Any]:
+        if not self.running or self.proc is None or self.proc.stdin is None:
+            raise MediaWorkerError("the media worker is not running")
+        ident = next(self._ids)
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiting[ident] = fut
+        line = json.dumps({"id": ident, "op": op, **args}, ensure_ascii=False) + "\n"
+        self.proc.stdin.write(line.encode("utf-8"))
+        try:
+            await self.proc.stdin.drain()
+            reply = await asyncio.wait_for(fut, timeout)
+        except (ConnectionError, BrokenPipeError) as exc:
+            raise MediaWorkerError("the media worker is not running") from exc
+        except TimeoutError:
+            raise MediaWorkerError(f"the media worker did not answer {op!r} in {timeout:.0f} s") from None
+        finally:
+            self._waiting.pop(ident, None)
+        if not reply.get("ok"):
+            raise MediaWorkerError(str(reply.get("error") or f"{op} failed"))
+        result: dict[str, Any] = reply.get("result") or {}
+        return result
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        self._stopping = True
+        proc = self.proc
+        if proc is None:
+            return
+        if proc.returncode is None:
+            with contextlib.suppress(MediaWorkerError, ConnectionError):
+                await self.request("stop", timeout=timeout)
+            try:
+                await asyncio.wait_for(proc.wait(), timeout)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        if self._reader is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader

@@ -1,0 +1,325 @@
+"""The composing MCU of one conference: peers in, one program out.
+
+Lives in the media worker process. Each site is one RTCPeerConnection: its
+camera and mic come in (aiortc decodes them), the program video (shared
+packets) and its audio (the common mix or its own mix-minus) go out. The
+scene — tiles, names, who is heard — is set by the control process; this
+module only renders it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import av
+import numpy as np
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from hub.media.compositor import FRAME_STALE_S, Compositor
+from hub.media.encoder import (
+    VIDEO_CLOCK,
+    PacketFanout,
+    PacketTrack,
+    SharedVideoEncoder,
+    h264_codecs,
+    opus_codecs,
+    route_keyframe_requests,
+)
+from hub.media.mixer import CHUNK, RATE, AudioMixer, to_mono
+
+log = logging.getLogger(__name__)
+
+# Largest picture a site may send: 1080p. A 4K camera is refused (shown as a
+# slate with an error to the control room) rather than scaled at the hub's cost.
+MAX_PIXELS = 1920 * 1088
+MAX_SDP_BYTES = 60_000
+LEVELS_EVERY_S = 0.25
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+class MediaError(Exception):
+    """A problem with one site's media; the conference goes on."""
+
+
+@dataclass
+class SitePeer:
+    site: str
+    pc: RTCPeerConnection
+    audio_out: PacketTrack
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    last_video: av.VideoFrame | None = None
+    picture: np.ndarray | None = None  # last frame at its tile size (RGB)
+    picture_at: float = 0.0
+    frames_in: int = 0
+    audio_frames_in: int = 0
+    rejected: int = 0
+    last_error_at: float = 0.0
+    size: tuple[int, int] | None = None
+    state: str = "new"
+
+
+def _check_offer(site: str, sdp: str) -> None:
+    if not isinstance(sdp, str) or not sdp.strip():
+        raise MediaError(f"{site}: empty SDP offer")
+    if len(sdp) > MAX_SDP_BYTES:
+        raise MediaError(f"{site}: SDP offer of {len(sdp)} bytes is too large")
+    if not sdp.startswith("v=0"):
+        raise MediaError(f"{site}: malformed SDP offer (must start with 'v=0')")
+    if "m=video" not in sdp:
+        raise MediaError(f"{site}: the offer has no video section")
+
+
+def offered_video_codecs(sdp: str) -> list[str]:
+    names = []
+    for line in sdp.splitlines():
+        if line.startswith("a=rtpmap:"):
+            try:
+                name = line.split(" ", 1)[1].split("/", 1)[0]
+            except IndexError:
+                continue
+            if name.upper() not in ("OPUS", "PCMU", "PCMA", "G722", "TELEPHONE-EVENT") and name not in names:
+                names.append(name)
+    return names
+
+
+class MCU:
+    def __init__(self, width: int = 1280, height: int = 720, fps: int = 25, kbps: int = 2500,
+                 emit: Emit | None = None) -> None:
+        self.width, self.height, self.fps = width, height, fps
+        self.compositor = Compositor(width, height)
+        self.encoder = SharedVideoEncoder(width, height, fps, kbps)
+        self.video = PacketFanout("video", on_join=self.encoder.gate.request)
+        self.mixer = AudioMixer()
+        self.peers: dict[str, SitePeer] = {}
+        self.emit: Emit = emit or (lambda _msg: None)
+        self.audible: set[str] = set()
+        self.voice_switching = False
+        # One thread composes and encodes: the encoder is not thread-safe and
+        # one core of work per frame must not block the event loop.
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="mcu-render")
+        self._tasks: list[asyncio.Task[None]] = []
+        self.frames_out = 0
+        self.started_at = time.monotonic()
+        self.render_s = 0.0
+
+    # --- lifetime ---------------------------------------------------------------------
+    async def start(self) -> None:
+        self.started_at = time.monotonic()
+        self._tasks = [asyncio.create_task(self._render_loop()),
+                       asyncio.create_task(self._audio_loop())]
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        for site in list(self.peers):
+            await self.leave(site)
+        self._executor.shutdown(wait=True)
+
+    # --- scene --------------------------------------------------------------------------
+    def set_scene(self, state: dict[str, Any]) -> None:
+        self.compositor.set_scene(state.get("tiles", []), state.get("names", {}))
+        self.audible = set(state.get("audible", []))
+        self.mixer.audible = self.audible
+        for peer in self.peers.values():
+            # Re-scale the last picture now, so a layout change shows no slate flash.
+            if peer.last_video is not None:
+                self._take_picture(peer, peer.last_video)
+
+    # --- peers ------------------------------------------------------------------------------
+    async def offer(self, site: str, sdp: str, kind: str = "offer") -> dict[str, str]:
+        """Answer a site's offer. Raises :class:`MediaError` with a reason a clerk can act on."""
+        if kind != "offer":
+            raise MediaError(f"{site}: expected an SDP offer, got {kind!r}")
+        _check_offer(site, sdp)
+        if site in self.peers:
+            await self.leave(site)  # a rejoin replaces the old connection
+        pc = RTCPeerConnection()
+        audio_out = PacketTrack(None, "audio")
+        peer = SitePeer(site, pc, audio_out)
+        video_out = self.video.track()
+        video_tr = pc.addTransceiver(video_out, direction="sendrecv")
+        video_tr.setCodecPreferences(h264_codecs())
+        route_keyframe_requests(video_tr.sender, self.encoder.gate.request)
+        audio_tr = pc.addTransceiver(audio_out, direction="sendrecv")
+        audio_tr.setCodecPreferences(opus_codecs())
+
+        @pc.on("track")
+        def _on_track(track: MediaStreamTrack) -> None:
+            if track.kind == "video":
+                peer.tasks.append(asyncio.create_task(self._video_in(peer, track)))
+            elif track.kind == "audio":
+                peer.tasks.append(asyncio.create_task(self._audio_in(peer, track)))
+
+        @pc.on("connectionstatechange")
+        async def _on_state() -> None:
+            peer.state = pc.connectionState
+            self.emit({"event": "site_state", "site": site, "state": pc.connectionState})
+            if pc.connectionState == "failed" and self.peers.get(site) is peer:
+                await self.leave(site)
+
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            answer = await pc.createAnswer()
+            await pc.setLocalDescription(answer)
+        except Exception as exc:
+            await pc.close()
+            video_out.stop()
+            text = str(exc) or type(exc).__name__
+            if "video description send parameters" in text:
+                offered = ", ".join(offered_video_codecs(sdp)) or "none"
+                raise MediaError(
+                    f"{site}: no common video codec; Salaklang sends and receives H.264 only, "
+                    f"the site offered {offered}"
+                ) from exc
+            raise MediaError(f"{site}: malformed SDP offer: {text}") from exc
+        self.peers[site] = peer
+        self.mixer.add_site(site)
+        return {"sdp": pc.localDescription.sdp, "type": pc.localDescription.type}
+
+    async def leave(self, site: str) -> None:
+        peer = self.peers.pop(site, None)
+        if peer is None:
+            return
+        self.mixer.remove_site(site)
+        for t in peer.tasks:
+            t.cancel()
+        peer.audio_out.stop()
+        with contextlib.suppress(Exception):
+            await peer.pc.close()
+
+    # --- inbound -------------------------------------------------------------------------------
+    def _take_picture(self, peer: SitePeer, frame: av.VideoFrame) -> None:
+        size = self.compositor.tile_size(peer.site)
+        if size is None:
+            peer.picture = None  # not on screen: skip the scaling work
+            return
+        w, h = size
+        peer.picture = frame.reformat(width=w, height=h, format="rgb24").to_ndarray()
+
+    async def _video_in(self, peer: SitePeer, track: MediaStreamTrack) -> None:
+        with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
+            while True:
+                frame = await track.recv()
+                assert isinstance(frame, av.VideoFrame)
+                peer.size = (frame.width, frame.height)
+                if frame.width * frame.height > MAX_PIXELS:
+                    peer.rejected += 1
+                    peer.picture = None
+                    now = time.monotonic()
+                    if now - peer.last_error_at > 10:
+                        peer.last_error_at = now
+                        self.emit({"event": "site_error", "site": peer.site, "code": "too_large",
+                                   "message": f"{peer.site} sends {frame.width}x{frame.height}; "
+                                   f"the largest accepted is 1920x1080, shown as a slate"})
+                    continue
+                peer.frames_in += 1
+                if peer.frames_in == 1:
+                    self.emit({"event": "first_video", "site": peer.site,
+                               "width": frame.width, "height": frame.height})
+                peer.last_video = frame
+                self._take_picture(peer, frame)
+                peer.picture_at = time.monotonic()
+
+    async def _audio_in(self, peer: SitePeer, track: MediaStreamTrack) -> None:
+        with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
+            while True:
+                frame = await track.recv()
+                assert isinstance(frame, av.AudioFrame)
+                try:
+                    samples = to_mono(frame)
+                except ValueError as exc:
+                    log.warning("%s: %s", peer.site, exc)
+                    continue
+                peer.audio_frames_in += 1
+                self.mixer.push(peer.site, samples)
+
+    # --- outbound --------------------------------------------------------------------------------
+    def _compose_encode(self, frames: dict[str, np.ndarray], pts: int) -> list[av.Packet]:
+        t0 = time.thread_time()
+        canvas = self.compositor.compose(frames)
+        packets = self.encoder.encode(canvas, pts)
+        self.render_s += time.thread_time() - t0
+        return packets
+
+    async def _render_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        period = 1.0 / self.fps
+        t0 = loop.time()
+        due = t0
+        while True:
+            now = time.monotonic()
+            frames = {s: p.picture for s, p in self.peers.items()
+                      if p.picture is not None and now - p.picture_at < FRAME_STALE_S}
+            pts = int((loop.time() - t0) * VIDEO_CLOCK)
+            try:
+                packets = await loop.run_in_executor(self._executor, self._compose_encode, frames, pts)
+            except Exception:
+                log.exception("program frame failed")
+                packets = []
+            for p in packets:
+                self.video.publish(p)
+            self.frames_out += 1
+            due += period
+            delay = due - loop.time()
+            if delay < -period:
+                due = loop.time()  # fell behind: do not burst to catch up
+                delay = 0
+            await asyncio.sleep(max(0.0, delay))
+
+    async def _audio_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        period = CHUNK / RATE
+        due = loop.time()
+        last_levels = 0.0
+        while True:
+            common, personal, levels = self.mixer.tick()
+            for site, peer in self.peers.items():
+                for p in personal.get(site, common):
+                    peer.audio_out.push(p)
+            now = loop.time()
+            if now - last_levels >= LEVELS_EVERY_S:
+                last_levels = now
+                self.emit({"event": "levels", "levels": {s: round(v, 1) for s, v in levels.items()},
+                           "loudest": self.mixer.loudest(levels)})
+            due += period
+            delay = due - loop.time()
+            if delay < -0.2:
+                due = loop.time()
+                delay = 0
+            await asyncio.sleep(max(0.0, delay))
+
+    # --- figures ------------------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        elapsed = max(1e-6, time.monotonic() - self.started_at)
+        return {
+            "frames_out": self.frames_out,
+            "fps_out": round(self.frames_out / elapsed, 2),
+            "encode_cpu_s": round(self.encoder.cpu_s, 3),
+            "render_cpu_s": round(self.render_s, 3),
+            "keyframes": self.encoder.gate.granted,
+            "keyframe_requests": self.encoder.gate.requests,
+            "process_cpu_s": round(time.process_time(), 3),
+            "sites": {
+                s: {"state": p.state, "frames_in": p.frames_in, "audio_in": p.audio_frames_in,
+                    "size": list(p.size) if p.size else None, "rejected": p.rejected}
+                for s, p in self.peers.items()
+            },
+        }
+
+    def request_keyframe(self) -> None:
+        self.encoder.gate.request()
+
+
+__all__ = ["MCU", "MediaError", "offered_video_codecs"]

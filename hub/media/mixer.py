@@ -1,0 +1,165 @@
+"""Audio: decode all, mix, mix-minus for the speakers, one common mix for everyone else.
+
+Every 20 ms the mixer takes one chunk from each site's buffer. The *common*
+mix is the sum of all audible sites; it is encoded ONCE and its packets go to
+every site that is not audible. An audible site hears the common mix minus
+its own voice (mix-minus), encoded for it alone — there are only a few of
+those (the province, the floor holder, any mic the chair opened).
+
+All encoders share one sample clock, so a site moved between the common mix
+and its own mix-minus keeps continuous RTP timestamps.
+"""
+
+from __future__ import annotations
+
+import fractions
+import math
+from collections import deque
+
+import av
+import numpy as np
+
+RATE = 48_000
+CHUNK = 960  # 20 ms at 48 kHz, one Opus frame
+TIME_BASE = fractions.Fraction(1, RATE)
+MAX_BUFFER = RATE // 5  # 200 ms: beyond this a site's clock drifts ahead, drop the oldest
+SILENCE_DBFS = -90.0
+
+
+def level_dbfs(chunk: np.ndarray) -> float:
+    """RMS level of a float chunk (full scale ±32768) in dBFS."""
+    if chunk.size == 0:
+        return SILENCE_DBFS
+    rms = float(np.sqrt(np.mean(np.square(chunk, dtype=np.float64))))
+    if rms <= 0:
+        return SILENCE_DBFS
+    return max(SILENCE_DBFS, 20 * math.log10(rms / 32768.0))
+
+
+def to_mono(frame: av.AudioFrame) -> np.ndarray:
+    """A decoded frame as mono float32 samples at 48 kHz."""
+    if frame.sample_rate != RATE or frame.format.name != "s16":
+        raise ValueError(f"expected s16 at {RATE} Hz, got {frame.format.name} at {frame.sample_rate}")
+    data = frame.to_ndarray()
+    channels = len(frame.layout.channels)
+    if frame.format.is_planar:
+        samples = data.astype(np.float32).mean(axis=0)
+    else:
+        samples = data.reshape(-1, channels).astype(np.float32).mean(axis=1)
+    return samples
+
+
+class OpusStream:
+    """One Opus encoder fed 20 ms mono chunks; emits packets on the shared clock."""
+
+    def __init__(self, kbps: int = 48) -> None:
+        ctx = av.CodecContext.create("libopus", "w")
+        ctx.sample_rate = RATE
+        ctx.layout = "stereo"
+        ctx.format = "s16"
+        ctx.bit_rate = kbps * 1000
+        ctx.time_base = TIME_BASE
+        ctx.options = {"application": "voip", "frame_duration": "20"}
+        self.ctx = ctx
+
+    def encode(self, mono: np.ndarray, pts: int) -> list[av.Packet]:
+        pcm = np.clip(mono, -32768, 32767).astype(np.int16)
+        stereo = np.repeat(pcm, 2).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(stereo, format="s16", layout="stereo")
+        frame.sample_rate = RATE
+        frame.pts = pts
+        frame.time_base = TIME_BASE
+        packets = list(self.ctx.encode(frame))
+        for p in packets:
+            p.time_base = TIME_BASE
+            # Opus has a fixed look-ahead; keep the shared clock as the RTP time.
+            p.pts = pts
+        return packets
+
+
+class SiteBuffer:
+    def __init__(self) -> None:
+        self.samples: deque[np.ndarray] = deque()
+        self.count = 0
+        self.level = SILENCE_DBFS
+
+    def push(self, samples: np.ndarray) -> None:
+        self.samples.append(samples)
+        self.count += samples.size
+        while self.count > MAX_BUFFER and self.samples:
+            self.count -= self.samples.popleft().size
+
+    def pop(self) -> np.ndarray:
+        """Exactly one chunk; silence where the site has not delivered (loss, late join)."""
+        out = np.zeros(CHUNK, dtype=np.float32)
+        filled = 0
+        while filled < CHUNK and self.samples:
+            head = self.samples[0]
+            take = min(CHUNK - filled, head.size)
+            out[filled : filled + take] = head[:take]
+            filled += take
+            if take == head.size:
+                self.samples.popleft()
+            else:
+                self.samples[0] = head[take:]
+            self.count -= take
+        return out
+
+
+class AudioMixer:
+    """Pure mixing maths plus the encoders; the MCU drives :meth:`tick` every 20 ms."""
+
+    def __init__(self) -> None:
+        self.buffers: dict[str, SiteBuffer] = {}
+        self.audible: set[str] = set()
+        self.common = OpusStream()
+        self.personal: dict[str, OpusStream] = {}
+        self.pts = 0
+
+    def add_site(self, site: str) -> None:
+        self.buffers.setdefault(site, SiteBuffer())
+
+    def remove_site(self, site: str) -> None:
+        self.buffers.pop(site, None)
+        self.personal.pop(site, None)
+
+    def push(self, site: str, samples: np.ndarray) -> None:
+        buf = self.buffers.get(site)
+        if buf is not None:
+            buf.push(samples)
+
+    def mix(self) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, float]]:
+        """One chunk: (common mix, site → mix-minus for audible sites, levels)."""
+        chunks = {site: buf.pop() for site, buf in self.buffers.items()}
+        levels = {}
+        for site, chunk in chunks.items():
+            levels[site] = level_dbfs(chunk)
+            self.buffers[site].level = levels[site]
+        common = np.zeros(CHUNK, dtype=np.float32)
+        heard = [s for s in chunks if s in self.audible]
+        for site in heard:
+            common += chunks[site]
+        minus = {site: common - chunks[site] for site in heard}
+        return common, minus, levels
+
+    def tick(self) -> tuple[list[av.Packet], dict[str, list[av.Packet]], dict[str, float]]:
+        """Mix and encode one chunk: common packets, personal packets per audible site, levels."""
+        common, minus, levels = self.mix()
+        pts = self.pts
+        self.pts += CHUNK
+        common_packets = self.common.encode(common, pts)
+        personal: dict[str, list[av.Packet]] = {}
+        for site, samples in minus.items():
+            enc = self.personal.get(site)
+            if enc is None:
+                enc = self.personal[site] = OpusStream()
+            personal[site] = enc.encode(samples, pts)
+        # Encoders of sites no longer heard are dropped so they restart clean.
+        for site in list(self.personal):
+            if site not in minus:
+                del self.personal[site]
+        return common_packets, personal, levels
+
+    def loudest(self, levels: dict[str, float], threshold_dbfs: float = -45.0) -> str | None:
+        heard = [(lvl, s) for s, lvl in levels.items() if s in self.audible and lvl > threshold_dbfs]
+        return max(heard)[1] if heard else None
