@@ -149,7 +149,8 @@ class SnmpSpec(_Strict):
                 )
             if bool(self.priv_protocol) != bool(self.priv_key_env):
                 raise PydanticCustomError(
-                    "snmp_credentials", "SNMP v3 needs both priv_protocol and priv_key_env, or neither"
+                    "snmp_credentials",
+                    "SNMP v3 needs both priv_protocol and priv_key_env, or neither",
                 )
         return self
 
@@ -318,7 +319,9 @@ class _Reader:
         try:
             return self._constructor.construct_object(node, deep=True)
         except yaml.MarkedYAMLError as exc:
-            self.issue(node.start_mark.line + 1, path[:-1], str(path[-1]) if path else "", str(exc.problem))
+            self.issue(
+                node.start_mark.line + 1, path[:-1], str(path[-1]) if path else "", str(exc.problem)
+            )
             return None
 
     def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[str, Any]:
@@ -337,7 +340,9 @@ class _Reader:
                 if self.keyed_by_site and not path:
                     if key not in reported:
                         reported.add(key)
-                        self.issue(first, (), key, f"duplicate site code {key} (also at line {line})")
+                        self.issue(
+                            first, (), key, f"duplicate site code {key} (also at line {line})"
+                        )
                     self.issue(line, (), key, f"duplicate site code {key} (first at line {first})")
                 else:
                     self.issue(line, path, key, f"duplicate key (first at line {first})")
@@ -363,8 +368,13 @@ def _read(path: Path, issues: list[InventoryIssue], *, required: bool) -> _Doc |
         return None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        what = ", ".join(str(p) for p in (exc.context, exc.problem) if p)
-        issues.append(InventoryIssue(name, mark.line + 1 if mark else 1, "", "", f"invalid YAML: {what}"))
+        what = str(exc.problem or exc.context)
+        if exc.context and exc.context_mark and exc.problem_mark:
+            # The construct that failed often starts on an earlier line: name both.
+            what += f" ({exc.context} at line {exc.context_mark.line + 1})"
+        issues.append(
+            InventoryIssue(name, mark.line + 1 if mark else 1, "", "", f"invalid YAML: {what}")
+        )
         return None
     except yaml.YAMLError as exc:
         issues.append(InventoryIssue(name, 1, "", "", f"invalid YAML: {exc}"))
@@ -373,7 +383,13 @@ def _read(path: Path, issues: list[InventoryIssue], *, required: bool) -> _Doc |
         return _Doc(name, {}, {})
     if not isinstance(node, yaml.MappingNode):
         issues.append(
-            InventoryIssue(name, node.start_mark.line + 1, "", "", "the top level must be a mapping (name: ...)")
+            InventoryIssue(
+                name,
+                node.start_mark.line + 1,
+                "",
+                "",
+                "the top level must be a mapping (name: ...)",
+            )
         )
         return None
     reader = _Reader(name, issues, keyed_by_site=path.name == SITES_FILE)
@@ -381,7 +397,11 @@ def _read(path: Path, issues: list[InventoryIssue], *, required: bool) -> _Doc |
         data = reader.build(node, ())
     except yaml.MarkedYAMLError as exc:  # a bad merge key (<<)
         mark = exc.problem_mark
-        issues.append(InventoryIssue(name, mark.line + 1 if mark else 1, "", "", f"invalid YAML: {exc.problem}"))
+        issues.append(
+            InventoryIssue(
+                name, mark.line + 1 if mark else 1, "", "", f"invalid YAML: {exc.problem}"
+            )
+        )
         return None
     return _Doc(name, data, reader.lines)
 
@@ -440,7 +460,13 @@ def _message(error: Mapping[str, Any], model: type[BaseModel], missing_hint: str
     if kind == "extra_forbidden":
         names = _field_names(model, loc[:-1])
         close = difflib.get_close_matches(str(loc[-1]), names, n=1) if loc else []
-        hint = f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(names)})" if names else ""
+        hint = (
+            f" (did you mean {close[0]}?)"
+            if close
+            else f" (known: {', '.join(names)})"
+            if names
+            else ""
+        )
         return f"unknown field{hint}"
     if kind == "missing":
         return f"required field missing{missing_hint}"
@@ -458,16 +484,23 @@ def _layer_issues(
     except ValidationError as exc:
         for error in exc.errors():
             fp: Path_ = (*prefix, *error["loc"])
-            line = next((doc.lines[fp[:n]] for n in range(len(fp), 0, -1) if fp[:n] in doc.lines), 1)
+            line = next(
+                (doc.lines[fp[:n]] for n in range(len(fp), 0, -1) if fp[:n] in doc.lines), 1
+            )
             fld = str(fp[-1]) if fp else ""
-            issues.append(InventoryIssue(doc.file, line, _dotted(fp[:-1]), fld, _message(error, model, "")))
+            issues.append(
+                InventoryIssue(doc.file, line, _dotted(fp[:-1]), fld, _message(error, model, ""))
+            )
         return None
 
 
 def _secret_issues(doc: _Doc, issues: list[InventoryIssue]) -> set[tuple[str, int]]:
     found: set[tuple[str, int]] = set()
+    names_at_top = Path(doc.file).name in (GROUPS_FILE, SITES_FILE)  # group names, site codes
     for path, line in doc.lines.items():
         key = path[-1]
+        if names_at_top and len(path) == 1:
+            continue
         if isinstance(key, str) and _SECRET_KEY_RE.search(key.lower()):
             issues.append(
                 InventoryIssue(
@@ -492,24 +525,32 @@ def _resolve_site(
 ) -> tuple[SiteSpec | None, Any]:
     defaults, groups_doc, sites = docs
     site_line = sites.lines.get((code,), 1)
-    if not SITE_CODE_RE.match(code):
-        issues.append(
-            InventoryIssue(sites.file, site_line, code, "code", "site code must match ^[A-Z0-9][A-Z0-9_-]{1,31}$")
-        )
     if not isinstance(raw, dict):
-        issues.append(InventoryIssue(sites.file, site_line, "", code, "a site must be a mapping of its fields"))
+        issues.append(
+            InventoryIssue(
+                sites.file, site_line, "", code, "a site must be a mapping of its fields"
+            )
+        )
         return None, None
     names = raw.get("groups", [])
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         line = sites.lines.get((code, "groups"), site_line)
-        issues.append(InventoryIssue(sites.file, line, code, "groups", "must be a list of group names"))
+        issues.append(
+            InventoryIssue(sites.file, line, code, "groups", "must be a list of group names")
+        )
         names = []
     for index, name in enumerate(names):
         if name not in groups:
             known = ", ".join(groups) or "none defined"
             line = sites.lines.get((code, "groups", index), site_line)
             issues.append(
-                InventoryIssue(sites.file, line, code, "groups", f"unknown group {name!r} (groups.yaml: {known})")
+                InventoryIssue(
+                    sites.file,
+                    line,
+                    code,
+                    "groups",
+                    f"unknown group {name!r} (groups.yaml: {known})",
+                )
             )
     merged: dict[str, Any] = {}
     origins: dict[Path_, Origin] = {}
@@ -529,18 +570,24 @@ def _resolve_site(
             hint_model: type[BaseModel] = SiteSpec
             if loc in origins and error["type"] != "missing":
                 file, line, fp = origins[loc]
-                key_path = _dotted(fp[:-1]) if loc != ("code",) else ""
+                key_path = _dotted(fp if loc == ("code",) else fp[:-1])
                 # Same wording as the layer check of that file, so the repeat is dropped.
                 hint_model = {defaults.file: Defaults, groups_doc.file: Group}.get(file, SiteSpec)
             else:
                 # Missing or whole-object errors: point at the site, at its deepest key we have.
                 file, key_path = sites.file, _dotted((code, *loc[:-1]))
                 line = next(
-                    (sites.lines[(code, *loc[:n])] for n in range(len(loc) - 1, -1, -1) if (code, *loc[:n]) in sites.lines),
+                    (
+                        sites.lines[(code, *loc[:n])]
+                        for n in range(len(loc) - 1, -1, -1)
+                        if (code, *loc[:n]) in sites.lines
+                    ),
                     site_line,
                 )
             hint = " (set it in the site, one of its groups or defaults.yaml)"
-            issues.append(InventoryIssue(file, line, key_path, fld, _message(error, hint_model, hint)))
+            issues.append(
+                InventoryIssue(file, line, key_path, fld, _message(error, hint_model, hint))
+            )
         return None, merged
 
 
@@ -550,7 +597,15 @@ def load_inventory(path: Path) -> Inventory:
     issues: list[InventoryIssue] = []
     if not path.is_dir():
         raise InventoryError(
-            [InventoryIssue(str(path), 0, "", "", "not a directory holding defaults.yaml, groups.yaml and sites.yaml")]
+            [
+                InventoryIssue(
+                    str(path),
+                    0,
+                    "",
+                    "",
+                    "not a directory holding defaults.yaml, groups.yaml and sites.yaml",
+                )
+            ]
         )
     defaults_doc = _read(path / DEFAULTS_FILE, issues, required=False)
     groups_doc = _read(path / GROUPS_FILE, issues, required=False)
@@ -583,13 +638,25 @@ def load_inventory(path: Path) -> Inventory:
                 hub_lines.append((code, sites_doc.lines.get((code,), 1)))
         if not hub_lines and sites_doc.data:
             issues.append(
-                InventoryIssue(sites_doc.file, 1, "", "kind", "no site is the hub (kind: hub, e.g. via groups: [hub])")
+                InventoryIssue(
+                    sites_doc.file,
+                    1,
+                    "",
+                    "kind",
+                    "no site is the hub (kind: hub, e.g. via groups: [hub])",
+                )
             )
         if len(hub_lines) > 1:
             codes = ", ".join(c for c, _ in hub_lines)
             for code, line in hub_lines:
                 issues.append(
-                    InventoryIssue(sites_doc.file, line, code, "kind", f"exactly one site may be the hub; found {codes}")
+                    InventoryIssue(
+                        sites_doc.file,
+                        line,
+                        code,
+                        "kind",
+                        f"exactly one site may be the hub; found {codes}",
+                    )
                 )
 
     if issues:
@@ -628,6 +695,12 @@ class SyncResult:
     deactivated: int = 0
     unchanged: int = 0
     changed_codes: tuple[str, ...] = field(default=())
+
+    def __str__(self) -> str:
+        return (
+            f"created {self.created}, updated {self.updated}, "
+            f"deactivated {self.deactivated}, unchanged {self.unchanged}"
+        )
 
 
 def _site_values(spec: SiteSpec) -> dict[str, Any]:
