@@ -460,14 +460,9 @@ def _message(error: Mapping[str, Any], model: type[BaseModel], missing_hint: str
     if kind == "extra_forbidden":
         names = _field_names(model, loc[:-1])
         close = difflib.get_close_matches(str(loc[-1]), names, n=1) if loc else []
-        hint = (
-            f" (did you mean {close[0]}?)"
-            if close
-            else f" (known: {', '.join(names)})"
-            if names
-            else ""
-        )
-        return f"unknown field{hint}"
+        if close:
+            return f"unknown field (did you mean {close[0]}?)"
+        return f"unknown field (known: {', '.join(names)})" if names else "unknown field"
     if kind == "missing":
         return f"required field missing{missing_hint}"
     return str(error["msg"])
