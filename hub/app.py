@@ -19,6 +19,7 @@ from hub.db import create_db_engine, migrate
 from hub.events import EventBus
 from hub.i18n import Catalogs
 from hub.metrics import Metrics
+from hub.scheduler import setup as scheduler_setup
 from hub.settings import Settings
 
 log = logging.getLogger("hub.app")
@@ -27,6 +28,7 @@ log = logging.getLogger("hub.app")
 FEATURES: list[Callable[[web.Application], None]] = [
     api.setup,
     pages.setup,
+    scheduler_setup,  # briefing series, timeline jobs, invitations (issue 4)
 ]
 
 

@@ -86,6 +86,31 @@ class Settings(BaseSettings):
     last_seen_flush_s: float = Field(10.0, gt=0, description="How often last-seen times are written to the database.")
     metrics_public: bool = Field(True, description="Serve /metrics without login (for a Prometheus on the LAN).")
 
+    # --- briefing schedule and invitations (hub/scheduler.py, hub/mailer.py) ---------
+    schedule_misfire_grace_s: int = Field(
+        600, ge=1, description="A briefing the hub could not open at T0 is still opened this many seconds late; later it is marked missed."
+    )
+    schedule_readiness_lead_s: float = Field(900.0, gt=0, description="Readiness check (agent self-test) this many seconds before T0.")
+    schedule_reminder_lead_s: float = Field(600.0, gt=0, description="Reminder to each agent this many seconds before T0.")
+    schedule_late_after_s: float = Field(120.0, ge=0, description="A district not joined this many seconds after T0 is shown late.")
+    schedule_selftest_timeout_s: float = Field(30.0, gt=0, description="How long the readiness check waits for an agent's self-test.")
+    helpdesk_phone: str = Field(
+        "", description="Fault-report number printed in invitations. Empty: the province hub site's contact phone."
+    )
+    smtp_host: str = Field("127.0.0.1", description="SMTP relay for invitations.")
+    smtp_port: int = Field(25, ge=1, le=65535, description="SMTP relay port.")
+    smtp_user: str = Field("", description="SMTP login name (empty: no login).")
+    smtp_password_env: str = Field(
+        "SALAKLANG_SMTP_PASSWORD", description="Name of the environment variable holding the SMTP password."
+    )
+    smtp_starttls: bool = Field(False, description="Use STARTTLS on the SMTP connection.")
+    smtp_timeout_s: float = Field(30.0, gt=0, description="SMTP connect/command timeout.")
+    mail_from: str = Field("salaklang@localhost", description="Sender address of invitations.")
+    mail_retry_base_s: float = Field(30.0, gt=0, description="First retry delay after an SMTP failure; doubles each attempt.")
+    mail_retry_max_s: float = Field(3600.0, gt=0, description="Longest delay between SMTP retries.")
+    mail_max_attempts: int = Field(12, ge=1, description="Attempts before a mail is marked failed.")
+    mail_poll_s: float = Field(5.0, gt=0, description="How often the outbox looks for mail due for a retry.")
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

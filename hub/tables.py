@@ -5,3 +5,4 @@ adds its module here.
 """
 
 from hub import models  # noqa: F401
+from hub import mailer, scheduler  # noqa: F401
