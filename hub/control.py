@@ -459,8 +459,8 @@ class AgentRegistry:
     # --- background work -------------------------------------------------------------
     async def watchdog(self) -> None:
         """Close sockets that went silent: a dead link may never deliver a FIN."""
-        limit = self.settings.offline_after_s
         while True:
+            limit = self.settings.offline_after_s
             await asyncio.sleep(min(1.0, limit / 3))
             now = time.monotonic()
             for conn in list(self.connections.values()):

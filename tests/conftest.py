@@ -1,0 +1,168 @@
+"""Shared fixtures: a real hub on a loopback port, real enrolled agents.
+
+`hub` starts the application from the factory on 127.0.0.1:<free port>,
+with the Udon Thani inventory, an admin account and API tokens for each
+role. `run_agent` runs a real AgentClient against it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import sqlalchemy as sa
+from aiohttp import web
+
+from hub.app import create_app
+from hub.auth import create_api_token, create_operator
+from hub.db import create_db_engine, migrate
+from hub.enrolment import issue_code
+from hub.inventory import load_inventory, sync_inventory
+from hub.settings import Settings
+from site_agent.client import AgentClient
+from site_agent.config import AgentConfig
+from site_agent.enrol import enrol
+
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "test-artifacts"
+PASSWORD = "correct-horse-battery"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "var", port=0, host="127.0.0.1")
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[sa.Engine]:
+    eng = create_db_engine(settings.effective_database_url)
+    migrate(eng)
+    sync_inventory(eng, load_inventory(settings.inventory_path))
+    yield eng
+    eng.dispose()
+
+
+@dataclass
+class HubHandle:
+    app: web.Application
+    runner: web.AppRunner
+    settings: Settings
+    url: str
+    engine: sa.Engine
+    tmp: Path
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def admin_token(self) -> str:
+        return self.tokens["admin"]
+
+    def auth(self, role: str = "admin") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+    def issue_code(self, site: str, ttl_s: int = 3600) -> str:
+        code, _ = issue_code(self.engine, site, ttl_s, "test")
+        return code
+
+    async def enrol_agent(self, site: str) -> AgentConfig:
+        code = await asyncio.to_thread(self.issue_code, site)
+        return await enrol(self.url, code, self.tmp / "agents" / site)
+
+    @property
+    def registry(self) -> Any:
+        from hub.appkeys import REGISTRY
+
+        return self.app[REGISTRY]
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError("condition not met in time")
+            await asyncio.sleep(0.05)
+
+
+async def start_hub(settings: Settings, tmp: Path) -> HubHandle:
+    app = create_app(settings)
+    runner = web.AppRunner(app, shutdown_timeout=3)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    port = runner.addresses[0][1]
+    url = f"http://127.0.0.1:{port}"
+    settings.public_url = url
+    from hub.appkeys import ENGINE
+
+    handle = HubHandle(app, runner, settings, url, app[ENGINE], tmp)
+    return handle
+
+
+def _ensure_accounts(handle: HubHandle) -> None:
+    for role in ("admin", "operator", "viewer"):
+        with contextlib.suppress(Exception):
+            create_operator(handle.engine, role, PASSWORD, role)
+        handle.tokens[role] = create_api_token(handle.engine, role, "tests")
+
+
+@pytest.fixture
+async def hub(settings: Settings, tmp_path: Path) -> AsyncIterator[HubHandle]:
+    handle = await start_hub(settings, tmp_path)
+    await asyncio.to_thread(_ensure_accounts, handle)
+    yield handle
+    await handle.runner.cleanup()
+
+
+@pytest.fixture
+def run_agent() -> Callable[..., contextlib.AbstractAsyncContextManager[AgentClient]]:
+    @contextlib.asynccontextmanager
+    async def _run(config: AgentConfig, connect: bool = True, **kwargs: Any) -> AsyncIterator[AgentClient]:
+        kwargs.setdefault("backoff_base", 0.1)
+        kwargs.setdefault("backoff_cap", 1.0)
+        client = AgentClient(config, **kwargs)
+        task = asyncio.create_task(client.run())
+        try:
+            if connect:
+                await client.wait_connected(timeout=10)
+            yield client
+        finally:
+            client.stop()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, 5)
+
+    return _run
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+def python_module(*args: str, env: dict[str, str] | None = None, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """Run `python -m ...` from the repository, the way a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True, timeout=120,
+        env={**os.environ, **(env or {})}, **kwargs,
+    )
