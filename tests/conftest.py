@@ -156,7 +156,8 @@ def run_agent() -> Callable[..., contextlib.AbstractAsyncContextManager[AgentCli
 
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
+    # unsafe=True: keep cookies from 127.0.0.1 (aiohttp drops IP-host cookies by default).
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
         yield session
 
 
