@@ -18,6 +18,7 @@ from hub.control import AgentRegistry
 from hub.db import create_db_engine, migrate
 from hub.events import EventBus
 from hub.i18n import Catalogs
+from hub.linkhealth import setup as linkhealth_setup
 from hub.metrics import Metrics
 from hub.scheduler import setup as scheduler_setup
 from hub.settings import Settings
@@ -28,6 +29,7 @@ log = logging.getLogger("hub.app")
 FEATURES: list[Callable[[web.Application], None]] = [
     api.setup,
     pages.setup,
+    linkhealth_setup,  # probes' UDP echo, SNMP, link history, alarms (issue 5)
     scheduler_setup,  # briefing series, timeline jobs, invitations (issue 4)
 ]
 

@@ -111,6 +111,40 @@ class Settings(BaseSettings):
     mail_max_attempts: int = Field(12, ge=1, description="Attempts before a mail is marked failed.")
     mail_poll_s: float = Field(5.0, gt=0, description="How often the outbox looks for mail due for a retry.")
 
+    # --- link health and alarms (issue 5: hub/linkhealth.py, hub/alarms.py) -------------
+    linkhealth_udp_echo_port: int = Field(
+        0, ge=-1, le=65535,
+        description="UDP port of the echo the agents probe; agents are told the bound port "
+        "(0 = any free port; fix it when a firewall sits in front of the hub; -1 = off).",
+    )
+    linkhealth_udp_echo_host: str = Field("", description="Address the UDP echo binds to. Empty: same as host.")
+    linkhealth_probes_per_step: int = Field(20, ge=1, le=1000, description="Probes each agent sends per step (Poisson-spaced).")
+    linkhealth_step_s: float = Field(60.0, ge=1, le=3600, description="Length of one probe step; one link report per step.")
+    linkhealth_tmax_ms: float = Field(1000.0, gt=0, description="A probe not echoed within this time counts as lost.")
+    linkhealth_snmp_interval_s: float = Field(60.0, ge=5, description="How often agents (and the hub, if enabled) poll the district router.")
+    linkhealth_rtt_amber_ms: float = Field(100.0, gt=0, description="Median round-trip time at or above this is amber.")
+    linkhealth_rtt_red_ms: float = Field(300.0, gt=0, description="Median round-trip time at or above this is red.")
+    linkhealth_jitter_amber_ms: float = Field(30.0, gt=0, description="Jitter (RFC 3550) at or above this is amber.")
+    linkhealth_jitter_red_ms: float = Field(60.0, gt=0, description="Jitter (RFC 3550) at or above this is red.")
+    linkhealth_loss_amber_pct: float = Field(1.0, gt=0, description="Probe loss at or above this percentage is amber.")
+    linkhealth_loss_red_pct: float = Field(5.0, gt=0, description="Probe loss at or above this percentage is red.")
+    linkhealth_raw_retention_days: int = Field(35, ge=1, description="Days raw probe and SNMP samples are kept (rollups are kept longer).")
+    linkhealth_rollup_retention_days: int = Field(
+        400, ge=396, description="Days hourly rollups are kept; at least 13 months for the monthly uptime report."
+    )
+    linkhealth_maintenance_interval_s: float = Field(
+        300.0, gt=0, description="How often completed hours are rolled up and old raw samples purged."
+    )
+    linkhealth_hub_snmp_poll: bool = Field(
+        False, description="Also poll every district router from the hub (second opinion to the agents' figures)."
+    )
+    alarms_briefing_window_min: float = Field(
+        30.0, ge=0, description="An alarm this many minutes or less before a scheduled briefing is raised as critical."
+    )
+    alarms_webhook_url: str = Field("", description="POST each alarm as JSON to this URL (empty: no webhook).")
+    alarms_email_to: str = Field("", description="Comma-separated addresses that receive alarms by email (empty: none).")
+    alarms_delivery_timeout_s: float = Field(10.0, gt=0, description="Timeout for one webhook or email delivery of an alarm.")
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

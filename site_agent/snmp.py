@@ -353,11 +353,14 @@ class SnmpPoller:
                 raise
             except Exception as exc:  # pysnmp raises assorted types for bad input
                 log.warning("SNMP poll of %s failed: %s", target.label, exc)
+                text = f"{type(exc).__name__}: {exc}"
+                # An unresolvable host name surfaces as a PySnmpError about the address.
+                bad_config = isinstance(exc, OSError | ValueError) or "transport address" in str(exc)
                 return SnmpReading(
-                    SnmpState.CONFIG_ERROR if isinstance(exc, OSError | ValueError) else SnmpState.ERROR,
+                    SnmpState.CONFIG_ERROR if bad_config else SnmpState.ERROR,
                     time.monotonic(),
                     time.time(),
-                    f"{type(exc).__name__}: {exc}",
+                    text[:500],
                 )
 
     async def _poll(self, target: SnmpTarget) -> SnmpReading:
