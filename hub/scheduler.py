@@ -222,6 +222,9 @@ class Briefings:
         self.alarm: AlarmRaiser | None = None
         self.step_log: list[tuple[int, str, datetime]] = []  # for tests and the board's history
         self._tasks: set[asyncio.Task[Any]] = set()
+        # (occurrence, site, connection) already asked to join: the open step and a
+        # reconnect racing it must not send two joins over one connection.
+        self._join_asked: set[tuple[int, str, int]] = set()
 
     # -- helpers --------------------------------------------------------------
     def _session(self) -> Session:
@@ -787,7 +790,17 @@ class Briefings:
             s.commit()
 
     async def _send_join(self, occurrence_id: int, title: str, code: str) -> None:
-        """Ask one agent to join (used when no conference manager is wired in)."""
+        """Ask one agent to join (used when no conference manager is wired in).
+
+        Once per connection: an agent that reconnects mid-briefing is asked again (it rejoins).
+        """
+        conn = self.app[REGISTRY].connections.get(code)
+        if conn is None:
+            return
+        key = (occurrence_id, code, id(conn))
+        if key in self._join_asked:
+            return
+        self._join_asked.add(key)
         await asyncio.to_thread(self._attendance, occurrence_id, code, join_sent_at=utcnow())
         try:
             ack = await self.app[REGISTRY].send_command(
@@ -1046,7 +1059,12 @@ async def post_songkran(request: web.Request) -> web.Response:
     raw = songkran_preset(
         year=year,
         districts=[c for c, s in districts.items() if s.kind == "district"],
-        organizer_email=str(body.get("organizer_email") or request.app[SETTINGS].mail_from),
+        # The province hall's own address organises by default (replies go to people, not the relay).
+        organizer_email=str(
+            body.get("organizer_email")
+            or next((s.contact_email for s in districts.values() if s.kind == "hub" and s.contact_email), "")
+            or request.app[SETTINGS].mail_from
+        ),
         organizer_name=str(body.get("organizer_name") or "ศาลากลางจังหวัดอุดรธานี"),
         tz=briefings.tz,
     )

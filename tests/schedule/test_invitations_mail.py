@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -121,10 +121,10 @@ async def test_invitation_update_and_cancels_through_real_smtp(tmp_path: Path) -
             (master,) = cal.walk("VEVENT")
             uid = str(master["UID"])
             seq0 = int(master["SEQUENCE"])
-            assert master["DTSTART"].dt == datetime(2027, 4, 12, 2, 0, tzinfo=timezone.utc)
+            assert master["DTSTART"].dt == datetime(2027, 4, 12, 2, 0, tzinfo=UTC)
             assert master["DTSTART"].params["TZID"] == "Asia/Bangkok"
             assert master["RRULE"]["FREQ"] == ["DAILY"]
-            assert master["RRULE"]["UNTIL"][0] == datetime(2027, 4, 18, 2, 0, tzinfo=timezone.utc)
+            assert master["RRULE"]["UNTIL"][0] == datetime(2027, 4, 18, 2, 0, tzinfo=UTC)
             (alarm,) = master.walk("VALARM")
             assert str(alarm["ACTION"]) == "DISPLAY" and alarm.get("DESCRIPTION")
             assert alarm["TRIGGER"].dt == -timedelta(minutes=10)
@@ -154,7 +154,7 @@ async def test_invitation_update_and_cancels_through_real_smtp(tmp_path: Path) -
             (one,) = cal.walk("VEVENT")
             assert str(one["UID"]) == uid and int(one["SEQUENCE"]) > seq1
             assert str(one["STATUS"]) == "CANCELLED"
-            assert one["RECURRENCE-ID"].dt == datetime(2027, 4, 14, 2, 30, tzinfo=timezone.utc)
+            assert one["RECURRENCE-ID"].dt == datetime(2027, 4, 14, 2, 30, tzinfo=UTC)
             assert one["RECURRENCE-ID"].params["TZID"] == "Asia/Bangkok"
             assert not one.walk("VALARM") and "RRULE" not in one
             assert len(one["ATTENDEE"]) == 3  # all attendees listed
@@ -169,9 +169,9 @@ async def test_invitation_update_and_cancels_through_real_smtp(tmp_path: Path) -
             cal = check_mime(sink.messages[9], "REQUEST")
             check_calendar_rules(cal)
             master, override = cal.walk("VEVENT")
-            assert [d.dt for d in master["EXDATE"].dts] == [datetime(2027, 4, 14, 2, 30, tzinfo=timezone.utc)]
-            assert override["RECURRENCE-ID"].dt == datetime(2027, 4, 16, 2, 30, tzinfo=timezone.utc)
-            assert override["DTSTART"].dt == datetime(2027, 4, 16, 6, 0, tzinfo=timezone.utc)
+            assert [d.dt for d in master["EXDATE"].dts] == [datetime(2027, 4, 14, 2, 30, tzinfo=UTC)]
+            assert override["RECURRENCE-ID"].dt == datetime(2027, 4, 16, 2, 30, tzinfo=UTC)
+            assert override["DTSTART"].dt == datetime(2027, 4, 16, 6, 0, tzinfo=UTC)
             seq2 = int(master["SEQUENCE"])
 
             # cancel the series → METHOD:CANCEL without RECURRENCE-ID

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -62,7 +62,7 @@ def test_songkran_preset_is_seven_mornings_for_every_district() -> None:
     for o in occ:
         local = o.start.astimezone(BKK)
         assert (local.hour, local.minute) == (9, 0)
-        assert o.start.tzinfo is timezone.utc and o.start.hour == 2  # stored in UTC
+        assert o.start.tzinfo is UTC and o.start.hour == 2  # stored in UTC
         assert o.end - o.start == timedelta(minutes=30)
 
 
@@ -91,7 +91,7 @@ def test_skip_and_move() -> None:
     assert date(2027, 4, 14) not in occ
     moved = occ[date(2027, 4, 15)]
     assert moved.moved and moved.start.astimezone(BKK).time() == time(13, 30)
-    assert moved.original_start == datetime(2027, 4, 15, 2, 0, tzinfo=timezone.utc)
+    assert moved.original_start == datetime(2027, 4, 15, 2, 0, tzinfo=UTC)
     with pytest.raises(SeriesError) as err:
         skip_occurrence(spec, date(2027, 4, 14))  # already skipped
     assert err.value.field == "date"
@@ -149,15 +149,15 @@ def test_range_of_exactly_366_days_is_allowed() -> None:
 def test_overlap_with_another_series_for_the_same_district() -> None:
     spec = parse_series(raw(), known_districts=KNOWN)
     busy = Booking(7, "อื่น", frozenset({"UDN02", "UDN05"}),
-                   datetime(2027, 4, 13, 2, 15, tzinfo=timezone.utc), datetime(2027, 4, 13, 3, 0, tzinfo=timezone.utc))
+                   datetime(2027, 4, 13, 2, 15, tzinfo=UTC), datetime(2027, 4, 13, 3, 0, tzinfo=UTC))
     with pytest.raises(SeriesError) as err:
         check_overlaps(spec, [busy])
     assert err.value.field == "districts" and "UDN02" in err.value.message
     # another district, or right after: no conflict
     check_overlaps(spec, [Booking(7, "x", frozenset({"UDN05"}), busy.start, busy.end)])
     check_overlaps(spec, [Booking(7, "x", frozenset({"UDN02"}),
-                                  datetime(2027, 4, 13, 2, 30, tzinfo=timezone.utc),
-                                  datetime(2027, 4, 13, 3, 0, tzinfo=timezone.utc))])
+                                  datetime(2027, 4, 13, 2, 30, tzinfo=UTC),
+                                  datetime(2027, 4, 13, 3, 0, tzinfo=UTC))])
 
 
 def test_timeline_state_machine() -> None:
@@ -185,7 +185,7 @@ def test_timeline_state_machine() -> None:
 
 
 def test_step_times_and_grace() -> None:
-    t0 = datetime(2027, 4, 12, 2, 0, tzinfo=timezone.utc)
+    t0 = datetime(2027, 4, 12, 2, 0, tzinfo=UTC)
     times = step_times(t0, t0 + timedelta(minutes=30), Leads())
     assert times[Step.READINESS] == t0 - timedelta(minutes=15)
     assert times[Step.REMINDER] == t0 - timedelta(minutes=10)
