@@ -228,7 +228,8 @@ class AgentRegistry:
     async def _reply_error(self, ws: web.WebSocketResponse, error: p.Error) -> None:
         self.metrics.errors.labels(error.code).inc()
         if not ws.closed:
-            await ws.send_str(p.encode(error))
+            with contextlib.suppress(ConnectionResetError):
+                await ws.send_str(p.encode(error))
 
     async def _handshake(self, ws: web.WebSocketResponse, remote: str) -> AgentConnection | None:
         s = self.settings
@@ -400,6 +401,8 @@ class AgentRegistry:
             self.metrics.messages_in.labels(message.type).inc()
             try:
                 await self._dispatch(conn, message)
+            except ConnectionResetError:
+                break  # the agent left while we answered
             except Exception:  # a bug in one handler must not drop the district
                 log.exception("handling %s from %s failed", message.type, conn.site)
                 await self._reply_error(

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlmodel import SQLModel
-
-import hub.tables  # noqa: F401
 from hub.db import create_db_engine, migrate
+from tests.hub.schema import schema_diff
 
 
 def test_migrations_match_models(tmp_path: Path) -> None:
     engine = create_db_engine(f"sqlite:///{tmp_path / 'm.db'}")
     migrate(engine)
-    with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    diff = schema_diff(engine)
     assert diff == [], f"models and migrations differ: {diff}"
 
 
