@@ -35,6 +35,7 @@ from apscheduler.triggers.date import DateTrigger
 from sqlmodel import Field, Session, SQLModel, select
 
 from hub import appkeys, audit
+from hub.alarms import ALARMS
 from hub.appkeys import ENGINE, EVENTS, REGISTRY, SETTINGS
 from hub.auth import require_role
 from hub.control import AgentOffline
@@ -172,7 +173,6 @@ def _conference_manager(app: web.Application) -> ConferenceStarter | None:
     return cast(ConferenceStarter, app[key])
 
 
-AlarmRaiser = Callable[[str, dict[str, Any]], Awaitable[None]]
 Mailing = Callable[[Session, "BriefingSeries", SeriesSpec], int]
 
 
@@ -219,7 +219,6 @@ class Briefings:
         )
         self.grace = timedelta(seconds=self.settings.schedule_misfire_grace_s)
         self.tz = self.settings.timezone
-        self.alarm: AlarmRaiser | None = None
         self.step_log: list[tuple[int, str, datetime]] = []  # for tests and the board's history
         self._tasks: set[asyncio.Task[Any]] = set()
         # (occurrence, site, connection) already asked to join: the open step and a
@@ -727,10 +726,12 @@ class Briefings:
                 f"{row['name_en']} not ready: {reasons} — call {row['contact_phone']}"
             ),
         }
-        if self.alarm is not None:
-            await self.alarm(row["code"], alert)
-        else:
-            self.app[EVENTS].publish("alert", alert)
+        # The control room always gets the readiness alert with the phone number; an
+        # offline district also opens a link-health alarm (critical before a briefing).
+        self.app[EVENTS].publish("alert", alert)
+        alarms = self.app.get(ALARMS)
+        if alarms is not None and not row["online"]:
+            await alarms.raise_alarm(row["code"], "offline", {"occurrence_id": occ.id, "reasons": row["reasons"]})
         await audit.arecord(self.engine, actor=ACTOR, action="briefing.not_ready", target=row["code"],
                             ok=False, detail={"occurrence_id": occ.id, "reasons": row["reasons"]})
 
@@ -915,6 +916,22 @@ class Briefings:
         await audit.arecord(self.engine, actor=ACTOR, action="briefing.missed", target=f"occurrence:{occurrence_id}",
                             ok=False)
 
+    def next_briefing(self, code: str, now: datetime) -> datetime | None:
+        """Start of the site's next briefing not yet open (for alarm severity)."""
+        with self._session() as s:
+            rows = s.exec(
+                select(BriefingOccurrence, BriefingSeries)
+                .join(BriefingSeries, BriefingSeries.id == BriefingOccurrence.series_id)  # type: ignore[arg-type]
+                .where(BriefingOccurrence.state.in_(  # type: ignore[attr-defined]
+                    [OccState.SCHEDULED.value, OccState.READINESS.value, OccState.REMINDED.value]))
+                .where(BriefingOccurrence.starts_at >= now)
+                .order_by(BriefingOccurrence.starts_at)  # type: ignore[arg-type]
+            ).all()
+        return next((o.starts_at for o, series in rows if code in series.spec["districts"]), None)
+
+    async def anext_briefing(self, code: str, now: datetime) -> datetime | None:
+        return await asyncio.to_thread(self.next_briefing, code, now)
+
     def _overdue(self) -> list[int]:
         limit = utcnow() - self.grace
         with self._session() as s:
@@ -969,6 +986,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     scheduler.add_listener(briefings.on_job_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR)
     app[REGISTRY].add_connect_listener(briefings.on_connect)
     app[REGISTRY].add_message_handler("status", briefings.on_status)
+    if ALARMS in app:
+        app[ALARMS].set_briefing_lookup(briefings.anext_briefing)
     if "hub" in _running:
         log.warning("a second hub started in this process: scheduled jobs go to the newest")
     _running["hub"] = briefings

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from hub.alarms import ALARMS
 from hub.appkeys import EVENTS
 
 from .harness import TestHub, agents, wait_for
@@ -85,6 +86,11 @@ async def test_readiness_reminder_open_join_end_in_order(tmp_path: Path) -> None
             phones = {a["site"]: a["contact_phone"] for a in alerts}
             assert phones["UDN02"] and phones["UDN02"] in next(a["message"] for a in alerts if a["site"] == "UDN02")
             assert any(e["kind"] == "readiness" for e in events)
+            if ALARMS in hub.app:  # link-health alarms wired in: the offline district has one, critical
+                status, alarms = await hub.api("GET", "/api/v1/alarms?open=1")
+                offline = [a for a in alarms if a.get("site") == "UDN04" or a.get("code") == "UDN04"]
+                assert offline and offline[0]["kind"] == "offline", alarms
+                assert offline[0]["severity"] == "critical" and offline[0]["briefing_at"]
             kinds = [e["kind"] for e in events if e["kind"] in ("readiness", "briefing")]
             assert kinds[0] == "readiness"
             sub.close()
