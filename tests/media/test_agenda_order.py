@@ -21,11 +21,11 @@ def test_walks_in_order_with_durations() -> None:
     assert ag.remaining(1000.0) == 120
     assert ag.tick(1119.0, ALL) is None
     assert ag.remaining(1119.0) == 1
-    step = ag.tick(1120.0, ALL)
-    assert step is not None and (step.previous, step.current) == ("UDN01", "UDN02")
+    ticked = ag.tick(1120.0, ALL)
+    assert ticked is not None and (ticked.previous, ticked.current) == ("UDN01", "UDN02")
     assert ag.remaining(1130.0) == 50  # UDN02 has 60 s
-    step = ag.tick(1180.0, ALL)
-    assert step is not None and step.current == "UDN03"
+    ticked = ag.tick(1180.0, ALL)
+    assert ticked is not None and ticked.current == "UDN03"
     ag.next(1200.0, ALL)
     step = ag.next(1201.0, ALL)
     assert step.done and step.current is None and ag.status == "done"
