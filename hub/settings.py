@@ -86,6 +86,14 @@ class Settings(BaseSettings):
     last_seen_flush_s: float = Field(10.0, gt=0, description="How often last-seen times are written to the database.")
     metrics_public: bool = Field(True, description="Serve /metrics without login (for a Prometheus on the LAN).")
 
+    # --- agent updates and logs (issue 7) ------------------------------------------
+    agent_package_max_bytes: int = Field(
+        64 * 1024 * 1024, gt=0, description="Largest agent wheel the hub accepts for publishing (413 above)."
+    )
+    agent_log_max_bytes: int = Field(
+        5 * 1024 * 1024, gt=0, description="Largest log bundle an agent may upload with 'send logs' (413 above)."
+    )
+
     # --- briefing schedule and invitations (hub/scheduler.py, hub/mailer.py) ---------
     schedule_misfire_grace_s: int = Field(
         600, ge=1, description="A briefing the hub could not open at T0 is still opened this many seconds late; later it is marked missed."

@@ -5,5 +5,6 @@ adds its module here.
 """
 
 from hub import models  # noqa: F401
+from hub import updates  # noqa: F401
 from hub import mailer, scheduler  # noqa: F401
 from hub import alarms, linkhealth  # noqa: F401  (link health, issue 5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -121,8 +122,9 @@ async def test_lossy_link_real_http() -> None:
     assert "รีสตาร์ทเราเตอร์" in by["link"].advice_th
 
 
-@pytest.mark.slow
-async def test_router_by_real_snmpd(tmp_path: Path) -> None:
+@pytest.fixture
+def snmpd(tmp_path: Path) -> Iterator[int]:
+    """Debian's snmpd on a free loopback UDP port, community 'salaklang-test'; yields the port."""
     port = free_udp_port()
     conf = tmp_path / "snmpd.conf"
     conf.write_text(textwrap.dedent(f"""
@@ -133,21 +135,24 @@ async def test_router_by_real_snmpd(tmp_path: Path) -> None:
         ["snmpd", "-f", "-Lo", "-C", "-c", str(conf), "-p", str(tmp_path / "snmpd.pid")],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    try:
-        good = SnmpRouter("127.0.0.1", port, "salaklang-test", timeout_s=0.5)
-        ticks = None
-        for _ in range(20):  # snmpd needs a moment to bind
-            try:
-                ticks = await good.sys_uptime()
-                break
-            except Exception:
-                await asyncio.sleep(0.2)
-        assert ticks is not None and ticks >= 0
-        report = await run_selftest(inputs(router=good))
-        assert report.checks[-1].outcome == "pass"
-        wrong = SnmpRouter("127.0.0.1", port, "wrong-community", timeout_s=0.3)
-        bad = (await run_selftest(inputs(router=wrong))).checks[-1]
-        assert bad.outcome == "fail" and "เราเตอร์ไม่ตอบ" in bad.advice_th
-    finally:
-        proc.terminate()
-        proc.wait(5)
+    yield port
+    proc.terminate()
+    proc.wait(5)
+
+
+@pytest.mark.slow
+async def test_router_by_real_snmpd(snmpd: int) -> None:
+    good = SnmpRouter("127.0.0.1", snmpd, "salaklang-test", timeout_s=0.5)
+    ticks = None
+    for _ in range(20):  # snmpd needs a moment to bind
+        try:
+            ticks = await good.sys_uptime()
+            break
+        except Exception:
+            await asyncio.sleep(0.2)
+    assert ticks is not None and ticks >= 0
+    report = await run_selftest(inputs(router=good))
+    assert report.checks[-1].outcome == "pass"
+    wrong = SnmpRouter("127.0.0.1", snmpd, "wrong-community", timeout_s=0.3)
+    bad = (await run_selftest(inputs(router=wrong))).checks[-1]
+    assert bad.outcome == "fail" and "เราเตอร์ไม่ตอบ" in bad.advice_th

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from site_agent.state import Briefing, Colour, UiState, colour, floor_label, notices, status_sentence
+from site_agent.state import (
+    Briefing,
+    Colour,
+    UiState,
+    colour,
+    floor_label,
+    notices,
+    status_sentence,
+)
 
-NOW = datetime(2026, 4, 12, 1, 52, tzinfo=timezone.utc)  # 08:52 in Udon Thani
-NINE = datetime(2026, 4, 12, 2, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 4, 12, 1, 52, tzinfo=UTC)  # 08:52 in Udon Thani
+NINE = datetime(2026, 4, 12, 2, 0, tzinfo=UTC)
 
 
 def test_colour_order() -> None:
