@@ -128,6 +128,18 @@ class ClerkRequest(_Message):
     sent_at: float
 
 
+class FloorRequest(_Message):
+    """A district asks for the floor (BFCP FloorRequest) or gives it back (FloorRelease).
+
+    Releasing before the chair granted it cancels the request (issue 3).
+    """
+
+    type: Literal["floor"] = "floor"
+    action: Literal["request", "release"]
+    priority: int = Field(default=2, ge=0, le=4)
+    conference_id: int | None = None
+
+
 class Ack(_Message):
     """Answer to a :class:`Command`."""
 
@@ -193,7 +205,8 @@ class Error(_Message):
 
 
 AgentMessage = Annotated[
-    Hello | Heartbeat | Status | LinkReport | SnmpReport | SelfTestReport | ClerkRequest | Ack | Error,
+    Hello | Heartbeat | Status | LinkReport | SnmpReport | SelfTestReport | ClerkRequest | FloorRequest | Ack
+    | Error,
     Field(discriminator="type"),
 ]
 HubMessage = Annotated[
@@ -208,6 +221,7 @@ AnyMessage = Annotated[
     | SnmpReport
     | SelfTestReport
     | ClerkRequest
+    | FloorRequest
     | Ack
     | Welcome
     | HeartbeatAck
