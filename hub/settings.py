@@ -153,6 +153,21 @@ class Settings(BaseSettings):
     alarms_email_to: str = Field("", description="Comma-separated addresses that receive alarms by email (empty: none).")
     alarms_delivery_timeout_s: float = Field(10.0, gt=0, description="Timeout for one webhook or email delivery of an alarm.")
 
+    # --- conferences and media (issue 3: hub/conferences.py, hub/media/) ---------------
+    media_enabled: bool = Field(
+        True, description="Run a media worker process per conference (off: conference state and floor only)."
+    )
+    media_width: int = Field(1280, ge=160, le=1920, multiple_of=2, description="Width of the composed program picture.")
+    media_height: int = Field(720, ge=90, le=1080, multiple_of=2, description="Height of the composed program picture.")
+    media_fps: int = Field(25, ge=1, le=30, description="Frame rate of the program.")
+    media_kbps: int = Field(2500, ge=100, le=20000, description="Target bitrate of the program's H.264 encoder.")
+    conference_max_holders: int = Field(
+        1, ge=1, le=4, description="How many sites may hold the floor at once (1 for a briefing)."
+    )
+    conference_join_timeout_s: float = Field(
+        20.0, gt=0, description="Time an agent has to answer a join (its SDP offer) before the hub retries."
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
