@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import sys
 import threading
@@ -253,6 +254,32 @@ def start_agent_thread(clerk: ClerkAgent) -> tuple[asyncio.AbstractEventLoop, th
     return loop, thread
 
 
+def start_icon(controller: TrayController) -> Any:
+    """Show the icon beside Tk's main loop, or return None where that cannot work.
+
+    Only the win32 and xorg backends can run detached from their own main
+    loop; GTK/AppIndicator want the main thread, which Tk already owns, so on
+    Linux we ask for xorg (a coloured icon without a menu; the window is the menu).
+    """
+    import os
+
+    if sys.platform.startswith("linux"):
+        os.environ.setdefault("PYSTRAY_BACKEND", "xorg")
+    try:
+        import pystray
+
+        icon = controller.make_icon(pystray)
+        if type(icon)._run_detached is pystray._base.Icon._run_detached:
+            controller.icon = None
+            return None  # this backend cannot run beside Tk (and would leave a waiting thread)
+        icon.run_detached()
+    except Exception as exc:  # no display, no tray: the window is the whole UI
+        log.info("no tray icon (%s)", exc)
+        controller.icon = None
+        return None
+    return icon
+
+
 def tray_main(args: argparse.Namespace) -> int:
     """`python -m site_agent tray` (and `run` without --no-tray): icon + clerk window."""
     import os
@@ -305,19 +332,14 @@ def tray_main(args: argparse.Namespace) -> int:
         clerk, loop, open_window=window.show, show_message=window.post_message, confirm_tone=window.ask_tone
     )
     window.controller = controller
-    icon = None
-    try:
-        import pystray
-
-        icon = controller.make_icon(pystray)
-        icon.run_detached()
-        if not getattr(icon, "HAS_MENU", False):
-            window.always_shown = True
-    except Exception as exc:  # no tray on this desktop: the window is the whole UI
-        log.info("no tray icon (%s); the clerk window is the menu", exc)
-        window.always_shown = True
+    icon = start_icon(controller)
+    window.always_shown = icon is None or not getattr(icon, "HAS_MENU", False)
+    if window.always_shown:
+        log.info("the tray icon has no menu here: the clerk window stays open and is the menu")
     window.mainloop()
-    clerk.quit()
+    if thread.is_alive():
+        with contextlib.suppress(RuntimeError):  # the loop may have closed meanwhile
+            loop.call_soon_threadsafe(clerk.quit)
     thread.join(10)
     if icon is not None:
         try:

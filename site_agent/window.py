@@ -70,6 +70,8 @@ class ClerkWindow:
 
     # --- layout ---------------------------------------------------------------------------
     def _build(self) -> None:
+        # Two columns so the whole window fits a 1024×768 notebook screen:
+        # the actions on the left, what is happening (briefings, self-test) on the right.
         r = self.root
         r.configure(padx=12, pady=10)
         top = tk.Frame(r)
@@ -79,48 +81,49 @@ class ClerkWindow:
         self.dot.pack(side="left", padx=(0, 8))
         self.site_label = tk.Label(top, font=self.big, anchor="w")
         self.site_label.pack(side="left", fill="x", expand=True)
-        self.sentence = tk.Label(r, font=self.font, anchor="w", justify="left", wraplength=620)
-        self.sentence.pack(fill="x", pady=(6, 8))
+        self.sentence = tk.Label(r, font=self.font, anchor="w", justify="left", wraplength=880)
+        self.sentence.pack(fill="x", pady=(4, 6))
 
-        grid = tk.Frame(r)
-        grid.pack(fill="x")
+        body = tk.Frame(r)
+        body.pack(fill="both", expand=True)
+        grid = tk.Frame(body)
+        grid.pack(side="left", fill="y", anchor="n")
         self.buttons: dict[str, tk.Button] = {}
         for i, key in enumerate(BUTTONS):
-            b = tk.Button(grid, font=self.big, height=2, width=20, command=functools.partial(self.press, key))
-            b.grid(row=i // 2, column=i % 2, padx=4, pady=4, sticky="nsew")
+            b = tk.Button(grid, font=self.big, height=2, width=17, command=functools.partial(self.press, key))
+            b.grid(row=i // 2, column=i % 2, padx=3, pady=3, sticky="nsew")
             self.buttons[key] = b
-        grid.columnconfigure(0, weight=1)
-        grid.columnconfigure(1, weight=1)
 
-        self.briefings_title = tk.Label(r, font=self.font, anchor="w")
-        self.briefings_title.pack(fill="x", pady=(10, 0))
-        self.briefings = tk.Label(r, font=self.small, anchor="w", justify="left")
+        right = tk.Frame(body)
+        right.pack(side="left", fill="both", expand=True, padx=(12, 0))
+        self.briefings_title = tk.Label(right, font=self.font, anchor="w")
+        self.briefings_title.pack(fill="x")
+        self.briefings = tk.Label(right, font=self.small, anchor="w", justify="left", wraplength=420)
         self.briefings.pack(fill="x")
-
-        test = tk.Frame(r)
+        test = tk.Frame(right)
         test.pack(fill="x", pady=(8, 0))
-        self.preview = tk.Label(test, width=240, height=135, bg="#222")
-        self.preview.pack(side="left")
+        self.preview = tk.Label(test, width=192, height=108, bg="#222")
+        self.preview.pack(side="left", anchor="n")
         side = tk.Frame(test)
         side.pack(side="left", fill="both", expand=True, padx=(8, 0))
         self.meter_label = tk.Label(side, font=self.small, anchor="w")
         self.meter_label.pack(fill="x")
-        self.meter = tk.Canvas(side, height=16, bg="#ddd", highlightthickness=0)
+        self.meter = tk.Canvas(side, width=180, height=16, bg="#ddd", highlightthickness=0)
         self.meter_bar = self.meter.create_rectangle(0, 0, 0, 16, fill="#22a03c", outline="")
         self.meter.pack(fill="x")
         self.tone = tk.Frame(side)
-        self.tone_q = tk.Label(self.tone, font=self.font, anchor="w")
+        self.tone_q = tk.Label(self.tone, font=self.font, anchor="w", wraplength=220, justify="left")
         self.tone_q.pack(fill="x")
         self.tone_yes = tk.Button(self.tone, font=self.font, command=lambda: self._tone(True))
         self.tone_no = tk.Button(self.tone, font=self.font, command=lambda: self._tone(False))
         self.tone_yes.pack(side="left", padx=2)
         self.tone_no.pack(side="left", padx=2)
-        self.lines = tk.Text(r, height=7, width=70, font=self.small, wrap="word", relief="flat", bg=r.cget("bg"))
+        self.lines = tk.Text(right, height=9, width=44, font=self.small, wrap="word", relief="flat", bg=r.cget("bg"))
         self.lines.tag_configure("pass", foreground="#1a7f37")
         self.lines.tag_configure("fail", foreground="#c62828")
         self.lines.tag_configure("skip", foreground="#9a6700")
-        self.lines.pack(fill="x", pady=(6, 0))
-        self.message = tk.Label(r, font=self.font, anchor="w", justify="left", wraplength=620, fg="#0b3d91")
+        self.lines.pack(fill="both", expand=True, pady=(6, 0))
+        self.message = tk.Label(r, font=self.font, anchor="w", justify="left", wraplength=880, fg="#0b3d91")
         self.message.pack(fill="x", pady=(6, 0))
 
     # --- thread-safe plumbing -----------------------------------------------------------------
@@ -224,9 +227,9 @@ class ClerkWindow:
         asyncio.run_coroutine_threadsafe(run(), self.loop)
 
     def _show_frame(self, frame: np.ndarray) -> None:
-        img = Image.fromarray(frame).resize((240, 135))
+        img = Image.fromarray(frame).resize((192, 108))
         self._preview = ImageTk.PhotoImage(img, master=self.root)
-        self.preview.configure(image=self._preview, width=240, height=135)
+        self.preview.configure(image=self._preview, width=192, height=108)
 
     def _show_level(self, dbfs: float) -> None:
         width = max(self.meter.winfo_width(), 100)

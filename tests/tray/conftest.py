@@ -90,7 +90,7 @@ def xvfb() -> Iterator[str]:
     """A private X server; yields its DISPLAY."""
     n = free_display()
     proc = subprocess.Popen(
-        ["Xvfb", f":{n}", "-screen", "0", "1024x900x24", "-nolisten", "tcp"],
+        ["Xvfb", f":{n}", "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 10
