@@ -71,13 +71,14 @@ async def test_clerk_window_buttons(tray_hub: TrayHub, xvfb: str, tmp_path: Path
     registry.add_message_handler("selftest_report", record)
     config = tray_hub.enrol_agent("UDN09")
     ui_map = tmp_path / "ui.json"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "site_agent.tray", "--config-dir", str(config.config_dir), "--demo"],
+    err = tmp_path / "tray.err"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "site_agent.tray", "--config-dir", str(config.config_dir), "--demo",
         env=agent_env(
             DISPLAY=xvfb, PYSTRAY_BACKEND="dummy", SALAKLANG_UI_MAP=str(ui_map),
             SALAKLANG_AGENT_LOG_DIR=str(tmp_path / "logs"),
         ),
-        stdout=subprocess.DEVNULL, stderr=(tmp_path / "tray.err").open("wb"),
+        stdout=asyncio.subprocess.DEVNULL, stderr=err.open("wb"),
     )
     screen = Screen(xvfb, ui_map)
     try:
@@ -110,10 +111,10 @@ async def test_clerk_window_buttons(tray_hub: TrayHub, xvfb: str, tmp_path: Path
         en = await screen.shot("clerk-window-en.png")
         assert th.stat().st_size > 10_000 and en.stat().st_size > 10_000
         await screen.click("quit")
-        rc = await asyncio.to_thread(proc.wait, 15)
-        assert rc == 0, (tmp_path / "tray.err").read_text()[-2000:]
+        rc = await asyncio.wait_for(proc.wait(), 15)
+        assert rc == 0, err.read_text(encoding="utf-8", errors="replace")[-2000:]
         await until(lambda: not registry.is_online("UDN09"), 15, "agent offline after quit")
     finally:
-        if proc.poll() is None:
+        if proc.returncode is None:
             proc.terminate()
-            proc.wait(10)
+            await proc.wait()
