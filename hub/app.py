@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp_session import session_middleware
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
-from hub import api, updates, web as pages
+from hub import api, conferences, updates, web as pages
 from hub.appkeys import CATALOGS, ENGINE, EVENTS, REGISTRY, SETTINGS
 from hub.auth import csrf_middleware, security_headers_middleware, session_key
 from hub.control import AgentRegistry
@@ -30,6 +30,7 @@ FEATURES: list[Callable[[web.Application], None]] = [
     api.setup,
     pages.setup,
     linkhealth_setup,  # probes' UDP echo, SNMP, link history, alarms (issue 5)
+    conferences.setup,  # live conferences, floor, agenda, media worker, signalling (issue 3)
     scheduler_setup,  # briefing series, timeline jobs, invitations (issue 4)
     updates.setup,  # agent releases, rollout waves, agent log uploads (issue 7)
 ]

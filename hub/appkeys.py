@@ -10,6 +10,7 @@ from aiohttp import web
 from hub.settings import Settings
 
 if TYPE_CHECKING:
+    from hub.conferences import ConferenceManager
     from hub.control import AgentRegistry
     from hub.events import EventBus
     from hub.i18n import Catalogs
@@ -19,5 +20,7 @@ ENGINE = web.AppKey("engine", sa.Engine)
 REGISTRY = web.AppKey["AgentRegistry"]("registry")
 EVENTS = web.AppKey["EventBus"]("events")
 CATALOGS = web.AppKey["Catalogs"]("catalogs")
+# Live conferences and their media workers (issue 3, hub/conferences.py).
+CONFERENCES = web.AppKey["ConferenceManager"]("conferences")
 # Set by `hub demo` only: start/stop simulated district agents from the board.
 DEMO = web.AppKey["object"]("demo")

@@ -8,3 +8,4 @@ from hub import models  # noqa: F401
 from hub import updates  # noqa: F401
 from hub import mailer, scheduler  # noqa: F401
 from hub import alarms, linkhealth  # noqa: F401  (link health, issue 5)
+from hub import conferences  # noqa: F401  (conferences, issue 3)

@@ -37,6 +37,8 @@ import numpy as np
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from site_agent import protocol as p
+
 log = logging.getLogger("site_agent.media")
 
 VIDEO_CLOCK = 90_000
@@ -352,6 +354,8 @@ class MediaEndpoint:
         self.video_frames = 0
         self.audio_frames = 0
         self.first_video_at: float | None = None
+        self.conference_state: dict[str, Any] = {}  # last floor/mic state the hub sent (tray UI)
+        self.on_connected: Callable[[], Any] | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     def _make_camera(self) -> MediaStreamTrack:
@@ -373,6 +377,13 @@ class MediaEndpoint:
         @pc.on("track")
         def _on_track(track: MediaStreamTrack) -> None:
             self._tasks.append(asyncio.create_task(self._sink(track)))
+
+        @pc.on("connectionstatechange")
+        async def _on_state() -> None:
+            if pc.connectionState == "connected" and self.on_connected is not None:
+                result = self.on_connected()
+                if asyncio.iscoroutine(result):
+                    await result
 
         await pc.setLocalDescription(await pc.createOffer())
         return {"sdp": pc.localDescription.sdp, "type": pc.localDescription.type}
@@ -441,7 +452,21 @@ def install(client: Any, name_th: str | None = None, **endpoint_args: Any) -> Me
 
     async def leave(args: dict[str, Any]) -> dict[str, Any]:
         await endpoint.close()
+        endpoint.conference_state = {}
+        with contextlib.suppress(ConnectionError):
+            await client.send(p.Status(state="ready"))
         return {}
+
+    async def conference_state(args: dict[str, Any]) -> dict[str, Any]:
+        endpoint.conference_state = dict(args)
+        return {}
+
+    async def in_conference() -> None:
+        # The scheduler's attendance counts a district as joined on this status.
+        with contextlib.suppress(ConnectionError):
+            await client.send(p.Status(state="in_conference"))
+
+    endpoint.on_connected = in_conference
 
     async def media_status(args: dict[str, Any]) -> dict[str, Any]:
         return {"state": endpoint.connection_state, "video_frames": endpoint.video_frames,
@@ -452,7 +477,18 @@ def install(client: Any, name_th: str | None = None, **endpoint_args: Any) -> Me
     client.add_command_handler("send_profile", send_profile)
     client.add_command_handler("leave", leave)
     client.add_command_handler("media_status", media_status)
+    client.add_command_handler("conference_state", conference_state)
     return endpoint
+
+
+async def request_floor(client: Any, priority: int = 2, conference_id: int | None = None) -> None:
+    """Raise a hand: ask the chair for the floor."""
+    await client.send(p.FloorRequest(action="request", priority=priority, conference_id=conference_id))
+
+
+async def release_floor(client: Any, conference_id: int | None = None) -> None:
+    """Give the floor back (or withdraw a request not yet granted)."""
+    await client.send(p.FloorRequest(action="release", conference_id=conference_id))
 
 
 def devices_main() -> int:
@@ -466,4 +502,5 @@ def devices_main() -> int:
 
 
 __all__ = ["Device", "MediaEndpoint", "Profile", "SyntheticCamera", "ToneSource", "decode_stamp",
-           "devices_main", "encode_stamp", "install", "list_devices", "open_device"]
+           "devices_main", "encode_stamp", "install", "list_devices", "open_device", "release_floor",
+           "request_floor"]

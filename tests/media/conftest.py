@@ -1,5 +1,5 @@
 """Fixtures for the media tests; the helpers live in mediakit.py."""
 
-from mediakit import rig
+from tests.media.mediakit import rig
 
 __all__ = ["rig"]

@@ -6,12 +6,12 @@ import re
 
 import pytest
 from aiortc import RTCPeerConnection, RTCRtpSender
-from mediakit import Rig, close_to, colour_at, mismatches, tile_centre, wait_for
 
 from hub.conference import Conference
 from hub.media.client import MediaWorkerError
 from hub.media.compositor import SLATE_BG
 from site_agent.media import Profile, ToneSource
+from tests.media.mediakit import Rig, close_to, colour_at, mismatches, tile_centre, wait_for
 
 
 async def _vp8_only_offer() -> str:

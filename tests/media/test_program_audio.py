@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mediakit import TONES, Rig, tone_db, wait_for
 
 from hub.conference import Conference
 from hub.floor import Actor
 from hub.media.mixer import CHUNK, AudioMixer
+from tests.media.mediakit import TONES, Rig, tone_db, wait_for
 
 # Levels relative to the loudest tone of the clip: heard tones are within a few
 # dB of each other; what Opus leaves of absent ones (intermodulation) is 50+ dB down.

@@ -7,10 +7,10 @@ import time
 from typing import Any
 
 import pytest
-from mediakit import Rig, wait_for
 
 from hub.conference import Conference
 from hub.media.encoder import KeyframeGate
+from tests.media.mediakit import Rig, wait_for
 
 
 def test_keyframe_gate_rate_limits_but_never_loses_a_request() -> None:

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import pytest
-from mediakit import COLOURS, Rig, close_to, colour_at, mismatches, tile_centre, wait_for
 
 from hub.conference import Conference
 from hub.floor import Actor
 from hub.layout import LAYOUTS
 from hub.media.compositor import SLATE_BG
+from tests.media.mediakit import (
+    COLOURS,
+    Rig,
+    close_to,
+    colour_at,
+    mismatches,
+    tile_centre,
+    wait_for,
+)
 
 CHAIR = Actor.of_chair("operator:test")
 SITES = ["UDN00", "UDN01", "UDN02", "UDN03", "UDN04"]
