@@ -129,7 +129,7 @@ class Settings(BaseSettings):
     linkhealth_probes_per_step: int = Field(20, ge=1, le=1000, description="Probes each agent sends per step (Poisson-spaced).")
     linkhealth_step_s: float = Field(60.0, ge=1, le=3600, description="Length of one probe step; one link report per step.")
     linkhealth_tmax_ms: float = Field(1000.0, gt=0, description="A probe not echoed within this time counts as lost.")
-    linkhealth_snmp_interval_s: float = Field(60.0, ge=5, description="How often agents (and the hub, if enabled) poll the district router.")
+    linkhealth_snmp_interval_s: float = Field(60.0, ge=1, description="How often agents (and the hub, if enabled) poll the district router.")
     linkhealth_rtt_amber_ms: float = Field(100.0, gt=0, description="Median round-trip time at or above this is amber.")
     linkhealth_rtt_red_ms: float = Field(300.0, gt=0, description="Median round-trip time at or above this is red.")
     linkhealth_jitter_amber_ms: float = Field(30.0, gt=0, description="Jitter (RFC 3550) at or above this is amber.")

@@ -301,8 +301,8 @@ class LinkHealthAgent:
         self._restart.set()
         return {"probing": True, "snmp": self.config.snmp is not None}
 
-    async def run(self) -> None:
-        """Runs while connected; restarts the loops when the hub sends a new configuration."""
+    async def run(self, _client: Any = None) -> None:
+        """Runs while connected (an AgentClient start task); restarts the loops on a new configuration."""
         await self._configured.wait()
         while True:
             self._restart.clear()
