@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -19,9 +19,10 @@ from hub.appkeys import ENGINE, EVENTS, REGISTRY, SETTINGS
 from hub.auth import client_ip, require_role
 from hub.control import AgentOffline
 from hub.db import session_scope
+from hub.metrics import Metrics
 from hub.models import Agent, Site
 
-METRICS_KEY = web.AppKey("metrics", object)
+METRICS_KEY: web.AppKey[Metrics] = web.AppKey("metrics")
 
 
 def json_error(status: int, error: str, **extra: Any) -> web.HTTPException:
@@ -51,7 +52,7 @@ async def read_json(request: web.Request, model: type[BaseModel]) -> Any:
 
 
 def iso(ts: float | None) -> str | None:
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat() if ts else None
+    return datetime.fromtimestamp(ts, UTC).isoformat() if ts else None
 
 
 def _site_rows() -> Any:
@@ -255,7 +256,7 @@ async def site_command(request: web.Request) -> web.Response:
 
 # --- live updates, health, metrics ---------------------------------------------------
 
-UI_SOCKETS = web.AppKey("ui_sockets", set)
+UI_SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("ui_sockets")
 
 
 async def events_ws(request: web.Request) -> web.WebSocketResponse:
@@ -267,7 +268,7 @@ async def events_ws(request: web.Request) -> web.WebSocketResponse:
     sockets: set[web.WebSocketResponse] = request.app[UI_SOCKETS]
     sockets.add(ws)
     metrics = request.app[METRICS_KEY]
-    metrics.ui_clients.set(len(sockets))  # type: ignore[attr-defined]
+    metrics.ui_clients.set(len(sockets))
     import json
 
     await ws.send_str(json.dumps({"kind": "snapshot", "at": time.time(),
@@ -288,7 +289,7 @@ async def events_ws(request: web.Request) -> web.WebSocketResponse:
             await pump_task
         sub.close()
         sockets.discard(ws)
-        metrics.ui_clients.set(len(sockets))  # type: ignore[attr-defined]
+        metrics.ui_clients.set(len(sockets))
     return ws
 
 
@@ -314,7 +315,7 @@ async def metrics_view(request: web.Request) -> web.Response:
     if not request.app[SETTINGS].metrics_public:
         await require_role(request, "viewer")
     metrics = request.app[METRICS_KEY]
-    body = generate_latest(metrics.registry)  # type: ignore[attr-defined]
+    body = generate_latest(metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
@@ -324,7 +325,8 @@ async def me(request: web.Request) -> web.Response:
 
 
 async def _close_ui_sockets(app: web.Application) -> None:
-    for ws in list(app[UI_SOCKETS]):
+    sockets: set[web.WebSocketResponse] = app[UI_SOCKETS]
+    for ws in list(sockets):
         with contextlib.suppress(Exception):
             await ws.close(code=1001, message=b"hub shutting down")
 

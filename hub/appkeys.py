@@ -17,10 +17,10 @@ if TYPE_CHECKING:
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", sa.Engine)
-REGISTRY = web.AppKey["AgentRegistry"]("registry")
-EVENTS = web.AppKey["EventBus"]("events")
-CATALOGS = web.AppKey["Catalogs"]("catalogs")
+REGISTRY: web.AppKey[AgentRegistry] = web.AppKey("registry")
+EVENTS: web.AppKey[EventBus] = web.AppKey("events")
+CATALOGS: web.AppKey[Catalogs] = web.AppKey("catalogs")
 # Live conferences and their media workers (issue 3, hub/conferences.py).
-CONFERENCES = web.AppKey["ConferenceManager"]("conferences")
+CONFERENCES: web.AppKey[ConferenceManager] = web.AppKey("conferences")
 # Set by `hub demo` only: start/stop simulated district agents from the board.
-DEMO = web.AppKey["object"]("demo")
+DEMO: web.AppKey[object] = web.AppKey("demo")

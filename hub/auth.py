@@ -178,7 +178,7 @@ def client_ip(request: web.Request) -> str:
 async def _principal(request: web.Request) -> Principal | None:
     cached = request.get(PRINCIPAL_KEY)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     engine = request.app[ENGINE]
     header = request.headers.get("Authorization", "")
     principal: Principal | None = None

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 import sqlalchemy as sa
@@ -143,7 +144,7 @@ class AgentRegistry:
         for site in sites:
             live = self.live.get(site.code) or SiteLive(site.code, site.name_th, site.name_en, site.kind)
             live.name_th, live.name_en, live.kind = site.name_th, site.name_en, site.kind
-            agent = agents.get(site.id)
+            agent = agents.get(site.id) if site.id is not None else None
             live.enrolled = agent is not None
             if agent is not None and not live.online:
                 live.agent_version = agent.version
@@ -483,10 +484,10 @@ class AgentRegistry:
         dirty, self._dirty = self._dirty, set()
         if not dirty:
             return
-        from datetime import datetime, timezone
+        from datetime import datetime
 
         stamps = {
-            code: datetime.fromtimestamp(self.live[code].last_seen or 0, timezone.utc)
+            code: datetime.fromtimestamp(self.live[code].last_seen or 0, UTC)
             for code in dirty
             if code in self.live and self.live[code].last_seen
         }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import ClassVar
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -28,7 +29,7 @@ CODE_LENGTH = 10
 class EnrolmentRefused(Exception):
     """``reason`` is machine-readable; the messages are for the clerk."""
 
-    MESSAGES = {
+    MESSAGES: ClassVar[dict[str, tuple[str, str]]] = {
         "unknown_code": (
             "รหัสลงทะเบียนไม่ถูกต้อง กรุณาตรวจสอบรหัสจากศาลากลางจังหวัดอีกครั้ง",
             "This enrolment code is not valid. Check the code the province gave you.",

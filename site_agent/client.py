@@ -69,6 +69,8 @@ class AgentClient:
         self.update_required: p.UpdateRequired | None = None
         self.connects = 0
         self._rtts: deque[float] = deque(maxlen=20)
+        # Strong references: the event loop keeps only weak ones to running tasks.
+        self._background: set[asyncio.Future[Any]] = set()
 
     # --- plug-in points ----------------------------------------------------------
     def add_command_handler(self, name: str, handler: CommandHandler) -> None:
@@ -110,7 +112,11 @@ class AgentClient:
     def stop(self) -> None:
         self._stopping.set()
         if self._ws is not None and not self._ws.closed:
-            asyncio.ensure_future(self._ws.close())
+            self._keep(asyncio.ensure_future(self._ws.close()))
+
+    def _keep(self, future: asyncio.Future[Any]) -> None:
+        self._background.add(future)
+        future.add_done_callback(self._background.discard)
 
     # --- the loop ---------------------------------------------------------------------
     async def run(self) -> None:
@@ -180,7 +186,7 @@ class AgentClient:
                     elif isinstance(message, p.HeartbeatAck):
                         self._rtts.append((time.time() - message.echo_sent_at) * 1000)
                     elif isinstance(message, p.Command):
-                        asyncio.create_task(self._run_command(message))
+                        self._keep(asyncio.create_task(self._run_command(message)))
                     elif isinstance(message, p.UpdateRequired):
                         self.state = "update_required"
                         self.update_required = message

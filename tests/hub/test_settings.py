@@ -39,7 +39,7 @@ def test_bad_values_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_missing_toml_file_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SALAKLANG_CONFIG", "/nonexistent/hub.toml")
-    with pytest.raises(FileNotFoundError, match="hub.toml"):
+    with pytest.raises(FileNotFoundError, match=r"hub\.toml"):
         Settings()
 
 
