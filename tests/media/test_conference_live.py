@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -134,10 +135,11 @@ async def test_conference_floor_and_agenda_over_the_real_protocol(
         assert udn02["mic_open"] and udn02["heard"] and udn02["tile"] == "large"
         assert udn02["send_profile"] == {"width": 1280, "height": 720, "fps": 25, "kbps": 1500}
         # the program follows: UDN02 is now in the large tile at every site
+        def shows_udn02(agent: Agent) -> bool:
+            return agent.last is not None and close_to(large_tile_colour(agent.last), COLOURS["UDN02"])
+
         for code in SITES:
-            agent = ag[code]
-            assert await wait_for(lambda a=agent: a.last is not None and close_to(
-                large_tile_colour(a.last), COLOURS["UDN02"]), 5), code
+            assert await wait_for(functools.partial(shows_udn02, ag[code]), 5), code
         # the agent was told its new send profile
         assert await wait_for(lambda: ag["UDN02"].endpoint.profile.width == 1280, 5)
 

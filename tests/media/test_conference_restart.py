@@ -37,13 +37,13 @@ from tests.media.mediakit import COLOURS, TONES, close_to, colour_at, wait_for
 SITES = ["UDN01", "UDN02"]
 
 
-async def start_hub(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-m", "hub", "serve"], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+async def start_hub(port: int, env: dict[str, str]) -> asyncio.subprocess.Process:
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "hub", "serve", cwd=REPO, env=env,
+                                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     async with aiohttp.ClientSession() as http:
         while True:
-            assert time.monotonic() < deadline and proc.poll() is None, "hub did not start"
+            assert time.monotonic() < deadline and proc.returncode is None, "hub did not start"
             with contextlib.suppress(aiohttp.ClientError):
                 async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
                     if resp.status == 200:
@@ -120,7 +120,7 @@ async def test_sigkill_mid_conference_resumes_layout_floor_agenda(tmp_path: Path
             assert worker_pid and _alive(worker_pid)
 
             hub.send_signal(signal.SIGKILL)
-            hub.wait(10)
+            await asyncio.wait_for(hub.wait(), 10)
             # the media worker notices its parent is gone (stdin closes) and exits
             assert await wait_for(lambda: not _alive(worker_pid), 10), "media worker outlived the hub"
             last.clear()
@@ -145,9 +145,10 @@ async def test_sigkill_mid_conference_resumes_layout_floor_agenda(tmp_path: Path
                 await asyncio.wait_for(task, 5)
         for ep in endpoints.values():
             await ep.close()
-        if hub.poll() is None:
+        if hub.returncode is None:
             hub.send_signal(signal.SIGTERM)
             try:
-                hub.wait(15)
-            except subprocess.TimeoutExpired:
+                await asyncio.wait_for(hub.wait(), 15)
+            except TimeoutError:
                 hub.kill()
+                await hub.wait()

@@ -37,7 +37,7 @@ async def test_every_layout_and_floor_changes(rig: Rig) -> None:
         assert ok, f"{label}: {mismatches(watcher.last_video, conf)}"
         # every site receives the same program
         assert other.last_video is not None
-        assert await wait_for(lambda: not mismatches(other.last_video, conf), 2), label
+        assert await wait_for(lambda: not mismatches(other.last_video, conf), 2), label  # type: ignore[arg-type]
 
     for layout in LAYOUTS:
         conf.set_layout(layout, "op")
@@ -52,7 +52,7 @@ async def test_every_layout_and_floor_changes(rig: Rig) -> None:
         await expect(f"1+N, floor at {holder}")
         big = conf.render_state()["tiles"][0]
         assert big["site"] == holder and big["w"] == 960
-        assert close_to(colour_at(watcher.last_video, *tile_centre(big)), COLOURS[holder])
+        assert close_to(colour_at(watcher.last_video, *tile_centre(big)), COLOURS[holder])  # type: ignore[arg-type]
     conf.set_layout("speaker", "op")
     await rig.scene(conf)
     await expect("speaker with UDN02")
@@ -70,6 +70,6 @@ async def test_site_without_video_shows_slate(rig: Rig) -> None:
     assert tile["site"] == "UDN09"
     x, y = tile_centre(tile)
     # sample the slate's background, away from its centred text
-    got = colour_at(site.last_video, x, y + 30)
+    got = colour_at(site.last_video, x, y + 30)  # type: ignore[arg-type]
     assert close_to(got, SLATE_BG, tol=25), got
     assert max(got) > 40  # not black

@@ -10,7 +10,7 @@ resumes exactly where it was. Each change is also an audit event.
 """
 from alembic import op
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 
 
 revision = '0004'
