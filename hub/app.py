@@ -22,6 +22,7 @@ from hub.linkhealth import setup as linkhealth_setup
 from hub.metrics import Metrics
 from hub.scheduler import setup as scheduler_setup
 from hub.settings import Settings
+from hub.views import setup as views_setup
 
 log = logging.getLogger("hub.app")
 
@@ -32,6 +33,7 @@ FEATURES: list[Callable[[web.Application], None]] = [
     linkhealth_setup,  # probes' UDP echo, SNMP, link history, alarms (issue 5)
     conferences.setup,  # live conferences, floor, agenda, media worker, signalling (issue 3)
     scheduler_setup,  # briefing series, timeline jobs, invitations (issue 4)
+    views_setup,  # control-room pages: schedule, conference, district, reports, admin (issue 6)
     updates.setup,  # agent releases, rollout waves, agent log uploads (issue 7)
 ]
 

@@ -32,6 +32,17 @@
     const rtt = link.rtt_ms_median ?? site.control_rtt_ms;
     setText(tile, "rtt", rtt == null ? "—" : rtt.toFixed(1) + " ms");
     setText(tile, "loss", link.loss_pct == null ? "—" : link.loss_pct.toFixed(1) + " %");
+    // Devices and "in a briefing" come from the agent's own status report.
+    const st = site.status || {};
+    const words = tiles.dataset;
+    const mark = (v) => (v ? "✔" : "✖");
+    if (st.camera != null || st.microphone != null) {
+      setText(tile, "devices", `${words.textCamera} ${mark(st.camera)} · ${words.textMic} ${mark(st.microphone)}`);
+    }
+    const conf = tile.querySelector('[data-field="conf"]');
+    const inConf = site.online && st.state === "in_conference";
+    if (conf) conf.hidden = !inConf;
+    tile.classList.toggle("in-conf", inConf);
     const count = tiles.querySelectorAll(".tile.online").length;
     document.getElementById("online-count").textContent = String(count);
   }
@@ -57,10 +68,8 @@
     const btn = ev.target.closest("button.demo-stop, button.demo-start");
     if (!btn) return;
     const action = btn.classList.contains("demo-stop") ? "stop" : "start";
-    btn.disabled = true;
-    try {
-      await fetch(`/api/v1/demo/agents/${btn.dataset.code}/${action}`,
-                  { method: "POST", headers: { "X-CSRF-Token": btn.dataset.csrf } });
-    } finally { btn.disabled = false; }
+    const S = window.Salaklang;  // ui.js: shows the result or the error
+    await S.act(btn, () => S.api("POST", `/api/v1/demo/agents/${btn.dataset.code}/${action}`),
+                `${btn.textContent.trim()} ${btn.dataset.code}: ✔`);
   });
 })();
