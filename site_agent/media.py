@@ -481,6 +481,34 @@ def install(client: Any, name_th: str | None = None, **endpoint_args: Any) -> Me
     return endpoint
 
 
+def demo_tone_hz(site: str) -> float:
+    """A distinct tone per district (UDN07 → 559 Hz), so a listener can tell them apart."""
+    digits = "".join(ch for ch in site if ch.isdigit()) or "0"
+    return 300.0 + 37.0 * (int(digits) % 40)
+
+
+def install_for_agent(client: Any, *, demo: bool = False) -> MediaEndpoint:
+    """What ``python -m site_agent run`` installs: real devices if any (and not ``--demo``), else synthetic."""
+    camera = microphone = None
+    if not demo:
+        devices = list_devices()
+        for kind in ("video", "audio"):
+            device = next((d for d in devices if d.kind == kind), None)
+            if device is None:
+                log.warning("no %s device found: using a synthetic one", kind)
+                continue
+            try:
+                track = open_device(device)
+            except Exception as exc:  # a busy or broken device must not stop the agent
+                log.warning("cannot open %s (%s): %s; using a synthetic one", device.name, device.file, exc)
+                continue
+            if kind == "video":
+                camera = track
+            else:
+                microphone = track
+    return install(client, camera=camera, microphone=microphone, tone_hz=demo_tone_hz(client.site))
+
+
 async def request_floor(client: Any, priority: int = 2, conference_id: int | None = None) -> None:
     """Raise a hand: ask the chair for the floor."""
     await client.send(p.FloorRequest(action="request", priority=priority, conference_id=conference_id))
@@ -502,5 +530,5 @@ def devices_main() -> int:
 
 
 __all__ = ["Device", "MediaEndpoint", "Profile", "SyntheticCamera", "ToneSource", "decode_stamp",
-           "devices_main", "encode_stamp", "install", "list_devices", "open_device", "release_floor",
+           "demo_tone_hz", "devices_main", "encode_stamp", "install", "install_for_agent", "list_devices", "open_device", "release_floor",
            "request_floor"]
