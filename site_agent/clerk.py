@@ -300,29 +300,39 @@ def clerk_for(client: AgentClient, **kwargs: Any) -> ClerkAgent:
 _CLERKS: dict[int, ClerkAgent] = {}
 
 
+def install_clerk(client: AgentClient, demo: bool = False) -> ClerkAgent:
+    """The hook `site_agent.features` calls: self-test, clerk state and updates on any agent."""
+    from site_agent.selftest import SyntheticCamera, SyntheticMicrophone, SyntheticSpeaker
+
+    def inputs(confirm: Confirm | None) -> SelfTestInputs:
+        inp = real_inputs(client.config.hub_url, confirm)
+        if demo:
+            inp.camera, inp.microphone, inp.speaker = SyntheticCamera(), SyntheticMicrophone(), SyntheticSpeaker()
+        return inp
+
+    return clerk_for(client, inputs_factory=inputs)
+
+
+def exit_code(client: AgentClient) -> int:
+    """What the agent process should exit with: 75 asks the update supervisor to restart it."""
+    clerk = _CLERKS.get(id(client))
+    return clerk.exit_code if clerk is not None and clerk.client is client else 0
+
+
 async def run_headless(config_dir: Path | None, *, update_check_s: float = 3600.0, demo: bool = False) -> int:
     """`run --no-tray`: the same agent without UI; returns the exit code (75 = restart into an update)."""
     import signal
 
     from site_agent.config import load_config
-    from site_agent.selftest import SyntheticCamera, SyntheticMicrophone, SyntheticSpeaker
 
     config = load_config(config_dir)
     client = AgentClient(config)
 
-    def inputs(confirm: Confirm | None) -> SelfTestInputs:
-        inp = real_inputs(config.hub_url, confirm)
-        if demo:
-            inp.camera, inp.microphone, inp.speaker = SyntheticCamera(), SyntheticMicrophone(), SyntheticSpeaker()
-        return inp
+    clerk = install_clerk(client, demo=demo)
+    clerk.update_check_s = update_check_s
+    from site_agent.features import install_features
 
-    clerk = clerk_for(client, inputs_factory=inputs, update_check_s=update_check_s)
-    try:
-        from site_agent.features import install_features
-
-        install_features(client)
-    except ImportError:
-        log.info("no extra agent features")
+    install_features(client)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, client.stop)
@@ -347,9 +357,68 @@ def main(argv: list[str] | None = None) -> int:
     )
 
 
+def add_clerk_commands(sub: Any, cmd_run: Callable[[Any], int]) -> None:
+    """`tray`, `selftest` and `autostart` subcommands for `python -m site_agent`."""
+    import argparse
+
+    tray = sub.add_parser("tray", help="the tray icon and the clerk window (default of `run` on a desktop)")
+    tray.add_argument("--demo", action="store_true", help="synthetic camera, microphone and speaker")
+    tray.add_argument("--log-level", default="INFO")
+    tray.add_argument("--no-tray", action="store_true", help=argparse.SUPPRESS)
+    tray.add_argument("--backoff-cap", type=float, default=30.0, help=argparse.SUPPRESS)
+    tray.set_defaults(func=cmd_run)
+
+    st = sub.add_parser("selftest", help="test camera, microphone, speakers, hub, link and router; exit 1 if not ready")
+    st.add_argument("--demo", action="store_true", help="synthetic camera, microphone and speaker")
+    st.add_argument("--lang", choices=("th", "en"), default="th")
+    st.set_defaults(func=selftest_main)
+
+    auto = sub.add_parser("autostart", help="start the agent when this user logs in (or stop doing so)")
+    auto.add_argument("action", choices=("enable", "disable", "status"))
+    auto.set_defaults(func=autostart_main)
+
+
+def selftest_main(args: Any) -> int:
+    """`python -m site_agent selftest`: the clerk's checks in a terminal (asks about the tone if it can)."""
+    from site_agent.config import default_config_dir, load_config
+    from site_agent.selftest import SyntheticCamera, SyntheticMicrophone, SyntheticSpeaker
+
+    config = load_config(Path(args.config_dir) if args.config_dir else default_config_dir())
+    confirm: Confirm | None = None
+    if sys.stdin.isatty():
+
+        async def ask(th: str, en: str) -> bool | None:
+            answer = await asyncio.to_thread(input, f"{th} / {en} [y/n] ")
+            return answer.strip().lower() in ("y", "yes", "ใช่", "ได้ยิน")
+
+        confirm = ask
+    inp = real_inputs(config.hub_url, confirm)
+    if args.demo:
+        inp.camera, inp.microphone, inp.speaker = SyntheticCamera(), SyntheticMicrophone(), SyntheticSpeaker()
+    report = asyncio.run(run_selftest(inp, on_result=lambda r: print(r.line(args.lang), flush=True)))
+    print(("พร้อม" if args.lang == "th" else "READY") if report.ready else ("ยังไม่พร้อม" if args.lang == "th" else "NOT READY"))
+    return 0 if report.ready else 1
+
+
+def autostart_main(args: Any) -> int:
+    from site_agent import autostart
+
+    if args.action == "enable":
+        print(autostart.enable())
+    elif args.action == "disable":
+        autostart.disable()
+    else:
+        print("enabled" if autostart.is_enabled() else "disabled")
+    return 0
+
+
 def version_line() -> str:
     return f"Salaklang agent {site_agent.__version__} (Python {sys.version.split()[0]})"
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main, not this __main__ copy: module state
+    # (the client → clerk map) must exist once.
+    from site_agent.clerk import main as _main
+
+    sys.exit(_main())

@@ -46,10 +46,16 @@ async def _run_headless(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, client.stop)
     await client.run()
-    return 0
+    from site_agent.clerk import exit_code
+
+    return exit_code(client)  # 75 after installing an update: the supervisor restarts us
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from site_agent.tray import tray_main, ui_available
+
+    if args.command == "tray" or (not args.no_tray and ui_available()):
+        return tray_main(args)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return asyncio.run(_run_headless(args))
 
@@ -73,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--backoff-cap", type=float, default=30.0, help="longest wait between reconnects (s)")
     run.add_argument("--log-level", default="INFO")
     run.set_defaults(func=cmd_run)
+
+    # Issue 7: the clerk's tray, the self-test and login autostart.
+    from site_agent.clerk import add_clerk_commands
+
+    add_clerk_commands(sub, cmd_run)
     return parser
 
 

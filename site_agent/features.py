@@ -16,3 +16,6 @@ log = logging.getLogger("site_agent.features")
 
 def install_features(client: AgentClient, args: argparse.Namespace | None = None) -> None:
     """Install every feature's handlers on ``client`` (headless and tray alike)."""
+    from site_agent.clerk import install_clerk
+
+    install_clerk(client, demo=bool(args is not None and getattr(args, "demo", False)))  # issue 7

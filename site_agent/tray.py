@@ -254,6 +254,15 @@ def start_agent_thread(clerk: ClerkAgent) -> tuple[asyncio.AbstractEventLoop, th
     return loop, thread
 
 
+def ui_available() -> bool:
+    """Can this session show a window? (Linux needs an X or Wayland display.)"""
+    import os
+
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
 def start_icon(controller: TrayController) -> Any:
     """Show the icon beside Tk's main loop, or return None where that cannot work.
 
@@ -359,4 +368,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main, not this __main__ copy: module state
+    # (the client → clerk map) must exist once.
+    from site_agent.tray import main as _main
+
+    sys.exit(_main())

@@ -343,4 +343,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main, not this __main__ copy: module state
+    # (the client → clerk map) must exist once.
+    from site_agent.updater import main as _main
+
+    sys.exit(_main())
