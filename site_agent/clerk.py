@@ -53,6 +53,8 @@ from site_agent.updater import (
 log = logging.getLogger("site_agent.clerk")
 
 Subscriber = Callable[[UiState, list[Notice]], None]
+# BFCP RequestStatus values (hub.floor) → what the raise-hand item shows.
+FLOOR_BY_BFCP_STATUS = {1: "pending", 2: "queued", 3: "granted", 4: "denied", 5: "released", 6: "released", 7: "released"}
 InputsFactory = Callable[[Confirm | None], SelfTestInputs]
 
 
@@ -130,6 +132,29 @@ class ClerkAgent:
             self._set(connected=False, in_briefing=False, floor="none", floor_position=None)
         elif event == "update_required":
             self._set(update_required=str(data.get("min_version", "?")))
+        elif event == "command":
+            self._observe_command(str(data.get("name", "")), data.get("args") or {})
+
+    def _observe_command(self, name: str, args: dict[str, Any]) -> None:
+        """Follow what other features are told (join/leave, floor, reminders) to keep the UI truthful."""
+        if name == "join":
+            self._set(in_briefing=True)
+        elif name == "leave":
+            self._set(in_briefing=False, floor="none", floor_position=None)
+        elif name == "conference_state" and "conference_id" in args and not args.get("error"):
+            req = args.get("request")
+            if isinstance(req, dict):
+                floor = FLOOR_BY_BFCP_STATUS.get(int(req.get("status_value", 0)), "none")
+                pos = req.get("queue_position")
+                self._set(in_briefing=True, floor=floor, floor_position=int(pos) if floor == "queued" and pos else None)
+            else:
+                self._set(in_briefing=True, floor="none", floor_position=None)
+        elif name == "reminder" and "starts_at" in args:
+            at = datetime.fromtimestamp(float(args["starts_at"]), UTC)
+            key = f"occurrence:{args.get('occurrence_id', at.isoformat())}"
+            title = str(args.get("title", ""))
+            others = tuple(b for b in self.state.briefings if b.key != key)
+            self._set(briefings=(*others, Briefing(title, title, at, key)))
 
     def update_guard(self) -> str | None:
         """Why an update must not be installed now, or None."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,13 @@ async def test_menu_callbacks_on_a_real_hub(
         await until(lambda: pixel(icon) == COLOUR_RGB[Colour.GREEN])
         assert icon.title.startswith("พร้อมแล้ว")
 
+        # The scheduler's T-10 reminder becomes today's briefing and a notification.
+        soon = time.time() + 300
+        await registry.broadcast("reminder", {"occurrence_id": 41, "title": "ประชุมสงกรานต์", "starts_at": soon},
+                                 codes=["UDN17"])
+        await until(lambda: any(t == "อีก 10 นาทีเริ่มประชุม" for t, _ in ctl.messages))
+        assert [b.key for b in clerk.state.briefings] == ["occurrence:41"]
+
         items = {e.key: item for e, item in zip(ctl.entries(), icon.menu.items, strict=True)}
         assert [str(i) for i in icon.menu.items][:6] == [
             "เข้าร่วมประชุม", "ยกมือขอพูด", "ทดสอบอุปกรณ์", "สถานะเครือข่าย", "ช่วยเหลือ", "ส่งบันทึกให้จังหวัด",
@@ -119,6 +127,14 @@ async def test_menu_callbacks_on_a_real_hub(
         await registry.send_command("UDN17", "clerk_state", {"floor": "granted"})
         assert str(icon.menu.items[1]) == "ได้รับอนุญาตให้พูดแล้ว"
         assert ("จังหวัดให้ท่านพูดได้แล้ว", "ไมโครโฟนเปิดแล้ว เชิญพูดได้") in ctl.messages
+
+        # The conference feature's own floor updates are followed too (BFCP status 2 = accepted, in the queue).
+        await registry.broadcast("conference_state", {
+            "conference_id": 7, "holder": None,
+            "request": {"id": 1, "status": "Accepted", "status_value": 2, "queue_position": 1},
+        }, codes=["UDN17"])
+        await until(lambda: str(icon.menu.items[1]) == "ยกมือแล้ว (ลำดับที่ 1)")
+        await registry.send_command("UDN17", "clerk_state", {"floor": "granted"})
 
         # ทดสอบอุปกรณ์ → the full self-test (tone confirmed) is pushed to the hub.
         items["selftest"](icon)
