@@ -62,7 +62,10 @@ class CycleResult:
 async def poll_cycle(
     poller: SnmpPoller, targets: Mapping[str, SnmpTarget], trackers: dict[str, CounterTracker]
 ) -> CycleResult:
-    """Poll every target once, concurrently; rates from each target's own tracker."""
+    """Poll every target once, concurrently; rates from each target's own tracker.
+
+    New targets are configured first (not counted in the cycle's seconds)."""
+    await poller.prepare(targets.values())
     started = time.monotonic()
     keys = list(targets)
     readings = await asyncio.gather(*(poller.poll(targets[k]) for k in keys))

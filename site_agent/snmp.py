@@ -24,6 +24,7 @@ import enum
 import logging
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -284,6 +285,7 @@ class SnmpPoller:
         self._engine = SnmpEngine()
         self._transports: dict[tuple[str, int, float, int], Any] = {}
         self._auth: dict[SnmpTarget, Any] = {}
+        self._prepared: set[SnmpTarget] = set()
         self._sem = asyncio.Semaphore(max_concurrency)
 
     def close(self) -> None:
@@ -327,6 +329,30 @@ class SnmpPoller:
             )
         self._auth[target] = data
         return data
+
+    async def prepare(self, targets: Iterable[SnmpTarget]) -> int:
+        """Configure the engine for targets ahead of polling; returns how many were new.
+
+        pysnmp builds its per-target tables on first use (about 10 ms of CPU per
+        target). Done here one at a time, yielding between targets, so a hub with
+        a thousand routers does not stall its event loop — or time out its own
+        first requests — while building them.
+        """
+        from pysnmp.hlapi.v3arch.asyncio.cmdgen import LCD
+
+        added = 0
+        for target in targets:
+            if target in self._prepared or target.problem():
+                continue
+            try:
+                LCD.configure(self._engine, self._auth_data(target), await self._transport(target), b"")
+            except Exception as exc:  # poll() reports the same problem as a state
+                log.debug("cannot prepare %s: %s", target.label, exc)
+                continue
+            self._prepared.add(target)
+            added += 1
+            await asyncio.sleep(0)
+        return added
 
     async def _transport(self, target: SnmpTarget) -> Any:
         from pysnmp.hlapi.v3arch.asyncio import UdpTransportTarget
