@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from site_agent.protocol import LinkReport, SnmpReport
-from site_agent.snmp import CounterTracker, SnmpPoller, SnmpTarget
+from site_agent.snmp import CounterTracker, SnmpPoller, SnmpTarget, target_from_env_refs
 
 log = logging.getLogger(__name__)
 
@@ -292,11 +292,16 @@ class LinkHealthAgent:
     default_host: str
     send: Send
     config: LinkHealthConfig | None = None
+    # The agent's own config section ``snmp`` (AgentConfig.extra["snmp"]) wins over the
+    # hub's target: a district may keep its router credentials on its own PC only.
+    local_snmp: SnmpTarget | None = None
     _configured: asyncio.Event = field(default_factory=asyncio.Event)
     _restart: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def on_configure(self, args: dict[str, Any]) -> dict[str, Any]:
         self.config = LinkHealthConfig.from_args(args, self.default_host)
+        if self.local_snmp is not None:
+            self.config.snmp = self.local_snmp
         self._configured.set()
         self._restart.set()
         return {"probing": True, "snmp": self.config.snmp is not None}
@@ -336,10 +341,22 @@ def attach_link_health(client: Any) -> LinkHealthAgent:
     from urllib.parse import urlsplit
 
     host = urlsplit(str(client.config.hub_url)).hostname or "127.0.0.1"
-    agent = LinkHealthAgent(default_host=host, send=client.send)
+    agent = LinkHealthAgent(default_host=host, send=client.send, local_snmp=local_snmp_target(client.config))
     client.add_command_handler(CONFIGURE_COMMAND, agent.on_configure)
     client.add_start_task(agent.run)
     return agent
+
+
+def local_snmp_target(config: Any) -> SnmpTarget | None:
+    """``extra["snmp"]`` of the agent's config: SnmpTarget fields, secrets as ``*_env`` names."""
+    section = getattr(config, "extra", {}).get("snmp")
+    if not isinstance(section, dict) or not section.get("host"):
+        return None
+    allowed = {
+        "host", "port", "version", "if_index", "community_env", "user", "auth_protocol",
+        "auth_key_env", "priv_protocol", "priv_key_env", "timeout_s", "retries",
+    }
+    return target_from_env_refs(**{k: v for k, v in section.items() if k in allowed})
 
 
 # --- command line: one measurement, for diagnostics and the impairment test --------

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from hub.alarms import severity_for
 from hub.linkhealth import Thresholds, classify
-from site_agent.probe import JitterEstimator, summarise
+from site_agent.config import AgentConfig
+from site_agent.probe import JitterEstimator, LinkHealthConfig, local_snmp_target, summarise
 from site_agent.snmp import (
     CounterEvent,
     CounterTracker,
@@ -121,6 +123,21 @@ def test_target_problems_are_config_errors_not_exceptions() -> None:
     t = target_from_env_refs(host="r1", community_env="LH_TEST_COMMUNITY", environ={"LH_TEST_COMMUNITY": "abc"})
     assert t.community == "abc" and t.problem() is None
     assert target_from_env_refs(host="r1", community_env="UNSET_VAR", environ={}).problem()
+
+
+def test_agent_config_section_overrides_the_hub_target(tmp_path: Path) -> None:
+    config = AgentConfig(hub_url="https://hub.example:8443", site="UDN05", token="t" * 32, config_dir=tmp_path,
+                         extra={"snmp": {"host": "192.168.1.1", "version": "2c", "if_index": 3,
+                                         "community_env": "LH_LOCAL_COMMUNITY", "bogus": 1}})
+    target = local_snmp_target(config)
+    assert target is not None and (target.host, target.if_index) == ("192.168.1.1", 3)
+    assert local_snmp_target(AgentConfig(hub_url="x", site="UDN05", token="t", config_dir=tmp_path)) is None
+    parsed = LinkHealthConfig.from_args(
+        {"echo_port": 9999, "step_s": 30, "probes_per_step": 10, "snmp": {"host": "10.0.0.1", "community": "c"}},
+        default_host="hub.example",
+    )
+    assert (parsed.echo_host, parsed.echo_port, parsed.step_s) == ("hub.example", 9999, 30.0)
+    assert parsed.snmp is not None and parsed.snmp.community == "c"
 
 
 def test_jitter_is_the_rfc3550_estimator() -> None:
