@@ -4,9 +4,9 @@
     .venv/bin/python scripts/bench_agent.py [--runs 5] [--idle-seconds 180]
 
 A real hub runs in this process on a loopback port (temp SQLite, the Udon
-Thani inventory). The agent is the real headless agent with the clerk
-features (`python -m site_agent.clerk`, what `run --no-tray` runs), started
-as a fresh process each time: "cold start to connected" is from spawning
+Thani inventory). The agent is the real headless agent with every installed
+feature (`python -m site_agent run --no-tray`), started as a fresh process
+each time: "cold start to connected" is from spawning
 the process to the hub registering the site online. Then one agent stays
 connected for --idle-seconds while its CPU time and RSS are sampled with
 psutil. Ends with one JSON line:
@@ -20,7 +20,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,7 +39,8 @@ from site_agent.config import AgentConfig  # noqa: E402
 
 
 def agent_cmd(config_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "site_agent.clerk", "--config-dir", str(config_dir), "--log-level", "WARNING"]
+    return [sys.executable, "-m", "site_agent", "--config-dir", str(config_dir), "run", "--no-tray",
+            "--log-level", "WARNING"]
 
 
 async def main() -> None:
@@ -74,15 +74,15 @@ async def main() -> None:
     times: list[float] = []
     for i in range(args.runs):
         t0 = time.perf_counter()
-        proc = subprocess.Popen(agent_cmd(config.config_dir), env=env, cwd=tmp)
+        proc = await asyncio.create_subprocess_exec(*agent_cmd(config.config_dir), env=env, cwd=tmp)
         await wait(lambda: registry.is_online("UDN17"), 30)
         times.append(time.perf_counter() - t0)
         print(f"run {i + 1}: connected in {times[-1]:.3f} s", flush=True)
         proc.terminate()
-        await asyncio.to_thread(proc.wait, 10)
+        await asyncio.wait_for(proc.wait(), 10)
         await wait(lambda: not registry.is_online("UDN17"), 30)
 
-    proc = subprocess.Popen(agent_cmd(config.config_dir), env=env, cwd=tmp)
+    proc = await asyncio.create_subprocess_exec(*agent_cmd(config.config_dir), env=env, cwd=tmp)
     await wait(lambda: registry.is_online("UDN17"), 30)
     ps = psutil.Process(proc.pid)
     await asyncio.sleep(5)  # let start-up work (imports, first update check) finish
@@ -94,7 +94,7 @@ async def main() -> None:
         await asyncio.sleep(min(5.0, args.idle_seconds / 10))
     cpu1, t1 = sum(ps.cpu_times()[:2]), time.monotonic()
     proc.terminate()
-    await asyncio.to_thread(proc.wait, 10)
+    await asyncio.wait_for(proc.wait(), 10)
     await runner.cleanup()
 
     result = {

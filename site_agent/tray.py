@@ -309,8 +309,16 @@ def tray_main(args: argparse.Namespace) -> int:
     try:
         config = load_config(config_dir)
     except NotEnrolled as exc:
-        print(exc, file=sys.stderr)
-        return 2
+        if not ui_available():
+            print(exc, file=sys.stderr)
+            return 2
+        from site_agent.window import EnrolDialog
+
+        # First run on this PC: the clerk types the province's code; nothing else to set up.
+        enrolled = EnrolDialog(config_dir, os.environ.get("SALAKLANG_HUB_URL", "")).run()
+        if enrolled is None:
+            return 2
+        config = enrolled
     from site_agent.autostart import SingleInstance
 
     lock = SingleInstance(config_dir)

@@ -102,7 +102,9 @@ class ClerkWindow:
         self.briefings.pack(fill="x")
         test = tk.Frame(right)
         test.pack(fill="x", pady=(8, 0))
-        self.preview = tk.Label(test, width=192, height=108, bg="#222")
+        # An image from the start: without one Tk reads width/height as characters, not pixels.
+        self._preview = ImageTk.PhotoImage(Image.new("RGB", (192, 108), (34, 34, 34)), master=r)
+        self.preview = tk.Label(test, image=self._preview, bg="#222")
         self.preview.pack(side="left", anchor="n")
         side = tk.Frame(test)
         side.pack(side="left", fill="both", expand=True, padx=(8, 0))
@@ -287,4 +289,111 @@ def today_label(now: datetime) -> str:
     local = now.astimezone(BANGKOK)
     return f"{local.day}/{local.month}/{local.year + 543}"
 
+
+def parse_enrolment(text: str, default_hub: str) -> tuple[str, str]:
+    """What the clerk typed or pasted → (hub URL, code).
+
+    Accepts the bare code (``ABCDE-23456``), or an enrolment link
+    ``https://hub.example/enrol?code=ABCDE-23456`` (the hub is the link's
+    origin), or ``salaklang://enrol?hub=https://hub.example&code=...``.
+    """
+    from urllib.parse import parse_qs, urlsplit
+
+    text = text.strip()
+    if "://" in text:
+        parts = urlsplit(text)
+        query = parse_qs(parts.query)
+        code = (query.get("code") or [""])[0]
+        hub = (query.get("hub") or [""])[0] or (
+            f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") else default_hub
+        )
+        return hub.rstrip("/"), code.strip()
+    return default_hub.rstrip("/"), text
+
+
+class EnrolDialog:
+    """First run: the clerk types the code from the province (or pastes the link). Nothing else."""
+
+    def __init__(self, config_dir: Any, default_hub: str) -> None:
+        self.config_dir = config_dir
+        self.result: Any = None
+        self.root = tk.Tk(className="salaklang-agent")
+        self.root.title("ศาลากลาง — ลงทะเบียนเครื่อง / enrol this PC")
+        family = thai_family(self.root)
+        font = tkfont.Font(self.root, family=family, size=13)
+        big = tkfont.Font(self.root, family=family, size=15, weight="bold")
+        r = self.root
+        r.configure(padx=16, pady=14)
+        tk.Label(r, font=big, text="ลงทะเบียนเครื่องนี้กับศาลากลางจังหวัด", anchor="w").pack(fill="x")
+        tk.Label(
+            r, font=font, anchor="w", justify="left", wraplength=600,
+            text="พิมพ์รหัสลงทะเบียนที่ได้รับจากจังหวัด (หรือวางลิงก์ลงทะเบียน) แล้วกดปุ่มลงทะเบียน\n"
+                 "Type the enrolment code from the province (or paste the link), then press Enrol.",
+        ).pack(fill="x", pady=(6, 8))
+        tk.Label(r, font=font, text="รหัสลงทะเบียน / code", anchor="w").pack(fill="x")
+        self.code = tk.Entry(r, font=big, width=30)
+        self.code.pack(fill="x")
+        tk.Label(r, font=font, text="ที่อยู่เครื่องแม่ข่ายจังหวัด / hub", anchor="w").pack(fill="x", pady=(8, 0))
+        self.hub = tk.Entry(r, font=font, width=40)
+        self.hub.insert(0, default_hub)
+        self.hub.pack(fill="x")
+        self.button = tk.Button(r, font=big, text="ลงทะเบียน / Enrol", height=2, command=self._submit)
+        self.button.pack(fill="x", pady=(10, 0))
+        self.message = tk.Label(r, font=font, anchor="w", justify="left", wraplength=600, fg="#c62828")
+        self.message.pack(fill="x", pady=(8, 0))
+        self._q: queue.Queue[Callable[[], object]] = queue.Queue()
+        self.root.after(50, self._drain)
+        self.code.focus_set()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                self._q.get_nowait()()
+            except queue.Empty:
+                break
+        self.root.after(50, self._drain)
+
+    def _submit(self) -> None:
+        import threading
+
+        from site_agent.enrol import EnrolFailed, enrol
+
+        hub, code = parse_enrolment(self.code.get(), self.hub.get())
+        if not code or not hub:
+            self.message.configure(text="กรุณาพิมพ์รหัสลงทะเบียน / please type the code")
+            return
+        self.button.configure(state="disabled")
+        self.message.configure(text="กำลังลงทะเบียน… / enrolling…", fg="#0b3d91")
+
+        def work() -> None:
+            try:
+                config = asyncio.run(enrol(hub, code, self.config_dir))
+            except EnrolFailed as exc:
+                text = f"{exc.message_th}\n{exc.message_en}"
+                self._q.put(lambda: (self.message.configure(text=text, fg="#c62828"),
+                                     self.button.configure(state="normal")))
+                return
+            self.result = config
+            self._q.put(self.root.destroy)
+
+        threading.Thread(target=work, name="enrol", daemon=True).start()
+
+    def run(self) -> Any:
+        if os.environ.get(UI_MAP_ENV):
+            self.root.after(500, self._write_ui_map)
+        self.root.mainloop()
+        return self.result
+
+    def _write_ui_map(self) -> None:
+        widgets = {"code": self.code, "hub": self.hub, "enrol": self.button, "enrol_message": self.message}
+        rects = {
+            k: [w.winfo_rootx(), w.winfo_rooty(), w.winfo_width(), w.winfo_height(), bool(w.winfo_ismapped())]
+            for k, w in widgets.items()
+        }
+        rects["enrol_message"].append(self.message.cget("text"))
+        path = os.environ[UI_MAP_ENV]
+        with open(path + ".tmp", "w", encoding="utf-8") as fh:
+            json.dump(rects, fh, ensure_ascii=False)
+        os.replace(path + ".tmp", path)
+        self.root.after(300, self._write_ui_map)
 

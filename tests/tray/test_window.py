@@ -118,3 +118,56 @@ async def test_clerk_window_buttons(tray_hub: TrayHub, xvfb: str, tmp_path: Path
         if proc.returncode is None:
             proc.terminate()
             await proc.wait()
+
+
+def test_parse_enrolment_inputs() -> None:
+    from site_agent.window import parse_enrolment
+
+    assert parse_enrolment(" ABCDE-23456 ", "https://hub.example/") == ("https://hub.example", "ABCDE-23456")
+    assert parse_enrolment("https://udon.example/enrol?code=ABCDE-23456", "") == ("https://udon.example", "ABCDE-23456")
+    assert parse_enrolment("salaklang://enrol?hub=http://10.0.0.1:8080&code=XY", "") == ("http://10.0.0.1:8080", "XY")
+
+
+async def test_first_run_enrolment_dialog(tray_hub: TrayHub, xvfb: str, tmp_path: Path) -> None:
+    from hub.appkeys import ENGINE
+    from hub.enrolment import issue_code
+
+    registry = tray_hub.app[REGISTRY]
+    ui_map = tmp_path / "ui.json"
+    err = tmp_path / "tray.err"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "site_agent.tray", "--config-dir", str(tmp_path / "fresh-pc"), "--demo",
+        env=agent_env(
+            DISPLAY=xvfb, PYSTRAY_BACKEND="dummy", SALAKLANG_UI_MAP=str(ui_map), SALAKLANG_HUB_URL=tray_hub.url,
+            SALAKLANG_AGENT_LOG_DIR=str(tmp_path / "logs"),
+        ),
+        stdout=asyncio.subprocess.DEVNULL, stderr=err.open("wb"),
+    )
+    screen = Screen(xvfb, ui_map)
+
+    async def type_code(text: str) -> None:
+        await screen.click("code")
+        await asyncio.to_thread(
+            subprocess.run, ["xdotool", "key", "End", *(["BackSpace"] * 30), "type", "--delay", "20", text],
+            env={"DISPLAY": xvfb}, check=True, timeout=20,
+        )
+
+    try:
+        await until(lambda: screen.mapped("enrol"), 20, "enrolment dialog")
+        await type_code("WRONG-CODE1")
+        await screen.click("enrol")
+        await until(lambda: "ไม่ถูกต้อง" in str(screen.rects().get("enrol_message", [""] * 6)[5]), 15, "refusal")
+        await screen.shot("enrol-dialog-refused.png")
+        one_time, _ = await asyncio.to_thread(issue_code, tray_hub.app[ENGINE], "UDN20", 3600, "test")
+        await type_code(one_time)
+        await screen.click("enrol")
+        await until(lambda: registry.is_online("UDN20"), 20, "the freshly enrolled PC online")
+        await until(lambda: screen.mapped("quit"), 20, "clerk window after enrolment")
+        await asyncio.sleep(0.5)
+        await screen.shot("clerk-window-after-enrol.png")
+        await screen.click("quit")
+        assert await asyncio.wait_for(proc.wait(), 15) == 0, err.read_text(errors="replace")[-2000:]
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            await proc.wait()
