@@ -81,6 +81,7 @@ class ClerkAgent:
         self.help_phone: str = str(cfg.extra.get("help_phone", ""))
         self.last_report: SelfTestReport | None = None
         self.quit_requested = False
+        self.router_target: Any = None  # site_agent.snmp.SnmpTarget from the hub's link-health config
         self.exit_code = 0
         self._shown: set[str] = set()
         self._subscribers: list[Subscriber] = []
@@ -149,6 +150,11 @@ class ClerkAgent:
                 self._set(in_briefing=True, floor=floor, floor_position=int(pos) if floor == "queued" and pos else None)
             else:
                 self._set(in_briefing=True, floor="none", floor_position=None)
+        elif name == "linkhealth.configure" and isinstance(args.get("snmp"), dict) and args["snmp"].get("host"):
+            from site_agent.snmp import SnmpTarget
+
+            allowed = set(SnmpTarget.__dataclass_fields__)
+            self.router_target = SnmpTarget(**{k: v for k, v in args["snmp"].items() if k in allowed})
         elif name == "reminder" and "starts_at" in args:
             at = datetime.fromtimestamp(float(args["starts_at"]), UTC)
             key = f"occurrence:{args.get('occurrence_id', at.isoformat())}"
@@ -262,7 +268,16 @@ class ClerkAgent:
         return report
 
     def make_inputs(self, confirm: Confirm | None) -> SelfTestInputs:
-        return self._inputs_factory(confirm)
+        inp = self._inputs_factory(confirm)
+        if inp.router is None:
+            # The router the link-health poller uses: this PC's own config first, else the hub's.
+            from site_agent.probe import local_snmp_target
+            from site_agent.selftest import PollerRouter
+
+            target = local_snmp_target(self.client.config) or self.router_target
+            if target is not None:
+                inp.router = PollerRouter(target)
+        return inp
 
     def link_status(self) -> str:
         th = self.lang == "th"

@@ -470,6 +470,25 @@ class SnmpRouter:
         return int(binds[0][1])
 
 
+class PollerRouter:
+    """The link-health poller's target (SNMP v2c or v3, secrets resolved) as a self-test router."""
+
+    def __init__(self, target: Any) -> None:
+        self.target = target  # site_agent.snmp.SnmpTarget
+
+    async def sys_uptime(self) -> int:
+        from site_agent.snmp import SnmpPoller, SnmpState
+
+        poller = SnmpPoller()
+        try:
+            reading = await poller.poll(self.target)
+        finally:
+            poller.close()
+        if reading.state is not SnmpState.OK or reading.sys_uptime is None:
+            raise OSError(f"{reading.state.value}: {reading.detail}".strip(": "))
+        return int(reading.sys_uptime)
+
+
 def _av_input() -> tuple[str, str, str]:
     """(format, camera, microphone) names for PyAV on this platform."""
     if sys.platform == "win32":

@@ -14,6 +14,7 @@ from aiohttp import web
 from site_agent.selftest import (
     FixedProber,
     HttpHub,
+    PollerRouter,
     SelfTestInputs,
     SnmpRouter,
     SyntheticCamera,
@@ -21,6 +22,7 @@ from site_agent.selftest import (
     SyntheticSpeaker,
     run_selftest,
 )
+from site_agent.snmp import SnmpTarget
 from tests.tray.conftest import free_udp_port
 
 
@@ -153,6 +155,9 @@ async def test_router_by_real_snmpd(snmpd: int) -> None:
     assert ticks is not None and ticks >= 0
     report = await run_selftest(inputs(router=good))
     assert report.checks[-1].outcome == "pass"
+    # The link-health poller's target (what the agent really uses) works the same way.
+    shared = PollerRouter(SnmpTarget(host="127.0.0.1", port=snmpd, community="salaklang-test", timeout_s=0.5))
+    assert (await run_selftest(inputs(router=shared))).checks[-1].outcome == "pass"
     wrong = SnmpRouter("127.0.0.1", snmpd, "wrong-community", timeout_s=0.3)
     bad = (await run_selftest(inputs(router=wrong))).checks[-1]
     assert bad.outcome == "fail" and "เราเตอร์ไม่ตอบ" in bad.advice_th
