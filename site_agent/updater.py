@@ -305,6 +305,8 @@ def _probation(child: subprocess.Popen[bytes], root: Path, version: str, probati
         if marker.exists() and marker.read_text(encoding="utf-8").strip() == version:
             return True
         if child.poll() is not None:
+            if child.returncode in (0, -signal.SIGTERM, -signal.SIGINT):
+                return True  # the clerk quit or the session ended: no verdict, keep the version pending
             log.error("agent %s exited with %s during probation", version, child.returncode)
             return False
         time.sleep(0.2)
