@@ -155,3 +155,46 @@ def watch_console(page: Page) -> list[str]:
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     return errors
+
+
+class OwnAgent:
+    """One district agent run by the test itself (in a thread with its own loop), so the
+    test can make that district ask for the floor the way a clerk's tray does."""
+
+    def __init__(self, demo: Demo, code: str, folder: Path) -> None:
+        import asyncio
+        import threading
+
+        from site_agent import protocol as p
+        from site_agent.client import AgentClient
+        from site_agent.enrol import enrol
+
+        self.code = code
+        self._p = p
+        status, body = demo.api("POST", f"/api/v1/demo/agents/{code}/stop")
+        assert status == 200, body
+        status, body = demo.api("POST", f"/api/v1/sites/{code}/enrolment-codes")
+        assert status == 201, body
+        self.loop = asyncio.new_event_loop()
+        self.client: Any = None
+        ready = threading.Event()
+
+        async def main() -> None:
+            config = await enrol(demo.url, body["code"], folder / code)
+            self.client = AgentClient(config, backoff_base=0.1, backoff_cap=1.0)
+            ready.set()
+            await self.client.run()
+
+        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(main(),), daemon=True)
+        self.thread.start()
+        assert ready.wait(20), "own agent did not enrol"
+
+    def request_floor(self) -> None:
+        import asyncio
+
+        msg = self._p.FloorRequest(action="request")
+        asyncio.run_coroutine_threadsafe(self.client.send(msg), self.loop).result(10)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.client.stop)
+        self.thread.join(10)

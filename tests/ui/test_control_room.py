@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import BrowserContext, expect
 
-from tests.ui.conftest import PASSWORD, Demo, login, shot, watch_console
+from tests.ui.conftest import PASSWORD, Demo, OwnAgent, login, shot, watch_console
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -222,3 +223,89 @@ def test_pages_send_security_headers_and_no_inline_script(demo: Demo, context: B
             .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.textContent.trim()
                     && !el.closest('label')).map(el => el.outerHTML.slice(0, 80))""")
         assert unlabelled == [], (path, unlabelled)
+
+
+def _frame_stats(png: bytes) -> tuple[float, list[float]]:
+    """Mean brightness and a coarse 4x4 brightness grid of a screenshot (Pillow)."""
+    import io
+
+    from PIL import Image, ImageStat
+
+    img = Image.open(io.BytesIO(png)).convert("L").resize((64, 36))
+    cells = [ImageStat.Stat(img.crop((x * 16, y * 9, x * 16 + 16, y * 9 + 9))).mean[0]
+             for y in range(4) for x in range(4)]
+    return ImageStat.Stat(img).mean[0], cells
+
+
+def _grid_distance(a: list[float], b: list[float]) -> float:
+    return sum(abs(x - y) for x, y in zip(a, b, strict=True)) / len(a)
+
+
+def test_conference_start_layout_preview_and_floor(demo: Demo, context: BrowserContext,
+                                                   tmp_path: Path) -> None:
+    page = context.new_page()
+    errors = watch_console(page)
+    login(page, demo, "operator", "/conference")
+    agent = OwnAgent(demo, "UDN03", tmp_path)
+    try:
+        demo.wait_online(20)
+        page.locator("#start-layout").select_option("4x5")
+        page.get_by_role("button", name=re.compile("เริ่มการประชุม")).click()
+        expect(page.locator("#toast")).to_contain_text("เริ่มการประชุมแล้ว")
+        expect(page.locator("#conf-summary")).to_contain_text("4x5")
+        expect(page.locator("#participants tbody tr")).to_have_count(20)
+        # The program arrives in the page over WebRTC from the hub's media worker.
+        expect(page.locator("#preview-state")).to_contain_text("●", timeout=20000)
+        page.wait_for_function("() => { const v = document.getElementById('preview'); "
+                               "return v.videoWidth > 0 && v.currentTime > 0.5; }", timeout=20000)
+        video = page.locator("#preview")
+        before_a = _frame_stats(video.screenshot())[1]
+        page.wait_for_timeout(600)
+        before_b = _frame_stats(video.screenshot())[1]
+        page.locator(".layout-btn[data-layout='speaker']").click()
+        expect(page.locator("#toast")).to_contain_text("speaker")
+        expect(page.locator(".layout-btn[data-layout='speaker']")).to_have_attribute("aria-pressed", "true")
+        status, body = demo.api("GET", "/api/v1/conferences")
+        assert status == 200 and body[0]["layout"] == "speaker"
+        # 20 slates in a grid become one full-screen picture: the picture's structure changes
+        # far more than it does between two frames of the same layout.
+        page.wait_for_timeout(1500)
+        after = _frame_stats(video.screenshot())[1]
+        still = _grid_distance(before_a, before_b)
+        changed = _grid_distance(before_b, after)
+        assert changed > max(4.0, 3 * still), (still, changed)
+        shot(page, "conference-live-th")
+
+        # A district asks for the floor; the operator grants it from the queue.
+        agent.request_floor()
+        row = page.locator("#floor-queue tbody tr[data-request]")
+        expect(row).to_have_count(1, timeout=10000)
+        expect(row).to_contain_text("หนองวัวซอ")
+        row.get_by_role("button", name=re.compile("^ให้พูด")).click()
+        expect(page.locator("#floor-queue tbody tr[data-status=granted]")).to_have_count(1)
+        expect(page.locator("#conf-summary")).to_contain_text("◆ หนองวัวซอ")
+        status, body = demo.api("GET", "/api/v1/conferences")
+        assert body[0]["floor"]["holder"] == "UDN03"
+        # Revoking asks first.
+        page.locator("#floor-queue tbody tr[data-status=granted]").get_by_role("button", name=re.compile("เพิกถอน")).click()
+        page.locator("#confirm-dialog").get_by_role("button", name="ยืนยัน ดำเนินการ").click()
+        expect(page.locator("#floor-queue tbody tr[data-request]")).to_have_count(0)
+        shot(page, "conference-floor-th")
+
+        # The board marks who is in the briefing.
+        board = context.new_page()
+        board.goto(demo.url + "/")
+        expect(board.locator("#site-UDN01 [data-field=conf]")).to_be_visible()
+
+        page.get_by_role("button", name=re.compile("จบการประชุม")).click()
+        page.locator("#confirm-dialog").get_by_role("button", name="ยืนยัน ดำเนินการ").click()
+        expect(page.locator("#toast")).to_contain_text("จบการประชุมแล้ว")
+        expect(page.locator("#conf-summary")).to_contain_text("ไม่มีการประชุม")
+    finally:
+        agent.stop()
+        status, rows = demo.api("GET", "/api/v1/conferences")
+        for c in rows if status == 200 else []:
+            if c["status"] == "live":
+                demo.api("POST", f"/api/v1/conferences/{c['id']}/end")
+        demo.api("POST", "/api/v1/demo/agents/UDN03/start")
+    assert not [e for e in errors if "Content Security Policy" in e or "Uncaught" in e], errors

@@ -61,7 +61,7 @@
       const holder = document.getElementById("waves");
       if (!waves.length) { holder.replaceChildren(S.el("p", { class: "muted", text: T.no_waves })); return; }
       holder.replaceChildren(...waves.map((w) => S.el("div", { class: "wave" },
-        S.el("h4", { text: `#${w.number} ${w.name || ""} → ${w.release} · ${w.open ? "▶ " + T.open : "⏸ " + T.opens + " " + S.fmtDate(w.opens_at)}` }),
+        S.el("h4", { text: `#${w.number} ${w.name || ""} → ${w.release} · ${w.open ? "▶ " + T.open : "‖ " + T.opens + " " + S.fmtDate(w.opens_at)}` }),
         S.el("progress", { max: w.total || 1, value: w.updated, "aria-label": `${w.updated}/${w.total} ${T.updated_of}` }),
         S.el("span", { text: ` ${w.updated}/${w.total} ${T.updated_of} (${w.percent} %)` }),
         S.el("ul", { class: "wave-sites" }, ...w.sites.map((s) => S.el("li", { class: s.updated ? "ok" : "" },

@@ -166,6 +166,37 @@
     } catch (e) { S.say(e.message, false); }
   }
 
+  // --- conferences: who is in one, who is talking -------------------------------------------
+  const confEnabled = document.getElementById("tiles").dataset.conferences === "1";
+  function markConference(participants, holder) {
+    document.querySelectorAll("#tiles > li.tile").forEach((tile) => {
+      const inConf = participants.has(tile.dataset.code);
+      tile.dataset.inConference = inConf ? "1" : "0";
+      const badge = tile.querySelector('[data-field="conf"]');
+      badge.hidden = !(inConf && tile.dataset.online === "1");
+      tile.classList.toggle("in-conf", !badge.hidden);
+      if (!inConf) tile.querySelector('[data-field="talking"]').hidden = true;
+      if (holder !== undefined) tile.classList.toggle("has-floor", holder === tile.dataset.code);
+    });
+  }
+  let confTimer = null;
+  async function loadConferences() {
+    if (!confEnabled) return;
+    try {
+      const rows = await S.api("GET", "/api/v1/conferences");
+      const live = rows.filter((c) => c.status === "live");
+      const sites = new Set(live.flatMap((c) => c.sites || []));
+      markConference(sites, live.length ? (live[0].floor || {}).holder || null : null);
+    } catch (e) { S.say(e.message, false); }
+  }
+  function setLevels(levels, loudest) {
+    for (const [code, dbfs] of Object.entries(levels || {})) {
+      const tile = tileOf(code);
+      if (!tile) continue;
+      tile.querySelector('[data-field="talking"]').hidden = !(dbfs != null && dbfs > -45 && code === loudest);
+    }
+  }
+
   // --- live ---------------------------------------------------------------------------------
   document.addEventListener("salaklang:event", (ev) => {
     const msg = ev.detail;
@@ -181,6 +212,10 @@
       alarms.set(msg.data.id, msg.data); renderAlarms();
     } else if (msg.kind === "readiness") {
       setReadiness(msg.data);
+    } else if (msg.kind === "conference") {
+      clearTimeout(confTimer); confTimer = setTimeout(loadConferences, 200);
+    } else if (msg.kind === "conference.levels") {
+      setLevels(msg.data.levels, msg.data.loudest);
     }
   });
 
@@ -193,6 +228,7 @@
       setReadiness(extras.readiness);
     } catch (e) { S.say(e.message, false); }
     loadAlarms();
+    loadConferences();
   }
   init();
 

@@ -40,7 +40,8 @@
       setText(tile, "devices", `${words.textCamera} ${mark(st.camera)} · ${words.textMic} ${mark(st.microphone)}`);
     }
     const conf = tile.querySelector('[data-field="conf"]');
-    const inConf = site.online && st.state === "in_conference";
+    // Either the agent says so or the conference API lists it (board-extras.js sets data-in-conference).
+    const inConf = site.online && (st.state === "in_conference" || tile.dataset.inConference === "1");
     if (conf) conf.hidden = !inConf;
     tile.classList.toggle("in-conf", inConf);
     const count = tiles.querySelectorAll(".tile.online").length;

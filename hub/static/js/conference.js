@@ -1,13 +1,6 @@
-// Live conference control. Loaded only when the hub registers /api/v1/conferences.
-// Calls it makes (the media feature's API; adjust here if it names them differently):
-//   GET  /api/v1/conferences                      -> [{id, status, layout, sites, lecture, floor, agenda, participants}]
-//   POST /api/v1/conferences                      {sites, layout} -> {id}
-//   POST /api/v1/conferences/{id}/layout          {layout}
-//   POST /api/v1/conferences/{id}/floor/{request}/{accept|grant|deny|revoke}
-//   POST /api/v1/conferences/{id}/{mute-all|unmute-all}; POST .../lecture {on}
-//   POST /api/v1/conferences/{id}/agenda/{start|pause|resume|next|extend}
-//   POST /api/v1/conferences/{id}/end
-//   POST /api/v1/conferences/{id}/viewer          {sdp, type} -> {sdp, type}  (program preview)
+// Live conference control over the media feature's API (/api/v1/conferences, hub/conferences.py):
+// start, program preview (WebRTC, receive only), layout, floor queue, microphones,
+// lecture mode, agenda with its timer, participants, extend and end.
 "use strict";
 (function () {
   const S = window.Salaklang;
@@ -16,7 +9,15 @@
   const canAct = S.canAct("operator");
   let conf = null;
   let pc = null;
+  let links = {};
   const name = (code) => T.names[code] || code;
+  const post = (path, body) => S.api("POST", `${base}/${conf.id}${path}`, body);
+
+  function button(text, cls, label, onClick) {
+    const b = S.el("button", { type: "button", class: cls || "", text, disabled: !canAct, "aria-label": label || text });
+    b.addEventListener("click", () => onClick(b));
+    return b;
+  }
 
   function render() {
     const live = document.getElementById("live-controls");
@@ -29,67 +30,106 @@
       return;
     }
     live.hidden = false; if (start) start.hidden = true;
-    summary.textContent = `▶ ${T.running} #${conf.id} · ${conf.layout}`;
+    const holder = conf.floor && conf.floor.holder;
+    summary.textContent = `▶ ${T.running} #${conf.id} · ${conf.title} · ${T.layout}: ${conf.layout}`
+      + (holder ? ` · ◆ ${name(holder)}` : "") + (conf.ends_at ? ` · ${T.ends} ${S.fmtTime(conf.ends_at)}` : "");
+    document.getElementById("conf-live").dataset.layout = conf.layout;
     document.querySelectorAll(".layout-btn").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.layout === conf.layout)));
     document.getElementById("lecture-btn").setAttribute("aria-pressed", String(!!conf.lecture));
-    const agenda = conf.agenda || null;
+    const agenda = conf.agenda;
     document.getElementById("agenda-state").textContent = agenda && agenda.current
-      ? `${name(agenda.current)} · ${Math.max(0, Math.round(agenda.remaining_s || 0))} s ${T.remaining}` : "—";
-    const queue = (conf.floor && (conf.floor.requests || conf.floor.queue)) || [];
-    document.querySelector("#floor-queue tbody").replaceChildren(...queue.map((r, i) => {
+      ? `${agenda.running ? "▶" : "‖"} ${name(agenda.current)} · ${Math.max(0, Math.round(agenda.remaining_s || 0))} s ${T.remaining}`
+      : agenda ? T.agenda_ready : T.agenda_none;
+
+    const queue = (conf.floor && conf.floor.requests) || [];
+    const qBody = document.querySelector("#floor-queue tbody");
+    if (!queue.length) qBody.replaceChildren(S.el("tr", {}, S.el("td", { colspan: 4, text: T.queue_empty })));
+    else qBody.replaceChildren(...queue.map((r, i) => {
       const actions = S.el("td", { class: "actions" });
-      const status = r.status || r.state;
-      const verbs = status === "pending" ? ["accept", "grant", "deny"] : status === "accepted" ? ["grant", "deny"]
-        : status === "granted" ? ["revoke"] : [];
+      const verbs = r.status === "pending" ? ["accept", "grant", "deny"] : r.status === "accepted" ? ["grant", "deny"]
+        : r.status === "granted" ? ["revoke"] : [];
       for (const verb of verbs) {
-        const b = S.el("button", { type: "button", class: verb === "revoke" || verb === "deny" ? "danger-outline" : "",
-          text: T[verb], disabled: !canAct, "aria-label": `${T[verb]}: ${name(r.site)}` });
-        b.addEventListener("click", async () => {
-          if (verb === "revoke" && !(await S.confirmAction(`${T.confirm_revoke} ${name(r.site)}`))) return;
-          await S.act(b, () => S.api("POST", `${base}/${conf.id}/floor/${r.id}/${verb}`), `${T[verb]}: ${name(r.site)}`);
-          refresh();
-        });
-        actions.append(b);
+        actions.append(button(T[verb], verb === "revoke" || verb === "deny" ? "danger-outline" : verb === "grant" ? "primary" : "",
+          `${T[verb]}: ${name(r.site)}`, async (b) => {
+            if (verb === "revoke" && !(await S.confirmAction(`${T.confirm_revoke}\n${name(r.site)}`))) return;
+            await S.act(b, () => post(`/floor/${r.id}/${verb}`), `${T[verb]}: ${name(r.site)} ✔`);
+            refresh();
+          }));
       }
-      return S.el("tr", { "data-request": r.id }, S.el("td", { text: String(r.position ?? i + 1) }),
-        S.el("td", { text: name(r.site) }), S.el("td", { text: T[status] || status }), actions);
+      const word = { pending: "… " + T.pending, accepted: "☰ " + T.accepted, granted: "◆ " + T.granted }[r.status] || r.status;
+      return S.el("tr", { "data-request": r.id, "data-status": r.status }, S.el("td", { text: String(r.position ?? i + 1) }),
+        S.el("td", { text: name(r.site) }), S.el("td", { text: word }), actions);
     }));
-    const parts = conf.participants || (conf.sites || []).map((code) => ({ site: code }));
-    document.querySelector("#participants tbody").replaceChildren(...parts.map((p) => S.el("tr", {},
-      S.el("td", { text: name(p.site) }), S.el("td", { text: p.joined_at ? S.fmtTime(p.joined_at) : "—" }),
-      S.el("td", { class: "link-" + (p.link_status || "unknown"), text: p.link_status || "—" }),
-      S.el("td", { text: p.mic_open ? "🎤 " + T.open : "🔇 " + T.muted }))));
+
+    document.querySelector("#participants tbody").replaceChildren(...(conf.participants || []).map((p) => {
+      const link = links[p.site] && links[p.site].status;
+      const talking = p.heard && p.level_dbfs != null && p.level_dbfs > -45;
+      const actions = S.el("td", { class: "actions" });
+      if (holder !== p.site) {
+        actions.append(button(T.give_floor, "", `${T.give_floor}: ${name(p.site)}`, async (b) => {
+          await S.act(b, () => post("/floor", { site: p.site }), `${T.give_floor}: ${name(p.site)} ✔`); refresh();
+        }));
+      }
+      actions.append(button(p.mic_open ? T.mute : T.unmute, "", `${p.mic_open ? T.mute : T.unmute}: ${name(p.site)}`, async (b) => {
+        await S.act(b, () => post(`/sites/${p.site}/${p.mic_open ? "mute" : "unmute"}`), T.done); refresh();
+      }));
+      return S.el("tr", { "data-site": p.site },
+        S.el("td", { text: (p.online ? "● " : "○ ") + name(p.site) + (holder === p.site ? " ◆" : "") }),
+        S.el("td", { text: p.joined_at ? S.fmtTime(p.joined_at) : p.error ? "✖ " + p.error : "—" }),
+        S.el("td", { class: "link-" + (link || "unknown"), text: `${{ green: "✓", amber: "!", red: "✕", down: "✕" }[link] || "?"} ${T["status_" + (link || "unknown")] || link}` }),
+        S.el("td", { text: (p.mic_open ? "◉ " + T.open : "✕ " + T.muted) + (talking ? " · ◉ " + T.talking : "") }),
+        actions);
+    }));
     if (!pc) startPreview();
   }
 
   async function refresh() {
     try {
       const rows = await S.api("GET", base);
-      conf = (rows || []).find((c) => (c.status || "live") === "live") || null;
+      const current = (rows || []).find((c) => c.status === "live");
+      conf = current ? await S.api("GET", `${base}/${current.id}`) : null;
       render();
     } catch (e) { S.say(e.message, false); }
   }
 
+  // --- program preview: a receive-only WebRTC peer of the media worker --------------------------
   async function startPreview() {
     const video = document.getElementById("preview");
     if (!video || !conf) return;
     const state = document.getElementById("preview-state");
-    pc = new RTCPeerConnection();
-    pc.addTransceiver("video", { direction: "recvonly" });
-    pc.addTransceiver("audio", { direction: "recvonly" });
-    pc.ontrack = (ev) => { video.srcObject = ev.streams[0] || new MediaStream([ev.track]); state.textContent = "● " + T.preview_live; };
+    const mine = new RTCPeerConnection();
+    pc = mine;
+    mine.addTransceiver("video", { direction: "recvonly" });
+    mine.addTransceiver("audio", { direction: "recvonly" });
+    mine.ontrack = (ev) => {
+      if (ev.track.kind !== "video") return;
+      video.srcObject = new MediaStream([ev.track]);
+      state.textContent = "● " + T.preview_live;
+    };
     try {
-      await pc.setLocalDescription(await pc.createOffer());
+      await mine.setLocalDescription(await mine.createOffer());
       await new Promise((resolve) => {
-        if (pc.iceGatheringState === "complete") return resolve();
-        pc.addEventListener("icegatheringstatechange", () => { if (pc.iceGatheringState === "complete") resolve(); });
+        if (mine.iceGatheringState === "complete") { resolve(); return; }
+        mine.addEventListener("icegatheringstatechange", () => { if (mine.iceGatheringState === "complete") resolve(); });
         setTimeout(resolve, 2000);
       });
-      const answer = await S.api("POST", `${base}/${conf.id}/viewer`, { sdp: pc.localDescription.sdp, type: pc.localDescription.type });
-      await pc.setRemoteDescription(answer);
-    } catch (e) { state.textContent = "✖ " + T.preview_failed + ": " + e.message; stopPreview(); }
+      const answer = await S.api("POST", `${base}/${conf.id}/viewer`, { sdp: mine.localDescription.sdp, type: mine.localDescription.type });
+      if (pc !== mine) return;
+      if (!video.srcObject) state.textContent = "… " + T.preview_connecting;
+      await mine.setRemoteDescription(answer);
+    } catch (e) {
+      state.textContent = "✖ " + T.preview_failed + ": " + e.message;
+      if (pc === mine) {
+        stopPreview();
+        setTimeout(() => { if (conf && !pc) startPreview(); }, 2000);  // the worker may still be starting
+      }
+    }
   }
-  function stopPreview() { if (pc) { pc.close(); pc = null; } }
+  function stopPreview() {
+    if (pc) { pc.close(); pc = null; }
+    const video = document.getElementById("preview");
+    if (video) video.srcObject = null;
+  }
 
   const startForm = document.getElementById("start-form");
   if (startForm) startForm.addEventListener("submit", async (ev) => {
@@ -99,29 +139,41 @@
     refresh();
   });
   document.querySelectorAll(".layout-btn").forEach((b) => b.addEventListener("click", async () => {
-    await S.act(b, () => S.api("POST", `${base}/${conf.id}/layout`, { layout: b.dataset.layout }), `${T.layout_set}: ${b.dataset.layout}`);
+    await S.act(b, () => post("/layout", { layout: b.dataset.layout }), `${T.layout_set}: ${b.dataset.layout}`);
     refresh();
   }));
   document.querySelectorAll("[data-action]").forEach((b) => b.addEventListener("click", async () => {
     const action = b.dataset.action;
-    const body = action === "lecture" ? { on: b.getAttribute("aria-pressed") !== "true" } : undefined;
-    await S.act(b, () => S.api("POST", `${base}/${conf.id}/${action}`, body), T.done);
+    const body = action === "lecture" ? { on: b.getAttribute("aria-pressed") !== "true" }
+      : action === "extend" ? { minutes: 15 } : undefined;
+    await S.act(b, () => post(`/${action}`, body), T.done);
     refresh();
   }));
+  document.getElementById("agenda-set").addEventListener("click", async (ev) => {
+    const minutes = Number(document.getElementById("agenda-minutes").value) || 2;
+    const items = (conf.participants || []).map((p) => ({ site: p.site, minutes }));
+    await S.act(ev.currentTarget, () => post("/agenda", { items }), T.agenda_saved);
+    refresh();
+  });
   document.querySelectorAll("[data-agenda]").forEach((b) => b.addEventListener("click", async () => {
     const body = b.dataset.agenda === "extend" ? { seconds: 60 } : undefined;
-    await S.act(b, () => S.api("POST", `${base}/${conf.id}/agenda/${b.dataset.agenda}`, body), T.done);
+    await S.act(b, () => post(`/agenda/${b.dataset.agenda}`, body), T.done);
     refresh();
   }));
   document.getElementById("end-conf").addEventListener("click", async (ev) => {
     if (!(await S.confirmAction(T.confirm_end))) return;
-    await S.act(ev.currentTarget, () => S.api("POST", `${base}/${conf.id}/end`), T.ended);
+    await S.act(ev.currentTarget, () => post("/end"), T.ended);
     refresh();
   });
+
+  let pending = null;  // coalesce bursts of events into one refresh
   document.addEventListener("salaklang:event", (ev) => {
     const k = ev.detail.kind;
-    if (k === "conference" || k.startsWith("floor") || k === "agenda") refresh();
+    if (k === "link") links[ev.detail.data.site] = ev.detail.data;
+    if (k === "conference" || k === "conference.media" || (k === "conference.levels" && conf)) {
+      clearTimeout(pending); pending = setTimeout(refresh, 150);
+    }
   });
   setInterval(() => { if (conf && conf.agenda && conf.agenda.running) refresh(); }, 1000);
-  refresh();
+  S.api("GET", "/ui/board.json").then((x) => { links = x.links || {}; }).catch(() => {}).finally(refresh);
 })();

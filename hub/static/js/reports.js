@@ -41,7 +41,7 @@
           if (!board) return;
           const count = (p) => board.districts.filter((d) => d.presence === p).length;
           const absent = board.districts.filter((d) => !d.joined_at).length;
-          cell.replaceChildren(`✔ ${count("joined")} ${T.joined} · ⏱ ${count("late")} ${T.late} · ✖ ${absent} ${T.absent}`);
+          cell.replaceChildren(`✔ ${count("joined")} ${T.joined} · ◔ ${count("late")} ${T.late} · ✖ ${absent} ${T.absent}`);
         });
         cell.append(b);
         return S.el("tr", {}, S.el("td", { text: S.fmtDate(o.starts_at) }), S.el("td", { text: o.title }),

@@ -104,7 +104,7 @@
         const invite = S.el("button", { type: "button", text: T.invite });
         invite.addEventListener("click", async () => {
           if (await S.act(invite, () => S.api("POST", `/api/v1/series/${s.id}/invitations`), T.invited)) {
-            load(); showInvitations(s, show);
+            load(); showInvitations(s, show, true);
           }
         });
         const edit = S.el("button", { type: "button", text: T.edit, "aria-label": `${T.edit}: ${s.title}` });
@@ -124,8 +124,10 @@
     }));
   }
 
-  async function showInvitations(s, button) {
-    const rows = await S.act(button, () => S.api("GET", `/api/v1/invitations?series_id=${s.id}`), T.show_inv);
+  async function showInvitations(s, button, quiet) {
+    // After "send invitations" the list refreshes quietly so the send result stays visible.
+    const fetchRows = () => S.api("GET", `/api/v1/invitations?series_id=${s.id}`);
+    const rows = quiet ? await fetchRows().catch((e) => { S.say(e.message, false); }) : await S.act(button, fetchRows, T.show_inv);
     if (!rows) return;
     const box = document.getElementById("invitations");
     box.hidden = false;
