@@ -17,6 +17,12 @@ AGENT_SAMPLES = [
                  measured_at=time.time()),
     p.Ack(id="abc", ok=False, detail="nope", result={"x": 1}),
     p.Error(code="bad", message="m", ref="r"),
+    p.SnmpReport(state="ok", if_index=2, oper_status=1, high_speed_mbps=1000, sys_uptime=12345,
+                 in_bps=1.5e6, out_bps=2e5, interval_s=60, events=["counters_reset"], measured_at=time.time()),
+    p.SelfTestReport(ready=False, reasons=["ไม่พบกล้อง"], checks=[{"name": "camera", "ok": False}],
+                     trigger="clerk", measured_at=time.time()),
+    p.ClerkRequest(action="join", sent_at=time.time()),
+    p.FloorRequest(action="request", priority=3, conference_id=4),
 ]
 HUB_SAMPLES = [
     p.Welcome(site="UDN01", name_th="เมืองอุดรธานี", name_en="Mueang", heartbeat_s=5, report_s=10,

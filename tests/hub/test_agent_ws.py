@@ -172,6 +172,8 @@ async def test_second_connection_replaces_the_first(hub: HubHandle, http: aiohtt
     second = await raw_connect(hub, http)
     assert (await hello(second, config))["type"] == "welcome"
     closing = await first.receive(timeout=5)
+    while closing.type == aiohttp.WSMsgType.TEXT:  # unsolicited commands sent before the close
+        closing = await first.receive(timeout=5)
     assert closing.data == p.CLOSE_REPLACED
     await asyncio.sleep(0.1)
     assert hub.registry.is_online("UDN11")
