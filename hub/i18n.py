@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import io
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -62,7 +62,7 @@ class Catalogs:
 
 def to_local(value: datetime, tz: str = "Asia/Bangkok") -> datetime:
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value.astimezone(ZoneInfo(tz))
 
 
@@ -87,4 +87,4 @@ def format_datetime(value: datetime | None, lang: str, tz: str = "Asia/Bangkok")
 def format_epoch(value: float | None, lang: str, tz: str = "Asia/Bangkok") -> str:
     if value is None:
         return "—"
-    return format_datetime(datetime.fromtimestamp(value, timezone.utc), lang, tz)
+    return format_datetime(datetime.fromtimestamp(value, UTC), lang, tz)

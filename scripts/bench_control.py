@@ -117,7 +117,7 @@ async def agent(url: str, site: str, token: str, latencies: list[float], ready: 
                 if data["name"] == "bench":
                     latencies.append((received - data["sent_at"]) * 1000)
                 # A real ack, formatted without pydantic so the load generator stays light.
-                await ws.send_str('{"type":"ack","id":"%s","ok":true}' % data["id"])
+                await ws.send_str('{{"type":"ack","id":"{}","ok":true}}'.format(data["id"]))
             if stop.is_set():
                 break
         beat_task.cancel()
@@ -165,7 +165,7 @@ def wait_file(path: Path, timeout: float) -> dict[str, object]:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def main() -> int:

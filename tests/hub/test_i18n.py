@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import aiohttp
 from babel.messages.pofile import read_po
 
 from hub.i18n import LOCALE_DIR, Catalogs, current_language, format_datetime
-from tests.conftest import HubHandle
+from tests.conftest import PASSWORD, HubHandle
 from tests.hub.test_auth import login
-from tests.conftest import PASSWORD
 
 
 def test_every_thai_message_is_translated() -> None:
@@ -30,7 +29,7 @@ def test_catalog_lookup_follows_the_request_language() -> None:
 
 def test_buddhist_era_in_thai_gregorian_in_english() -> None:
     # 12 April 2026 02:00 UTC is 09:00 in Bangkok: the Songkran briefing.
-    at = datetime(2026, 4, 12, 2, 0, tzinfo=timezone.utc)
+    at = datetime(2026, 4, 12, 2, 0, tzinfo=UTC)
     assert format_datetime(at, "th") == "12 เม.ย. 2569 09:00 น."
     assert format_datetime(at, "en") == "12 Apr 2026 09:00"
 
