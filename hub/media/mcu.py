@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,8 +56,8 @@ class SitePeer:
     pc: RTCPeerConnection
     audio_out: PacketTrack
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    last_video: av.VideoFrame | None = None
-    picture: np.ndarray | None = None  # last frame at its tile size (RGB)
+    last_video: av.VideoFrame | None = None  # latest decoded frame, scaled lazily by the render thread
+    video_seq: int = 0
     picture_at: float = 0.0
     frames_in: int = 0
     audio_frames_in: int = 0
@@ -103,19 +103,28 @@ class MCU:
         self.emit: Emit = emit or (lambda _msg: None)
         self.audible: set[str] = set()
         self.voice_switching = False
-        # One thread composes and encodes: the encoder is not thread-safe and
-        # one core of work per frame must not block the event loop.
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="mcu-render")
+        # One thread composes and encodes on its own clock: the encoder is not
+        # thread-safe, a frame's work must not block the event loop, and the
+        # program's frame rate must not wait for the event loop's turn (with 20
+        # peers it is busy with packets; the thread only hands it finished packets).
+        self._render_thread: threading.Thread | None = None
+        self._render_stop = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.frames_out = 0
         self.started_at = time.monotonic()
         self.render_s = 0.0
+        # render thread only: site → (frame seq, width, height, RGB picture at tile size)
+        self._pictures: dict[str, tuple[int, int, int, np.ndarray]] = {}
 
     # --- lifetime ---------------------------------------------------------------------
     async def start(self) -> None:
         self.started_at = time.monotonic()
-        self._tasks = [asyncio.create_task(self._render_loop()),
-                       asyncio.create_task(self._audio_loop())]
+        self._loop = asyncio.get_running_loop()
+        self._render_stop.clear()
+        self._render_thread = threading.Thread(target=self._render_loop, name="mcu-render", daemon=True)
+        self._render_thread.start()
+        self._tasks = [asyncio.create_task(self._audio_loop())]
 
     async def stop(self) -> None:
         for t in self._tasks:
@@ -123,19 +132,17 @@ class MCU:
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
+        self._render_stop.set()
+        if self._render_thread is not None:
+            await asyncio.to_thread(self._render_thread.join, 5)
         for site in list(self.peers):
             await self.leave(site)
-        self._executor.shutdown(wait=True)
 
     # --- scene --------------------------------------------------------------------------
     def set_scene(self, state: dict[str, Any]) -> None:
         self.compositor.set_scene(state.get("tiles", []), state.get("names", {}))
         self.audible = set(state.get("audible", []))
         self.mixer.audible = self.audible
-        for peer in self.peers.values():
-            # Re-scale the last picture now, so a layout change shows no slate flash.
-            if peer.last_video is not None:
-                self._take_picture(peer, peer.last_video)
 
     # --- peers ------------------------------------------------------------------------------
     async def offer(self, site: str, sdp: str, kind: str = "offer") -> dict[str, str]:
@@ -200,13 +207,19 @@ class MCU:
             await peer.pc.close()
 
     # --- inbound -------------------------------------------------------------------------------
-    def _take_picture(self, peer: SitePeer, frame: av.VideoFrame) -> None:
-        size = self.compositor.tile_size(peer.site)
-        if size is None:
-            peer.picture = None  # not on screen: skip the scaling work
-            return
-        w, h = size
-        peer.picture = frame.reformat(width=w, height=h, format="rgb24").to_ndarray()
+    def _picture(self, site: str, seq: int, frame: av.VideoFrame, w: int, h: int) -> np.ndarray:
+        """The frame at its tile size, scaled once per new frame (render thread).
+
+        Scaling happens here rather than on arrival: only frames that reach the
+        program are scaled, and swscale runs without the GIL, beside the event loop.
+        """
+        cached = self._pictures.get(site)
+        if cached is not None and cached[:3] == (seq, w, h):
+            return cached[3]
+        picture = frame.reformat(width=w, height=h, format="rgb24",
+                                 interpolation="FAST_BILINEAR").to_ndarray()
+        self._pictures[site] = (seq, w, h, picture)
+        return picture
 
     async def _video_in(self, peer: SitePeer, track: MediaStreamTrack) -> None:
         with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
@@ -216,7 +229,7 @@ class MCU:
                 peer.size = (frame.width, frame.height)
                 if frame.width * frame.height > MAX_PIXELS:
                     peer.rejected += 1
-                    peer.picture = None
+                    peer.last_video = None
                     now = time.monotonic()
                     if now - peer.last_error_at > 10:
                         peer.last_error_at = now
@@ -229,7 +242,7 @@ class MCU:
                     self.emit({"event": "first_video", "site": peer.site,
                                "width": frame.width, "height": frame.height})
                 peer.last_video = frame
-                self._take_picture(peer, frame)
+                peer.video_seq += 1
                 peer.picture_at = time.monotonic()
 
     async def _audio_in(self, peer: SitePeer, track: MediaStreamTrack) -> None:
@@ -246,37 +259,51 @@ class MCU:
                 self.mixer.push(peer.site, samples)
 
     # --- outbound --------------------------------------------------------------------------------
-    def _compose_encode(self, frames: dict[str, np.ndarray], pts: int) -> list[av.Packet]:
-        t0 = time.thread_time()
-        canvas = self.compositor.compose(frames)
+    def _compose_encode(self, frames: dict[str, tuple[int, av.VideoFrame]], pts: int) -> list[av.Packet]:
+        t0 = time.perf_counter()
+        pictures = {}
+        for site, (w, h) in self.compositor.site_sizes().items():
+            latest = frames.get(site)
+            if latest is not None:
+                pictures[site] = self._picture(site, latest[0], latest[1], w, h)
+        canvas = self.compositor.compose(pictures)
         packets = self.encoder.encode(canvas, pts)
-        self.render_s += time.thread_time() - t0
+        self.render_s += time.perf_counter() - t0
         return packets
 
-    async def _render_loop(self) -> None:
-        loop = asyncio.get_running_loop()
+    def _publish(self, packets: list[av.Packet]) -> None:
+        for p in packets:
+            self.video.publish(p)
+
+    def _render_loop(self) -> None:
+        """The render thread: compose + encode every 1/fps, hand packets to the event loop."""
+        assert self._loop is not None
         period = 1.0 / self.fps
-        t0 = loop.time()
+        t0 = time.monotonic()
         due = t0
-        while True:
+        while not self._render_stop.is_set():
             now = time.monotonic()
-            frames = {s: p.picture for s, p in self.peers.items()
-                      if p.picture is not None and now - p.picture_at < FRAME_STALE_S}
-            pts = int((loop.time() - t0) * VIDEO_CLOCK)
+            # list() copies the dict in one step under the GIL: peers may join meanwhile
+            frames = {s: (p.video_seq, p.last_video) for s, p in list(self.peers.items())
+                      if p.last_video is not None and now - p.picture_at < FRAME_STALE_S}
+            pts = int((now - t0) * VIDEO_CLOCK)
             try:
-                packets = await loop.run_in_executor(self._executor, self._compose_encode, frames, pts)
+                packets = self._compose_encode(frames, pts)
             except Exception:
                 log.exception("program frame failed")
                 packets = []
-            for p in packets:
-                self.video.publish(p)
+            if packets:
+                try:
+                    self._loop.call_soon_threadsafe(self._publish, packets)
+                except RuntimeError:
+                    return  # the event loop has closed
             self.frames_out += 1
             due += period
-            delay = due - loop.time()
+            delay = due - time.monotonic()
             if delay < -period:
-                due = loop.time()  # fell behind: do not burst to catch up
+                due = time.monotonic()  # fell behind: do not burst to catch up
                 delay = 0
-            await asyncio.sleep(max(0.0, delay))
+            self._render_stop.wait(max(0.0, delay))
 
     async def _audio_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -306,8 +333,8 @@ class MCU:
         return {
             "frames_out": self.frames_out,
             "fps_out": round(self.frames_out / elapsed, 2),
-            "encode_cpu_s": round(self.encoder.cpu_s, 3),
-            "render_cpu_s": round(self.render_s, 3),
+            "encode_wall_s": round(self.encoder.wall_s, 3),
+            "render_wall_s": round(self.render_s, 3),
             "keyframes": self.encoder.gate.granted,
             "keyframe_requests": self.encoder.gate.requests,
             "process_cpu_s": round(time.process_time(), 3),

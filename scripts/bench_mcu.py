@@ -1,0 +1,420 @@
+#!/usr/bin/env python3
+"""The composing MCU under a full province: hub media worker + N districts, 720p25 program.
+
+    .venv/bin/python scripts/bench_mcu.py --sites 20 --seconds 60
+
+The hub's media worker (hub.media.worker, its own process, as in production)
+composes a 1+N program at 1280×720@25 with the first district holding the
+floor. The districts are load generators in other processes: they send
+pre-encoded H.264 and Opus packets (no encoding cost hidden in the figures,
+no CPU stolen from the hub), and all but two count the program at the RTP
+level instead of decoding it. The floor holder's pictures carry a frame
+counter barcode; a decoding receiver reads it back from the program for
+glass-to-glass latency. After the run, the same program frames are encoded
+once more with a plain libx264 context for the hub-vs-encode ratio.
+
+Signalling goes straight from this script to the worker (the control
+channel's two messages per join are not part of the media figures).
+The last line is JSON:
+{"sites", "hub_cpu_cores", "encode_cpu_cores", "ratio", "fps_min", "fps_median",
+ "latency_p50_ms", "latency_p95_ms", "join_all_s"}
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import fractions
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import av  # noqa: E402
+import numpy as np  # noqa: E402
+
+VIDEO_CLOCK = 90_000
+LARGE = (1280, 720, 25)
+THUMB = (320, 180, 15)
+STAMP_LOOP = 250  # distinct frame counters in the holder's loop (10 s at 25 fps)
+
+
+# --- load generator (runs in its own process) ------------------------------------------------
+
+
+def pre_encode_video(width: int, height: int, fps: int, frames: int, *, stamp: bool,
+                     colour: tuple[int, int, int]) -> list[bytes]:
+    """A loop of H.264 frames starting at a keyframe (GOP = 1 s), encoded once up front."""
+    from hub.media.encoder import SharedVideoEncoder
+    from site_agent.media import encode_stamp
+
+    enc = SharedVideoEncoder(width, height, fps, kbps=1500 if width >= 1280 else 200, gop_s=1.0)
+    out: list[bytes] = []
+    for i in range(frames):
+        rgb = np.empty((height, width, 3), dtype=np.uint8)
+        rgb[:] = colour
+        x = (i * 8) % max(1, width - width // 8)
+        rgb[height // 2 : height // 2 + height // 10, x : x + width // 8] = (250, 250, 250)
+        if stamp:
+            encode_stamp(rgb, i)
+        packets = enc.encode(rgb, i * VIDEO_CLOCK // fps)
+        out.append(b"".join(bytes(p) for p in packets))
+    for p in enc.ctx.encode(None):  # flush: zerolatency has no delay, but be exact
+        out[-1] += bytes(p)
+    return out
+
+
+def pre_encode_opus(hz: float, packets: int = 50) -> list[bytes]:
+    from hub.media.mixer import CHUNK, OpusStream
+
+    enc = OpusStream()
+    out: list[bytes] = []
+    n = 0
+    while len(out) < packets:
+        t = (n * CHUNK + np.arange(CHUNK)) / 48_000
+        for p in enc.encode((np.sin(2 * np.pi * hz * t) * 8000).astype(np.float32), n * CHUNK):
+            out.append(bytes(p))
+        n += 1
+    return out
+
+
+async def loadgen(args: argparse.Namespace) -> None:
+    sys.setswitchinterval(0.0005)  # the decoding receiver's thread must not queue behind RTP handling
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+    from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+    from hub.media.encoder import h264_codecs, route_keyframe_requests
+    from site_agent.media import decode_stamp
+
+    sites = args.sites.split(",")
+    measure = set(filter(None, args.measure.split(",")))
+    holder = args.holder
+    t0 = time.monotonic()
+    thumb = pre_encode_video(*THUMB, frames=30, stamp=False, colour=(40, 120, 160))
+    large = pre_encode_video(*LARGE, frames=STAMP_LOOP, stamp=True, colour=(160, 60, 40)) if holder in sites else []
+    opus = pre_encode_opus(523.0)
+    print(json.dumps({"log": f"pre-encoded in {time.monotonic() - t0:.1f} s"}), flush=True)
+
+    window = {"on": False, "start": 0.0, "stop": 0.0}
+    rtp_frames: dict[str, int] = dict.fromkeys(sites, 0)
+    decoded: dict[str, int] = dict.fromkeys(sites, 0)
+    sent_at: dict[int, float] = {}  # holder frame counter → last wall time it was sent
+    latencies: list[float] = []
+    kept: list[np.ndarray] = []
+
+    class LoopTrack(MediaStreamTrack):
+        def __init__(self, kind: str, loop: list[bytes], rate: float, clock: int, on_sent: Any = None) -> None:
+            super().__init__()
+            self.kind = kind
+            self.loop, self.rate, self.clock, self.on_sent = loop, rate, clock, on_sent
+            self.n = 0
+            self.pos = 0
+            self.start: float | None = None
+
+        def restart(self) -> None:
+            self.pos = 0  # the loop starts with a keyframe: answer a PLI with it
+
+        async def recv(self) -> av.Packet:
+            if self.readyState != "live":
+                raise MediaStreamError
+            if self.start is None:
+                self.start = time.monotonic()
+            delay = self.start + self.n / self.rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            idx = self.pos % len(self.loop)
+            packet = av.Packet(self.loop[idx])
+            packet.pts = int(self.n * self.clock / self.rate)
+            packet.time_base = fractions.Fraction(1, self.clock)
+            if self.on_sent is not None:
+                self.on_sent(idx, time.time())
+            self.n += 1
+            self.pos += 1
+            return packet
+
+    def note_sent(idx: int, at: float) -> None:
+        sent_at[idx] = at
+
+    def count_only(site: str, receiver: Any, video: bool) -> None:
+        async def handle(packet: Any, arrival_time_ms: int) -> None:
+            if video and packet.marker and window["on"]:
+                rtp_frames[site] += 1
+
+        receiver._handle_rtp_packet = handle
+
+    async def consume(site: str, track: MediaStreamTrack) -> None:
+        with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
+            while True:
+                frame = await track.recv()
+                if track.kind != "video" or not window["on"]:
+                    continue
+                decoded[site] += 1
+                if site == holder:
+                    plane = frame.planes[0]
+                    y = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: frame.height, : frame.width]
+                    # the holder's large tile: (0,0)-(960,540) of 1280×720
+                    idx = decode_stamp(y[: frame.height * 540 // 720, : frame.width * 960 // 1280])
+                    now = time.time()
+                    if idx in sent_at and 0 <= now - sent_at[idx] < 5:
+                        latencies.append((now - sent_at[idx]) * 1000)
+                    if len(kept) < 50:
+                        kept.append(frame.to_ndarray(format="yuv420p"))
+
+    pcs: dict[str, Any] = {}
+    for site in sites:
+        pc = RTCPeerConnection()
+        pcs[site] = pc
+        if site == holder:
+            vtrack = LoopTrack("video", large, LARGE[2], VIDEO_CLOCK, note_sent)
+        else:
+            vtrack = LoopTrack("video", thumb, THUMB[2], VIDEO_CLOCK)
+        vt = pc.addTransceiver(vtrack, direction="sendrecv")
+        vt.setCodecPreferences(h264_codecs())
+        route_keyframe_requests(vt.sender, vtrack.restart)
+        pc.addTransceiver(LoopTrack("audio", opus, 50, 48_000), direction="sendrecv")
+        if site in measure:
+            pc.on("track", lambda track, site=site: asyncio.ensure_future(consume(site, track)))
+        await pc.setLocalDescription(await pc.createOffer())
+        print(json.dumps({"offer": {"site": site, "sdp": pc.localDescription.sdp, "type": "offer"}}), flush=True)
+
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while True:
+        line = await reader.readline()
+        if not line:
+            break
+        msg = json.loads(line)
+        if "answer" in msg:
+            a = msg["answer"]
+            pc = pcs[a["site"]]
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=a["sdp"], type="answer"))
+            if a["site"] not in measure:
+                for t in pc.getTransceivers():
+                    count_only(a["site"], t.receiver, t.kind == "video")
+        elif msg.get("window") == "start":
+            window.update(on=True, start=time.monotonic())
+        elif msg.get("window") == "stop":
+            window.update(on=False, stop=time.monotonic())
+            span = window["stop"] - window["start"]
+            fps = {s: (decoded[s] if s in measure else rtp_frames[s]) / span for s in sites}
+            print(json.dumps({"result": {"fps": fps, "latencies_ms": latencies, "span_s": span,
+                                         "decoded": {s: decoded[s] for s in measure}}}), flush=True)
+            for pc in pcs.values():
+                await pc.close()
+        elif msg.get("encode_bench"):
+            print(json.dumps({"encode": encode_bench(kept)}), flush=True)
+            break
+
+
+def encode_bench(frames: list[np.ndarray], seconds_of_video: float = 10.0) -> dict[str, float]:
+    """CPU of one plain 720p encode (same libx264 settings as the hub) of the received program frames."""
+    from hub.media.encoder import TIME_BASE, SharedVideoEncoder
+
+    if not frames:
+        return {"cores": float("nan"), "frames": 0}
+    w = frames[0].shape[1]
+    h = frames[0].shape[0] * 2 // 3
+    enc = SharedVideoEncoder(w, h, LARGE[2], kbps=2500)
+    n = int(seconds_of_video * LARGE[2])
+    # process CPU, not thread CPU: libx264 encodes in threads of its own
+    t0 = time.process_time()
+    for i in range(n):
+        frame = av.VideoFrame.from_ndarray(frames[i % len(frames)], format="yuv420p")
+        frame.pts = i * VIDEO_CLOCK // LARGE[2]
+        frame.time_base = TIME_BASE
+        list(enc.ctx.encode(frame))
+    cpu = time.process_time() - t0
+    return {"cores": cpu / seconds_of_video, "frames": n}
+
+
+# --- orchestrator -----------------------------------------------------------------------------
+
+
+def district_names(count: int) -> list[tuple[str, str]]:
+    from hub.inventory import load_inventory
+    from hub.settings import default_inventory_path
+
+    try:
+        inv = load_inventory(default_inventory_path())
+        rows = [(d.code, d.name_th) for d in inv.districts]  # type: ignore[attr-defined]
+    except Exception:
+        rows = []
+    if len(rows) < count:
+        rows = [(f"UDN{i:02d}", f"อำเภอ {i}") for i in range(1, count + 1)]
+    return rows[:count]
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    return float(np.percentile(np.asarray(values), q))
+
+
+async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
+    import psutil
+
+    from hub.conference import Conference
+    from hub.floor import Actor
+    from hub.media.client import MediaWorker
+
+    districts = district_names(args.sites)
+    codes = [c for c, _ in districts]
+    names = dict(districts)
+    holder = codes[0]
+    first_video: dict[str, float] = {}
+
+    async def on_event(msg: dict[str, Any]) -> None:
+        if msg.get("event") == "first_video":
+            first_video.setdefault(msg["site"], time.monotonic())
+        elif msg.get("event") == "site_error":
+            print("hub:", msg.get("message"), file=sys.stderr)
+
+    worker = MediaWorker(width=LARGE[0], height=LARGE[1], fps=LARGE[2], kbps=2500, on_event=on_event)
+    await worker.start()
+    if args.hub_nice:
+        # On a shared box the hub must not lose the CPU to its own load generators
+        # (or to anything else): give its scheduling priority a head start.
+        psutil.Process(worker.pid).nice(args.hub_nice)
+    conf = Conference(id=1, title="bench", province=codes[0], participants=codes, layout="1+N")
+    conf.give_floor(holder, Actor.of_chair("bench"))
+    await worker.request("scene", state=conf.render_state(names))
+
+    groups = [codes[i :: args.loadgens] for i in range(args.loadgens)]
+    procs = []
+    for i, group in enumerate(groups):
+        measure = [holder] if holder in group else [group[0]]
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--loadgen", "--sites-list", ",".join(group), "--measure", ",".join(measure),
+            "--holder", holder, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            limit=1 << 24)
+        procs.append(proc)
+        print(f"load generator {i + 1}: {len(group)} districts, decoding at {', '.join(measure)}")
+
+    offers: asyncio.Queue[tuple[Any, dict[str, Any]]] = asyncio.Queue()
+    results: list[dict[str, Any]] = []
+    encodes: list[dict[str, Any]] = []
+
+    async def read(proc: Any) -> None:
+        while True:
+            line = await proc.stdout.readline()
+            if not line:
+                return
+            msg = json.loads(line)
+            if "offer" in msg:
+                await offers.put((proc, msg["offer"]))
+            elif "result" in msg:
+                results.append(msg["result"])
+            elif "encode" in msg:
+                encodes.append(msg["encode"])
+            elif "log" in msg:
+                print("load generator:", msg["log"])
+
+    readers = [asyncio.create_task(read(p)) for p in procs]
+
+    # Pre-encoding the load is set-up, not joining: "start" is when every district's
+    # offer is in hand and the hub is asked to take them all.
+    ready = [await offers.get() for _ in codes]
+    start = time.monotonic()
+
+    async def answer(proc: Any, offer: dict[str, Any]) -> None:
+        ans = await worker.request("offer", site=offer["site"], sdp=offer["sdp"], type="offer")
+        proc.stdin.write((json.dumps({"answer": {"site": offer["site"], **ans}}) + "\n").encode())
+        await proc.stdin.drain()
+
+    await asyncio.gather(*(answer(proc, offer) for proc, offer in ready))
+    deadline = time.monotonic() + 60
+    while len(first_video) < len(codes) and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    join_all = (max(first_video.values()) - start) if len(first_video) == len(codes) else float("nan")
+    print(f"all {len(first_video)}/{len(codes)} districts in the program after {join_all:.2f} s")
+
+    await asyncio.sleep(args.warmup)
+    hub = psutil.Process(worker.pid)
+    before = await worker.request("stats")
+    cpu0 = sum(hub.cpu_times()[:2])
+    for p in procs:
+        p.stdin.write(b'{"window": "start"}\n')
+        await p.stdin.drain()
+    t0 = time.monotonic()
+    samples = []
+    while time.monotonic() - t0 < args.seconds:
+        await asyncio.sleep(1.0)
+        samples.append(hub.cpu_percent(None) / 100)
+    cpu1 = sum(hub.cpu_times()[:2])
+    span = time.monotonic() - t0
+    after = await worker.request("stats")
+    for p in procs:
+        p.stdin.write(b'{"window": "stop"}\n')
+        await p.stdin.drain()
+    while len(results) < len(procs):
+        await asyncio.sleep(0.05)
+    await worker.stop()
+    for p in procs:
+        p.stdin.write(b'{"encode_bench": true}\n')
+        await p.stdin.drain()
+    while len(encodes) < len(procs):
+        await asyncio.sleep(0.05)
+    for p in procs:
+        await p.wait()
+    for r in readers:
+        r.cancel()
+
+    hub_cores = (cpu1 - cpu0) / span
+    fps = {s: f for r in results for s, f in r["fps"].items()}
+    lat = [x for r in results for x in r["latencies_ms"]]
+    enc = [e["cores"] for e in encodes if e["frames"]]
+    encode_cores = enc[0] if enc else float("nan")
+    render_ms = (after["render_wall_s"] - before["render_wall_s"]) * 1000 / max(1, after["frames_out"] - before["frames_out"])
+    out_fps = (after["frames_out"] - before["frames_out"]) / span
+    print(f"window: {span:.1f} s, program {out_fps:.1f} fps composed at the hub; "
+          f"load average during the run {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"hub media worker CPU: {hub_cores:.2f} cores (per-second max {max(samples, default=0):.2f})")
+    print(f"compose + encode per program frame at the hub: {render_ms:.1f} ms wall; "
+          f"plain 720p encode of the received program: {encode_cores:.2f} cores")
+    print(f"ratio hub / plain encode: {hub_cores / encode_cores:.2f}")
+    print(f"program fps at sites: min {min(fps.values()):.1f}, median {statistics.median(fps.values()):.1f}")
+    print(f"glass-to-glass latency ({len(lat)} frames): p50 {percentile(lat, 50):.0f} ms, "
+          f"p95 {percentile(lat, 95):.0f} ms")
+    return {
+        "sites": len(codes),
+        "hub_cpu_cores": round(hub_cores, 3),
+        "encode_cpu_cores": round(encode_cores, 3),
+        "ratio": round(hub_cores / encode_cores, 2),
+        "fps_min": round(min(fps.values()), 2),
+        "fps_median": round(statistics.median(fps.values()), 2),
+        "latency_p50_ms": round(percentile(lat, 50), 1),
+        "latency_p95_ms": round(percentile(lat, 95), 1),
+        "join_all_s": round(join_all, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sites", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--loadgens", type=int, default=2, help="load-generator processes")
+    parser.add_argument("--hub-nice", type=int, default=0,
+                        help="niceness for the hub's media worker (e.g. -5; needs root)")
+    parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--sites-list", dest="sites_list", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--measure", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--holder", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.loadgen:
+        args.sites = args.sites_list
+        asyncio.run(loadgen(args))
+        return
+    result = asyncio.run(orchestrate(args))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
