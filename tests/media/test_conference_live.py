@@ -18,6 +18,7 @@ import aiohttp
 import av
 import numpy as np
 import pytest
+from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from hub import audit
 from hub.layout import CANVAS_H, CANVAS_W
@@ -199,6 +200,27 @@ async def test_conference_floor_and_agenda_over_the_real_protocol(
         await api(http, hub, "POST", "/api/v1/conferences/424242/end", expect=404)
         frames = a1.endpoint.video_frames
         assert await wait_for(lambda: a1.endpoint.video_frames > frames + 10, 3)
+
+        # the control room's preview: a receive-only peer gets the same program
+        viewer = RTCPeerConnection()
+        viewer.addTransceiver("video", direction="recvonly")
+        viewer.addTransceiver("audio", direction="recvonly")
+        seen: list[np.ndarray] = []
+
+        async def watch(track: Any) -> None:
+            with contextlib.suppress(Exception):
+                while True:
+                    frame = await track.recv()
+                    if track.kind == "video":
+                        seen.append(frame.to_ndarray(format="rgb24"))
+
+        viewer.on("track", lambda track: asyncio.ensure_future(watch(track)))
+        await viewer.setLocalDescription(await viewer.createOffer())
+        answer = await api(http, hub, "POST", f"/api/v1/conferences/{cid}/viewer",
+                           {"sdp": viewer.localDescription.sdp, "type": "offer"}, role="viewer")
+        await viewer.setRemoteDescription(RTCSessionDescription(**answer))
+        assert await wait_for(lambda: bool(seen) and close_to(large_tile_colour(seen[-1]), COLOURS["UDN01"]), 5)
+        await viewer.close()
 
         s = await api(http, hub, "POST", f"/api/v1/conferences/{cid}/end")
         assert s["status"] == "ended"
