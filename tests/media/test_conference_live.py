@@ -205,21 +205,21 @@ async def test_conference_floor_and_agenda_over_the_real_protocol(
         viewer = RTCPeerConnection()
         viewer.addTransceiver("video", direction="recvonly")
         viewer.addTransceiver("audio", direction="recvonly")
-        seen: list[np.ndarray] = []
+        previews: list[np.ndarray] = []
 
         async def watch(track: Any) -> None:
             with contextlib.suppress(Exception):
                 while True:
                     frame = await track.recv()
                     if track.kind == "video":
-                        seen.append(frame.to_ndarray(format="rgb24"))
+                        previews.append(frame.to_ndarray(format="rgb24"))
 
         viewer.on("track", lambda track: asyncio.ensure_future(watch(track)))
         await viewer.setLocalDescription(await viewer.createOffer())
         answer = await api(http, hub, "POST", f"/api/v1/conferences/{cid}/viewer",
                            {"sdp": viewer.localDescription.sdp, "type": "offer"}, role="viewer")
         await viewer.setRemoteDescription(RTCSessionDescription(**answer))
-        assert await wait_for(lambda: bool(seen) and close_to(large_tile_colour(seen[-1]), COLOURS["UDN01"]), 5)
+        assert await wait_for(lambda: bool(previews) and close_to(large_tile_colour(previews[-1]), COLOURS["UDN01"]), 5)
         await viewer.close()
 
         s = await api(http, hub, "POST", f"/api/v1/conferences/{cid}/end")
