@@ -99,7 +99,10 @@ async def test_clerk_window_buttons(tray_hub: TrayHub, xvfb: str, tmp_path: Path
         outcomes = {c["key"]: c["outcome"] for c in report.checks}
         assert outcomes["camera"] == outcomes["microphone"] == outcomes["speaker"] == "pass", outcomes
         assert outcomes["hub"] == "pass"
-        assert outcomes["router"] == "skip"  # no router configured on this PC: not a pass
+        # The inventory's router for this district is not on the test machine: the hub's link-health
+        # configuration names it (fail, with advice) or has not arrived yet (skip); never a pass.
+        assert outcomes["router"] in ("fail", "skip")
+        assert report.ready is False
         await asyncio.sleep(0.5)
         th = await screen.shot("clerk-window-th.png")
         # เข้าร่วมประชุม
