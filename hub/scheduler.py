@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import secrets
 import uuid
@@ -224,6 +225,10 @@ class Briefings:
         # (occurrence, site, connection) already asked to join: the open step and a
         # reconnect racing it must not send two joins over one connection.
         self._join_asked: set[tuple[int, str, int]] = set()
+        # Opens in progress: the end step waits for its open (a slow media start must not
+        # leave a conference running past its end).
+        self._opening: dict[int, asyncio.Future[None]] = {}
+        self._conference_occurrence: dict[int, int] = {}
 
     # -- helpers --------------------------------------------------------------
     def _session(self) -> Session:
@@ -760,6 +765,19 @@ class Briefings:
         opened = await asyncio.to_thread(self._transition, occ.id, "open", opened_at=utcnow())
         if opened is None:
             return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._opening[occ.id] = done
+        try:
+            await self._start_conference(occ, series)
+        finally:
+            done.set_result(None)
+            self._opening.pop(occ.id, None)
+        self.app[EVENTS].publish("briefing", await asyncio.to_thread(self.board, occ.id))
+        await audit.arecord(self.engine, actor=ACTOR, action="briefing.open", target=f"occurrence:{occ.id}",
+                            detail={"series_id": series.id})
+
+    async def _start_conference(self, occ: BriefingOccurrence, series: BriefingSeries) -> None:
+        assert occ.id is not None
         codes = list(series.spec["districts"])
         manager = _conference_manager(self.app)
         if manager is not None:
@@ -774,13 +792,11 @@ class Briefings:
                                                    "occurrence_id": occ.id,
                                                    "message": f"เปิดการประชุมไม่สำเร็จ / could not open the briefing: {exc}"})
                 return
+            self._conference_occurrence[conf_id] = occ.id
             await asyncio.to_thread(self._set_conference, occ.id, conf_id)
         else:
             await asyncio.gather(*(self._send_join(occ.id, series.title, c) for c in codes
                                    if self.app[REGISTRY].is_online(c)))
-        self.app[EVENTS].publish("briefing", await asyncio.to_thread(self.board, occ.id))
-        await audit.arecord(self.engine, actor=ACTOR, action="briefing.open", target=f"occurrence:{occ.id}",
-                            detail={"series_id": series.id})
 
     def _set_conference(self, occurrence_id: int, conf_id: int) -> None:
         with self._session() as s:
@@ -802,14 +818,17 @@ class Briefings:
         if key in self._join_asked:
             return
         self._join_asked.add(key)
-        await asyncio.to_thread(self._attendance, occurrence_id, code, join_sent_at=utcnow())
+        sent_at = utcnow()
+        ok = False
         try:
+            # Send before any database write: T0 → command is the latency the districts feel.
             ack = await self.app[REGISTRY].send_command(
                 code, "join", {"occurrence_id": occurrence_id, "title": title}, timeout=15.0)
+            ok = ack.ok
         except (AgentOffline, TimeoutError) as exc:
             log.info("occurrence %s: %s did not join: %s", occurrence_id, code, exc)
-            return
-        if ack.ok:
+        await asyncio.to_thread(self._attendance, occurrence_id, code, join_sent_at=sent_at)
+        if ok:
             await self.mark_joined(occurrence_id, code)
 
     async def mark_joined(self, occurrence_id: int, code: str) -> None:
@@ -841,6 +860,29 @@ class Briefings:
         for occurrence_id, title in await asyncio.to_thread(self._open_occurrences_for, code):
             self._spawn(self._send_join(occurrence_id, title, code))
 
+    def _occurrence_of_conference(self, conference_id: int) -> int | None:
+        with self._session() as s:
+            row = s.exec(select(BriefingOccurrence).where(BriefingOccurrence.conference_id == conference_id)).first()
+        return row.id if row is not None else None
+
+    async def watch_conferences(self) -> None:
+        """The conference manager joins the agents; its ``conference`` events say who got in."""
+        sub = self.app[EVENTS].subscribe()
+        try:
+            while True:
+                frame = json.loads(await sub.queue.get())
+                data = frame.get("data") or {}
+                if frame.get("kind") != "conference" or not data.get("joined") or not data.get("site"):
+                    continue
+                conference_id = int(data["id"])
+                occurrence_id = self._conference_occurrence.get(conference_id)
+                if occurrence_id is None:  # a conference resumed after a hub restart
+                    occurrence_id = await asyncio.to_thread(self._occurrence_of_conference, conference_id)
+                if occurrence_id is not None:
+                    await self.mark_joined(occurrence_id, str(data["site"]))
+        finally:
+            sub.close()
+
     async def on_status(self, code: str, msg: Any) -> None:
         """An agent reporting ``in_conference`` counts as joined (the conference manager's path)."""
         if getattr(msg, "state", None) != "in_conference":
@@ -850,6 +892,9 @@ class Briefings:
 
     async def _end(self, occ: BriefingOccurrence) -> None:
         assert occ.id is not None
+        opening = self._opening.get(occ.id)
+        if opening is not None:
+            await asyncio.shield(opening)
         ended = await asyncio.to_thread(self._transition, occ.id, "end", ended_at=utcnow())
         if ended is None:
             return
@@ -994,6 +1039,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     # Missed ones first, so the scheduler's own catch-up cannot open them late.
     await briefings.reconcile()
     scheduler.start()
+    if _conference_manager(app) is not None:
+        briefings._spawn(briefings.watch_conferences())
     async with running_outbox(outbox):
         try:
             yield

@@ -18,9 +18,11 @@ import aiohttp
 from aiohttp import web
 from aiosmtpd.controller import Controller
 
+from hub import app as app_module
 from hub.app import create_app
 from hub.appkeys import ENGINE
 from hub.auth import create_api_token, create_operator
+from hub.conferences import setup as conferences_setup
 from hub.enrolment import issue_code, redeem_code
 from hub.scheduler import BRIEFINGS, Briefings
 from hub.settings import Settings
@@ -39,7 +41,10 @@ class TestHub:
 
     __test__ = False
 
-    def __init__(self, data_dir: Path, **overrides: Any) -> None:
+    def __init__(self, data_dir: Path, *, conferences: bool = False, **overrides: Any) -> None:
+        """``conferences=False`` leaves the conference manager out (the scheduler then sends
+        ``join`` itself); ``True`` runs the real one with a small program picture."""
+        self.conferences = conferences
         self.port = free_port()
         base: dict[str, Any] = {
             "data_dir": data_dir,
@@ -50,6 +55,8 @@ class TestHub:
             "mail_retry_base_s": 0.2,
             "mail_retry_max_s": 0.5,
         }
+        if conferences:
+            base.update(media_width=320, media_height=180, media_fps=10, media_kbps=300)
         base.update(overrides)
         self.settings = Settings(**base)
         self.runner: web.AppRunner | None = None
@@ -66,7 +73,15 @@ class TestHub:
         return self.app[BRIEFINGS]
 
     async def start(self) -> None:
-        self.app = create_app(self.settings)
+        if self.conferences:
+            self.app = create_app(self.settings)
+        else:
+            saved = list(app_module.FEATURES)
+            app_module.FEATURES[:] = [f for f in saved if f is not conferences_setup]
+            try:
+                self.app = create_app(self.settings)
+            finally:
+                app_module.FEATURES[:] = saved
         self.runner = web.AppRunner(self.app, handle_signals=False)
         await self.runner.setup()
         await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
@@ -100,9 +115,16 @@ class TestHub:
             return resp.status, await resp.json()
 
 
+TIMELINE_COMMANDS = ("selftest", "reminder", "join", "leave")
+
+
 @dataclass
 class AgentProbe:
-    """A real agent with handlers that record when each timeline command arrived."""
+    """A real agent that records when each timeline command arrived.
+
+    With ``media`` the agent's real media endpoint (site_agent.media) answers join and
+    leave, as on a district PC; otherwise plain handlers acknowledge them.
+    """
 
     client: AgentClient
     ready: bool = True
@@ -110,21 +132,28 @@ class AgentProbe:
     got: list[tuple[str, float, dict[str, Any]]] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
 
-    def install(self) -> None:
+    def install(self, media: bool = False) -> None:
+        def on_event(event: str, data: dict[str, Any]) -> None:
+            if event == "command" and data.get("name") in TIMELINE_COMMANDS:
+                self.got.append((str(data["name"]), time.time(), dict(data.get("args") or {})))
+
+        self.client.add_listener(on_event)
+
         async def selftest(args: dict[str, Any]) -> dict[str, Any]:
-            self.got.append(("selftest", time.time(), args))
             return {"ready": self.ready, "reasons": list(self.reasons)}
 
-        def recorder(name: str) -> Any:
-            async def handler(args: dict[str, Any]) -> dict[str, Any]:
-                self.got.append((name, time.time(), args))
-                return {}
-
-            return handler
+        async def ok(args: dict[str, Any]) -> dict[str, Any]:
+            return {}
 
         self.client.add_command_handler("selftest", selftest)
-        for name in ("reminder", "join", "leave"):
-            self.client.add_command_handler(name, recorder(name))
+        self.client.add_command_handler("reminder", ok)
+        if media:
+            from site_agent import media as agent_media
+
+            agent_media.install(self.client)
+        else:
+            self.client.add_command_handler("join", ok)
+            self.client.add_command_handler("leave", ok)
 
     def names(self) -> list[str]:
         return [g[0] for g in self.got]
@@ -134,12 +163,14 @@ class AgentProbe:
 
 
 @contextlib.asynccontextmanager
-async def agents(hub: TestHub, codes: list[str], tmp: Path) -> AsyncIterator[dict[str, AgentProbe]]:
+async def agents(
+    hub: TestHub, codes: list[str], tmp: Path, media: bool = False
+) -> AsyncIterator[dict[str, AgentProbe]]:
     probes: dict[str, AgentProbe] = {}
     for code in codes:
         config = await hub.enrol(code, tmp / f"agent-{code}")
         probe = AgentProbe(AgentClient(config, backoff_base=0.05, backoff_cap=0.3))
-        probe.install()
+        probe.install(media=media)
         probe.task = asyncio.create_task(probe.client.run())
         probes[code] = probe
     try:

@@ -186,7 +186,11 @@ async def test_invitation_update_and_cancels_through_real_smtp(tmp_path: Path) -
             assert not whole.walk("VALARM")
             assert {o["state"] for o in gone["occurrences"]} == {"cancelled"}
 
-            status, rows = await hub.api("GET", f"/api/v1/invitations?series_id={sid}")
+            for _ in range(100):  # the row is marked sent just after the server accepted it
+                status, rows = await hub.api("GET", f"/api/v1/invitations?series_id={sid}")
+                if {r["state"] for r in rows} == {"sent"}:
+                    break
+                await asyncio.sleep(0.05)
             assert status == 200 and len(rows) == 15 and {r["state"] for r in rows} == {"sent"}
             assert {r["method"] for r in rows} == {"REQUEST", "CANCEL"}
     finally:
