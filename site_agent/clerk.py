@@ -92,6 +92,7 @@ class ClerkAgent:
             hub_url=cfg.hub_url, site=cfg.site, token=cfg.token, root=root,
             running_version=client.version, guard=self.update_guard, restart=self._restart_for_update,
             on_waiting=lambda v: self._set(update_waiting=v),
+            public_key=str(cfg.extra.get("update_public_key") or os.environ.get("SALAKLANG_UPDATE_PUBLIC_KEY", "")),
         )
         client.add_listener(self._on_client_event)
         client.add_command_handler("selftest", self._cmd_selftest)

@@ -103,6 +103,23 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def verify_signature(path: Path, signature_b64: str, public_key_b64: str) -> None:
+    """Ed25519 over the wheel's bytes, with the province's key pinned on this PC. Raises PackageRejected."""
+    import base64
+    import binascii
+
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    if not signature_b64:
+        raise PackageRejected("package refused: it is not signed and this PC requires signed updates")
+    try:
+        key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key_b64))
+        key.verify(base64.b64decode(signature_b64), path.read_bytes())
+    except (InvalidSignature, ValueError, binascii.Error) as exc:
+        raise PackageRejected(f"package refused: bad signature ({type(exc).__name__})") from exc
+
+
 def install_wheel(wheel: Path, target: Path) -> None:
     """Install into a fresh directory, then move it into place (never a half-installed version)."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -141,6 +158,7 @@ class Updater:
         guard: Callable[[], str | None],
         restart: Callable[[], None],
         on_waiting: Callable[[str | None], None] | None = None,
+        public_key: str = "",
     ) -> None:
         self.hub_url = hub_url.rstrip("/")
         self.site = site
@@ -150,6 +168,8 @@ class Updater:
         self.guard = guard
         self.restart = restart
         self.on_waiting = on_waiting
+        # Base64 Ed25519 public key; when set, only packages signed with its private key install.
+        self.public_key = public_key
         self._lock = asyncio.Lock()
 
     @property
@@ -187,6 +207,12 @@ class Updater:
                 f"package {offer['version']} refused: SHA-256 {digest.hexdigest()[:16]}… "
                 f"({size} bytes) is not the published {expected[:16]}…"
             )
+        if self.public_key:
+            try:
+                verify_signature(path, str(offer.get("signature") or ""), self.public_key)
+            except PackageRejected:
+                path.unlink(missing_ok=True)
+                raise
         return path
 
     async def check_and_apply(self) -> dict[str, Any]:
