@@ -9,6 +9,10 @@ runs, it gets the version, the digest and a download URL. The agent decides
 learns the result from the version the agent reports at its next hello, which
 is what the wave-progress API counts.
 
+Also here: the intake of self-test reports the agents push unprompted
+(latest per site at ``/api/v1/selftests``, and a ``selftest`` event for the
+control room).
+
 Agent requests live under ``/agent/`` (like the agent WebSocket: no browser
 session, so no CSRF token) and authenticate with the headers
 ``X-Salaklang-Site: <code>`` and ``X-Salaklang-Token: <site token>``. Not
@@ -38,7 +42,7 @@ from pydantic import Field as PField
 from sqlmodel import Field, SQLModel, col, select
 
 from hub import audit
-from hub.appkeys import ENGINE, REGISTRY, SETTINGS
+from hub.appkeys import ENGINE, EVENTS, REGISTRY, SETTINGS
 from hub.auth import client_ip, require_role
 from hub.control import AgentOffline
 from hub.db import session_scope
@@ -487,6 +491,27 @@ async def _open_wave_watcher(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+# Latest self-test each agent pushed (SelfTestReport): the clerk's own runs between readiness checks.
+SELFTESTS = web.AppKey("selftests", dict)
+
+
+async def list_selftests(request: web.Request) -> web.Response:
+    await require_role(request, "viewer")
+    return web.json_response(request.app[SELFTESTS])
+
+
+def _selftest_intake(app: web.Application) -> Any:
+    async def on_report(site: str, msg: Any) -> None:
+        entry = {
+            "site": site, "ready": msg.ready, "reasons": list(msg.reasons), "checks": list(msg.checks),
+            "trigger": msg.trigger, "measured_at": msg.measured_at,
+        }
+        app[SELFTESTS][site] = entry
+        app[EVENTS].publish("selftest", entry)
+
+    return on_report
+
+
 def setup(app: web.Application) -> None:
     app.router.add_get("/api/v1/agent-versions", list_releases)
     app.router.add_post("/api/v1/agent-versions", upload_release)
@@ -497,4 +522,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/agent/updates/check", check_update)
     app.router.add_get("/agent/updates/{version}/package", download_package)
     app.router.add_post("/agent/logs", upload_logs)
+    app[SELFTESTS] = {}
+    app.router.add_get("/api/v1/selftests", list_selftests)
+    app[REGISTRY].add_message_handler("selftest_report", _selftest_intake(app))
     app.cleanup_ctx.append(_open_wave_watcher)

@@ -143,6 +143,8 @@ async def test_menu_callbacks_on_a_real_hub(
         assert isinstance(report, p.SelfTestReport)
         assert report.ready, report.reasons
         assert [c["key"] for c in report.checks] == ["camera", "microphone", "speaker", "hub", "link", "router"]
+        status, latest = await tray_hub.api("GET", "/api/v1/selftests")
+        assert status == 200 and latest["UDN17"]["ready"] is True and latest["UDN17"]["trigger"] == "clerk"
 
         # สถานะเครือข่าย and ช่วยเหลือ answer locally, with the province's phone.
         items["network"](icon)
