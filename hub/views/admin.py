@@ -196,3 +196,6 @@ def setup(app: web.Application) -> None:
 
 # Site kinds as the inventory table shows them (marked for extraction).
 KIND_LABELS = {"hub": N_("hub"), "district": N_("district")}
+# Role names shown in the header and the operators table (hub.i18n marks them through a
+# variable, which extraction cannot see).
+ROLE_NAMES = {"viewer": N_("viewer"), "operator": N_("operator"), "admin": N_("admin")}

@@ -200,9 +200,12 @@ def test_viewer_sees_but_cannot_act(demo: Demo, context: BrowserContext) -> None
         const post = (url) => fetch(url, {method: 'POST', headers: {'X-CSRF-Token': csrf, 'Content-Type': 'application/json'}, body: '{}'}).then(r => r.status);
         return [await post('/api/v1/series/preset/songkran'), await post('/api/v1/demo/agents/UDN01/stop'),
                 await post('/api/v1/alarms/1/ack'), await post('/api/v1/tokens'),
-                (await fetch('/admin')).status];
+                await post('/api/v1/conferences'), (await fetch('/admin')).status];
     }""")
-    assert result == [403, 403, 403, 403, 403], result
+    assert result == [403, 403, 403, 403, 403, 403], result
+    page.goto(demo.url + "/conference")
+    expect(page.locator("#start-form")).to_have_count(0)
+    expect(page.locator("#conf-panel button:not([disabled])")).to_have_count(0)
     # And without the CSRF token a logged-in browser cannot change anything at all.
     status = page.evaluate("fetch('/api/v1/operators', {method: 'POST', body: '{}'}).then(r => r.status)")
     assert status == 403

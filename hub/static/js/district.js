@@ -100,7 +100,8 @@
       const body = table.querySelector("tbody");
       if (!rows.length) { body.replaceChildren(S.el("tr", {}, S.el("td", { colspan: 3, text: T.none }))); return; }
       body.replaceChildren(...rows.map((r) => S.el("tr", {}, S.el("td", { text: S.fmtDate(r.at) }),
-        S.el("td", { text: r.kind }), S.el("td", { text: JSON.stringify(r.detail || {}) }))));
+        S.el("td", { text: T["event_" + r.kind] || r.kind }),
+        S.el("td", { text: Object.entries(r.detail || {}).map(([k, v]) => `${k}: ${v}`).join(" · ") }))));
     } catch (e) { S.say(e.message, false); }
   }
 
