@@ -4,6 +4,7 @@ Alembic's env and the migration test import this. A feature that adds tables
 adds its module here.
 """
 
+# ruff: noqa: I001  (one import line per feature, appended by each feature: keep them apart)
 from hub import models  # noqa: F401
 from hub import updates  # noqa: F401
 from hub import mailer, scheduler  # noqa: F401
