@@ -107,6 +107,22 @@ def test_schedule_songkran_preset_skip_and_invitations(demo: Demo, context: Brow
     series_row.get_by_role("button", name="ส่งหนังสือเชิญ").click()
     expect(page.locator("#toast")).to_contain_text("เข้าคิวส่งหนังสือเชิญแล้ว")
     expect(page.locator("#invitations tbody tr").first).to_be_visible()
+    # Move one occurrence to 10:00 the same day (a dialog with a Bangkok-time field).
+    fourth = rows.nth(3)
+    fourth.get_by_role("button", name=re.compile("^เลื่อน")).click()
+    key = fourth.get_attribute("data-date")
+    page.get_by_label("เวลาเริ่มใหม่ (เวลาประเทศไทย)").fill(f"{key}T10:00")
+    page.locator("#move-dialog").get_by_role("button", name="เลื่อน").click()
+    expect(page.locator("#toast")).to_contain_text("เลื่อนการประชุมแล้ว")
+    expect(page.locator(f"#occurrences tr[data-date='{key}']")).to_contain_text("10:00")
+
+    # Editing the series fills the form; saving changes every occurrence's time.
+    page.locator("#series tbody tr[data-id]").first.get_by_role("button", name=re.compile("^แก้ไข")).click()
+    expect(page.locator("#new-title")).to_contain_text("กำลังแก้ไข")
+    page.locator("#f-start-time").fill("08:30")
+    page.get_by_role("button", name="บันทึกการแก้ไข").click()
+    expect(page.locator("#toast")).to_contain_text("บันทึกแล้ว")
+    expect(rows.first).to_contain_text("08:30")
     rows.first.get_by_role("button", name="ความพร้อม").click()
     expect(page.locator("#occurrences tr.detail ul.readiness li")).to_have_count(20)
     shot(page, "schedule-th")

@@ -109,9 +109,8 @@
         });
         const edit = S.el("button", { type: "button", text: T.edit, "aria-label": `${T.edit}: ${s.title}` });
         edit.addEventListener("click", async () => {
-          const title = window.prompt(T.new_title, s.title);
-          if (!title || title === s.title) return;
-          if (await S.act(edit, () => S.api("PATCH", `/api/v1/series/${s.id}`, { title }), T.saved)) load();
+          const full = await S.act(edit, () => S.api("GET", `/api/v1/series/${s.id}`), T.edit);
+          if (full) startEdit(full);
         });
         const cancel = S.el("button", { type: "button", class: "danger-outline", text: T.cancel_series });
         cancel.addEventListener("click", async () => {
@@ -180,6 +179,35 @@
     document.getElementById("f-title").focus();
   });
 
+  // Editing fills the same form; saving sends a PATCH (the hub mails an update, same UID).
+  let editing = null;
+  const heading = document.getElementById("new-title");
+  const submit = document.getElementById("create-series");
+  const cancelEdit = document.getElementById("cancel-edit");
+  function stopEdit() {
+    editing = null;
+    heading.textContent = T.new_series; submit.textContent = T.create; cancelEdit.hidden = true;
+  }
+  cancelEdit.addEventListener("click", () => { stopEdit(); form.reset(); syncRecurrence(); });
+  function startEdit(full) {
+    editing = full.id;
+    form.elements["title"].value = full.title;
+    form.elements["organizer_email"].value = full.organizer_email;
+    recurrence.value = full.recurrence; syncRecurrence();
+    form.elements["start_date"].value = full.start_date;
+    form.elements["end_date"].value = full.end_date;
+    form.elements["start_time"].value = String(full.start_time).slice(0, 5);
+    form.elements["duration_min"].value = full.duration_min;
+    form.elements["layout"].value = full.layout;
+    const chosen = new Set(full.districts);
+    boxes().forEach((b) => { b.checked = chosen.has(b.value); });
+    all.checked = boxes().every((b) => b.checked);
+    form.querySelectorAll('input[name="weekdays"]').forEach((b) => { b.checked = (full.weekdays || []).includes(Number(b.value)); });
+    heading.textContent = `${T.editing}: ${full.title}`;
+    submit.textContent = T.save; cancelEdit.hidden = false;
+    heading.scrollIntoView(); form.elements["title"].focus();
+  }
+
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const err = document.getElementById("form-error");
@@ -203,8 +231,14 @@
     const button = document.getElementById("create-series");
     button.disabled = true;
     try {
-      await S.api("POST", "/api/v1/series", body);
-      S.say(T.created, true);
+      if (editing) {
+        await S.api("PATCH", `/api/v1/series/${editing}`, body);
+        S.say(T.saved, true);
+        stopEdit();
+      } else {
+        await S.api("POST", "/api/v1/series", body);
+        S.say(T.created, true);
+      }
       load();
     } catch (e) {
       err.hidden = false;
