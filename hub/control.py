@@ -213,7 +213,9 @@ class AgentRegistry:
         s = self.settings
         # The hard cap is above the protocol limit so that a merely large frame
         # gets an error reply; only an absurd one makes aiohttp drop the socket.
-        ws = web.WebSocketResponse(max_msg_size=s.max_frame_bytes * 4, heartbeat=None)
+        # No permessage-deflate: control frames are small, and compression would be done
+        # once per agent for every broadcast, undoing "encode once".
+        ws = web.WebSocketResponse(max_msg_size=s.max_frame_bytes * 4, heartbeat=None, compress=False)
         await ws.prepare(request)
         remote = request.remote or ""
         if self._closing:
