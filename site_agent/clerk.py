@@ -85,7 +85,9 @@ class ClerkAgent:
         self.exit_code = 0
         self._shown: set[str] = set()
         self._subscribers: list[Subscriber] = []
-        self._inputs_factory = inputs_factory or (lambda confirm: real_inputs(cfg.hub_url, confirm))
+        self._inputs_factory = inputs_factory or (
+            lambda confirm: real_inputs(cfg.hub_url, confirm, preferred=cfg.extra.get("devices") or {})
+        )
         self.update_check_s = update_check_s
         root = updates_root or Path(os.environ.get(UPDATES_DIR_ENV) or cfg.config_dir / "updates")
         self.updater = Updater(
@@ -253,6 +255,7 @@ class ClerkAgent:
         inp = inputs or self.make_inputs(confirm)
         report = await run_selftest(inp, on_result=on_result)
         self.last_report = report
+        self._remember_devices(inp, report)
         self._set(
             selftest_ready=report.ready,
             selftest_reasons_th=tuple(report.reasons("th")),
@@ -267,6 +270,19 @@ class ClerkAgent:
                 )
             )
         return report
+
+    def _remember_devices(self, inp: SelfTestInputs, report: SelfTestReport) -> None:
+        """Devices that just passed become this PC's choice (agent.json), so the next clerk needn't choose."""
+        chosen = dict(inp.extra.get("devices") or {})
+        by_key = {c.key: c.passed for c in report.checks}
+        keep = {k: v for k, v in chosen.items() if by_key.get("camera" if k == "video" else "microphone")}
+        cfg = self.client.config
+        if keep and {**cfg.extra.get("devices", {}), **keep} != cfg.extra.get("devices"):
+            cfg.extra["devices"] = {**cfg.extra.get("devices", {}), **keep}
+            try:
+                cfg.save()
+            except OSError as exc:
+                log.warning("could not remember the devices: %s", exc)
 
     def make_inputs(self, confirm: Confirm | None) -> SelfTestInputs:
         inp = self._inputs_factory(confirm)
@@ -343,13 +359,11 @@ _CLERKS: dict[int, ClerkAgent] = {}
 
 def install_clerk(client: AgentClient, demo: bool = False) -> ClerkAgent:
     """The hook `site_agent.features` calls: self-test, clerk state and updates on any agent."""
-    from site_agent.selftest import SyntheticCamera, SyntheticMicrophone, SyntheticSpeaker
 
     def inputs(confirm: Confirm | None) -> SelfTestInputs:
-        inp = real_inputs(client.config.hub_url, confirm)
-        if demo:
-            inp.camera, inp.microphone, inp.speaker = SyntheticCamera(), SyntheticMicrophone(), SyntheticSpeaker()
-        return inp
+        return real_inputs(
+            client.config.hub_url, confirm, preferred=client.config.extra.get("devices") or {}, synthetic=demo
+        )
 
     return clerk_for(client, inputs_factory=inputs)
 
@@ -422,7 +436,6 @@ def add_clerk_commands(sub: Any, cmd_run: Callable[[Any], int]) -> None:
 def selftest_main(args: Any) -> int:
     """`python -m site_agent selftest`: the clerk's checks in a terminal (asks about the tone if it can)."""
     from site_agent.config import default_config_dir, load_config
-    from site_agent.selftest import SyntheticCamera, SyntheticMicrophone, SyntheticSpeaker
 
     config = load_config(Path(args.config_dir) if args.config_dir else default_config_dir())
     confirm: Confirm | None = None
@@ -433,9 +446,7 @@ def selftest_main(args: Any) -> int:
             return answer.strip().lower() in ("y", "yes", "ใช่", "ได้ยิน")
 
         confirm = ask
-    inp = real_inputs(config.hub_url, confirm)
-    if args.demo:
-        inp.camera, inp.microphone, inp.speaker = SyntheticCamera(), SyntheticMicrophone(), SyntheticSpeaker()
+    inp = real_inputs(config.hub_url, confirm, preferred=config.extra.get("devices") or {}, synthetic=args.demo)
     report = asyncio.run(run_selftest(inp, on_result=lambda r: print(r.line(args.lang), flush=True)))
     print(("พร้อม" if args.lang == "th" else "READY") if report.ready else ("ยังไม่พร้อม" if args.lang == "th" else "NOT READY"))
     return 0 if report.ready else 1

@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 import numpy as np
 
@@ -277,6 +277,12 @@ async def check_link(inp: SelfTestInputs) -> CheckResult:
     loss = 100.0 * (len(rtts) - len(answered)) / len(rtts) if rtts else 100.0
     median = statistics.median(answered) if answered else math.inf
     detail = f"{len(rtts)} probes, loss {loss:.1f} %, median RTT {median:.1f} ms"
+    if not answered:
+        return CheckResult(
+            "link", "fail", t_th, t_en, detail,
+            "ไม่มีการตอบกลับจากจังหวัดเลย (สูญหาย 100%) ตรวจสายแลนและเราเตอร์ ถ้ายังไม่ได้ให้โทรแจ้งผู้ให้บริการ",
+            "No answer from the province at all (100 % loss): check the cable and router, then call the provider.",
+        )
     if loss >= inp.max_loss_pct or median > inp.max_rtt_ms:
         return CheckResult(
             "link", "fail", t_th, t_en, detail,
@@ -489,21 +495,18 @@ class PollerRouter:
         return int(reading.sys_uptime)
 
 
-def _av_input() -> tuple[str, str, str]:
-    """(format, camera, microphone) names for PyAV on this platform."""
-    if sys.platform == "win32":
-        return "dshow", "video=" + os.environ.get("SALAKLANG_CAMERA", ""), "audio=" + os.environ.get("SALAKLANG_MIC", "")
-    return "v4l2", os.environ.get("SALAKLANG_CAMERA", "/dev/video0"), os.environ.get("SALAKLANG_MIC", "default")
-
-
 class AvCamera:
+    """A capture device as FFmpeg sees it (``site_agent.media.Device``: format + input name)."""
+
+    def __init__(self, fmt: str, file: str) -> None:
+        self.fmt, self.file = fmt, file
+
     def grab(self, count: int, timeout_s: float) -> list[np.ndarray]:
         import av
 
-        fmt, dev, _ = _av_input()
         frames: list[np.ndarray] = []
         deadline = time.monotonic() + timeout_s
-        with av.open(dev, format=fmt, timeout=timeout_s) as box:
+        with av.open(self.file, format=self.fmt, timeout=timeout_s) as box:
             for frame in box.decode(video=0):
                 frames.append(frame.to_ndarray(format="rgb24"))
                 if len(frames) >= count or time.monotonic() > deadline:
@@ -512,23 +515,42 @@ class AvCamera:
 
 
 class AvMicrophone:
+    def __init__(self, fmt: str, file: str) -> None:
+        self.fmt, self.file = fmt, file
+
     def levels(self, seconds: float) -> list[float]:
         import av
 
-        fmt = "dshow" if sys.platform == "win32" else "pulse"
-        dev = _av_input()[2]
         out: list[float] = []
         deadline = time.monotonic() + seconds
-        with av.open(dev, format=fmt, timeout=seconds + 2) as box:
+        with av.open(self.file, format=self.fmt, timeout=seconds + 2) as box:
             for frame in box.decode(audio=0):
-                pcm = frame.to_ndarray().astype(np.float64)
-                if pcm.dtype.kind != "f":
-                    pcm /= 32768.0
+                raw = frame.to_ndarray()
+                pcm = raw.astype(np.float64)
+                if raw.dtype.kind in "iu":  # integer PCM: scale to ±1.0 full scale
+                    pcm /= float(2 ** (8 * raw.dtype.itemsize - 1))
                 rms = float(np.sqrt(np.mean(np.square(pcm)))) or 1e-9
                 out.append(20 * math.log10(rms))
                 if time.monotonic() > deadline:
                     break
         return out
+
+
+class _Named(Protocol):
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+DeviceT = TypeVar("DeviceT", bound=_Named)
+
+
+def pick_device(devices: Sequence[DeviceT], kind: str, preferred: str | None) -> DeviceT | None:
+    """The remembered device if it is still plugged in, else the first of its kind."""
+    candidates = [d for d in devices if d.kind == kind]
+    return next((d for d in candidates if d.name == preferred), candidates[0] if candidates else None)
 
 
 class SystemSpeaker:
@@ -565,14 +587,32 @@ def real_inputs(
     router: RouterPoller | None = None,
     on_frame: FrameSink | None = None,
     on_level: LevelSink | None = None,
+    preferred: dict[str, str] | None = None,
+    synthetic: bool = False,
 ) -> SelfTestInputs:
-    """Inputs for a real PC. ``SALAKLANG_SYNTHETIC_DEVICES=1`` swaps in synthetic media devices."""
+    """Inputs for a real PC: the devices FFmpeg finds (the remembered ones first).
+
+    ``synthetic`` (``--demo``) or ``SALAKLANG_SYNTHETIC_DEVICES=1`` use synthetic media devices. The
+    chosen device names are in ``extra["devices"]`` so a passing test can be remembered.
+    """
     hub = HttpHub(hub_url)
-    synthetic = os.environ.get("SALAKLANG_SYNTHETIC_DEVICES") == "1"
-    camera: Camera = SyntheticCamera() if synthetic else AvCamera()
-    mic: Microphone = SyntheticMicrophone() if synthetic else AvMicrophone()
-    speaker: Speaker = SyntheticSpeaker() if synthetic else SystemSpeaker()
+    speaker: Speaker | None
+    camera: Camera | None
+    mic: Microphone | None
+    chosen: dict[str, str] = {}
+    if synthetic or os.environ.get("SALAKLANG_SYNTHETIC_DEVICES") == "1":
+        camera, mic, speaker = SyntheticCamera(), SyntheticMicrophone(), SyntheticSpeaker()
+    else:
+        from site_agent.media import list_devices
+
+        devices = list_devices()
+        video = pick_device(devices, "video", (preferred or {}).get("video"))
+        audio = pick_device(devices, "audio", (preferred or {}).get("audio"))
+        camera = AvCamera(video.format, video.file) if video is not None else None
+        mic = AvMicrophone(audio.format, audio.file) if audio is not None else None
+        chosen = {k: d.name for k, d in (("video", video), ("audio", audio)) if d is not None}
+        speaker = SystemSpeaker()
     return SelfTestInputs(
         camera=camera, microphone=mic, speaker=speaker, hub=hub, prober=hub, router=router,
-        confirm=confirm, on_frame=on_frame, on_level=on_level,
+        confirm=confirm, on_frame=on_frame, on_level=on_level, extra={"devices": chosen},
     )

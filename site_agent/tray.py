@@ -298,9 +298,6 @@ def tray_main(args: argparse.Namespace) -> int:
     from site_agent.logs import setup_logging
     from site_agent.selftest import (
         SelfTestInputs,
-        SyntheticCamera,
-        SyntheticMicrophone,
-        SyntheticSpeaker,
         real_inputs,
     )
 
@@ -329,10 +326,7 @@ def tray_main(args: argparse.Namespace) -> int:
     demo = bool(getattr(args, "demo", False)) or os.environ.get("SALAKLANG_SYNTHETIC_DEVICES") == "1"
 
     def inputs(confirm: Any) -> SelfTestInputs:
-        inp = real_inputs(config.hub_url, confirm)
-        if demo:
-            inp.camera, inp.microphone, inp.speaker = SyntheticCamera(), SyntheticMicrophone(), SyntheticSpeaker()
-        return inp
+        return real_inputs(config.hub_url, confirm, preferred=config.extra.get("devices") or {}, synthetic=demo)
 
     clerk = clerk_for(client, inputs_factory=inputs)
     try:

@@ -161,3 +161,37 @@ async def test_router_by_real_snmpd(snmpd: int) -> None:
     wrong = SnmpRouter("127.0.0.1", snmpd, "wrong-community", timeout_s=0.3)
     bad = (await run_selftest(inputs(router=wrong))).checks[-1]
     assert bad.outcome == "fail" and "เราเตอร์ไม่ตอบ" in bad.advice_th
+
+
+def test_pick_device_prefers_the_remembered_one() -> None:
+    from site_agent.media import Device
+    from site_agent.selftest import pick_device
+
+    devices = [
+        Device("video", "Integrated Webcam", "v4l2", "/dev/video0"),
+        Device("video", "Logitech C920", "v4l2", "/dev/video2"),
+        Device("audio", "Jabra Speak 510", "pulse", "jabra"),
+    ]
+    assert pick_device(devices, "video", "Logitech C920") == devices[1]
+    assert pick_device(devices, "video", "unplugged cam") == devices[0]
+    assert pick_device(devices, "audio", None) == devices[2]
+    assert pick_device(devices[:2], "audio", None) is None
+
+
+async def test_passing_devices_are_remembered(tmp_path: Path) -> None:
+    from site_agent.clerk import ClerkAgent
+    from site_agent.client import AgentClient
+    from site_agent.config import AgentConfig, load_config
+
+    config = AgentConfig(hub_url="http://127.0.0.1:9", site="UDN03", token="t" * 32, config_dir=tmp_path)
+    config.save()
+
+    def factory(confirm: object) -> SelfTestInputs:
+        inp = inputs(microphone=SyntheticMicrophone(silent=True))
+        inp.extra["devices"] = {"video": "Logitech C920", "audio": "Jabra Speak 510"}
+        return inp
+
+    clerk = ClerkAgent(AgentClient(config), inputs_factory=factory, updates_root=tmp_path / "updates")
+    await clerk.selftest(confirm=None)
+    # The camera passed and is remembered; the silent microphone is not.
+    assert load_config(tmp_path).extra["devices"] == {"video": "Logitech C920"}
