@@ -1036,9 +1036,10 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     if "hub" in _running:
         log.warning("a second hub started in this process: scheduled jobs go to the newest")
     _running["hub"] = briefings
-    # Missed ones first, so the scheduler's own catch-up cannot open them late.
+    scheduler.start()  # creates the job table on a fresh database
+    # Overdue beyond the grace → missed. The scheduler's own catch-up cannot open them late
+    # either: run_step checks the grace again before opening.
     await briefings.reconcile()
-    scheduler.start()
     if _conference_manager(app) is not None:
         briefings._spawn(briefings.watch_conferences())
     async with running_outbox(outbox):
