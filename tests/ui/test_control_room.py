@@ -328,3 +328,60 @@ def test_conference_start_layout_preview_and_floor(demo: Demo, context: BrowserC
                 demo.api("POST", f"/api/v1/conferences/{c['id']}/end")
         demo.api("POST", "/api/v1/demo/agents/UDN03/start")
     assert not [e for e in errors if "Content Security Policy" in e or "Uncaught" in e], errors
+
+
+CONTRAST_JS = """(selectors) => {
+  const lum = (rgb) => {
+    const [r, g, b] = rgb.match(/[\\d.]+/g).slice(0, 3).map(Number).map((v) => {
+      v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const bg = (el) => {
+    for (let n = el; n; n = n.parentElement) {
+      const c = getComputedStyle(n).backgroundColor;
+      const alpha = c.startsWith('rgba') ? Number(c.match(/[\\d.]+/g)[3]) : 1;
+      if (alpha >= 0.5) return c;  // a faint overlay (the current nav item) keeps its parent's colour
+    }
+    return 'rgb(255, 255, 255)';
+  };
+  const out = [];
+  for (const sel of selectors) {
+    for (const el of document.querySelectorAll(sel)) {
+      if (!el.offsetParent) continue;
+      const a = lum(getComputedStyle(el).color), b = lum(bg(el));
+      out.push([sel, (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)]);
+    }
+  }
+  return out;
+}"""
+
+
+def test_keyboard_and_projector_contrast(demo: Demo, context: BrowserContext) -> None:
+    page = context.new_page()
+    login(page, demo, "admin", "/")
+    # The first Tab reaches the skip link, which jumps to the content.
+    page.keyboard.press("Tab")
+    expect(page.locator("a.skip")).to_be_focused()
+    # Map points are links a keyboard reaches, each with a spoken name.
+    page.locator("#map a[data-code=UDN01]").focus()
+    expect(page.locator("#map a[data-code=UDN01]")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/districts/UDN01")
+    # Text survives a projector: WCAG AA contrast (4.5:1) for status words, badges, nav, notes.
+    for path in ("/", "/districts/UDN01", "/conference", "/admin"):
+        page.goto(demo.url + path)
+        page.wait_for_load_state("networkidle")
+        ratios = page.evaluate(CONTRAST_JS, [".tile .state", ".badge", "nav a", ".missing", ".muted", "th", "td",
+                                             ".kv dt", "button", ".alarm .sev", "#toast"])
+        low = [(sel, round(r, 2)) for sel, r in ratios if r < 4.5]
+        assert ratios and low == [], (path, low[:10])
+    # A destructive action's dialog closes with Escape and nothing happens.
+    page.goto(demo.url + "/admin")
+    revoke = page.locator("#tok-table button.revoke").first
+    revoke.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#confirm-dialog")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.locator("#confirm-dialog")).to_be_hidden()
+    expect(page.locator("#tok-table button.revoke").first).to_be_visible()
+    shot(page, "admin-keyboard-th")
