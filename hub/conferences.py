@@ -521,6 +521,16 @@ class ConferenceManager:
             await self._site_floor(live, code, "release", 2)
         elif action == "join":
             self._join_soon(live, code)
+        elif action == "leave":
+            # The clerk left the call: media stops, the district stays on the list and can rejoin.
+            live.in_program.discard(code)
+            live.presence.setdefault(code, {})["left_at"] = utcnow().isoformat()
+            if live.worker is not None and live.worker.running:
+                with contextlib.suppress(MediaWorkerError):
+                    await live.worker.request("leave", site=code)
+            await self._send_quiet(code, "leave", {"conference_id": live.conf.id})
+            await audit.arecord(self.engine, actor=f"agent:{code}", action="conference.leave",
+                                target=f"conference:{live.conf.id}/{code}")
 
     async def _site_floor(self, live: LiveConference, code: str, action: str, priority: int) -> None:
         try:
