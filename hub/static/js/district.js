@@ -23,7 +23,7 @@
     const end = Date.now() / 1000, start = end - SPAN[range];
     const x = (t) => L + ((t - start) / (end - start)) * (W - L - R);
     const buckets = data.buckets || [];
-    const highs = buckets.map((b) => b.rtt_p95_ms ?? b.rtt_median_ms).filter((v) => v != null);
+    const highs = buckets.map((b) => b.rtt_max_ms ?? b.rtt_p95_ms ?? b.rtt_median_ms).filter((v) => v != null);
     const ymax = Math.max(5, ...highs) * 1.15;
     const y = (v) => top + plotH - (v / ymax) * plotH;
     const out = [];
@@ -37,12 +37,16 @@
     for (let i = 0; i <= 6; i++) {
       const t = start + ((end - start) / 6) * i;
       const label = range === "24h" ? S.fmtTime(t * 1000) : S.fmtDate(t, false);
-      out.push(node("text", { x: x(t), y: H - 4, class: "xlabel" }, label));
+      out.push(node("text", { x: x(t), y: H - 4, class: i === 6 ? "xlabel last" : "xlabel" }, label));
     }
     out.push(node("text", { x: 4, y: lossTop + 18, class: "ylabel-left" }, T.loss));
     for (const b of buckets) {
       const t0 = Date.parse(b.start) / 1000;
       const x0 = x(t0), x1 = Math.max(x0 + 1, x(t0 + b.seconds) - 0.5);
+      // The "smoke": min–max faint, 5th–95th percentile darker, as SmokePing shades its spread.
+      if (b.rtt_min_ms != null && b.rtt_max_ms != null) {
+        out.push(node("rect", { x: x0, width: x1 - x0, y: y(b.rtt_max_ms), height: Math.max(1, y(b.rtt_min_ms) - y(b.rtt_max_ms)), class: "smoke-outer" }));
+      }
       if (b.rtt_p5_ms != null && b.rtt_p95_ms != null) {
         out.push(node("rect", { x: x0, width: x1 - x0, y: y(b.rtt_p95_ms), height: Math.max(1, y(b.rtt_p5_ms) - y(b.rtt_p95_ms)), class: "smoke" }));
       }
@@ -101,7 +105,8 @@
       if (!rows.length) { body.replaceChildren(S.el("tr", {}, S.el("td", { colspan: 3, text: T.none }))); return; }
       body.replaceChildren(...rows.map((r) => S.el("tr", {}, S.el("td", { text: S.fmtDate(r.at) }),
         S.el("td", { text: T["event_" + r.kind] || r.kind }),
-        S.el("td", { text: Object.entries(r.detail || {}).map(([k, v]) => `${k}: ${v}`).join(" · ") }))));
+        S.el("td", { text: Object.entries(r.detail || {})
+          .map(([k, v]) => `${k}: ${typeof v === "number" && !Number.isInteger(v) ? v.toFixed(1) : v}`).join(" · ") }))));
     } catch (e) { S.say(e.message, false); }
   }
 
