@@ -202,15 +202,21 @@ async def _principal(request: web.Request) -> Principal | None:
                 ip=client_ip(request), detail={"path": request.path},
             )
     else:
-        session = await get_session(request)
-        if "uid" in session:
-            principal = Principal(session["username"], session["role"], session["uid"], "session")
+        principal = await session_principal(request)
     request[PRINCIPAL_KEY] = principal
     return principal
 
 
 async def current_principal(request: web.Request) -> Principal | None:
     return await _principal(request)
+
+
+async def session_principal(request: web.Request) -> Principal | None:
+    """The logged-in browser user, ignoring any Authorization header."""
+    session = await get_session(request)
+    if "uid" not in session:
+        return None
+    return Principal(session["username"], session["role"], session["uid"], "session")
 
 
 async def require_role(request: web.Request, role: str = "viewer") -> Principal:

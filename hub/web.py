@@ -21,7 +21,14 @@ from aiohttp_session import get_session, new_session
 
 from hub import audit, i18n
 from hub.appkeys import CATALOGS, DEMO, ENGINE, REGISTRY, SETTINGS
-from hub.auth import client_ip, csrf_token, current_principal, require_role, verify_password
+from hub.auth import (
+    client_ip,
+    csrf_token,
+    current_principal,
+    require_role,
+    session_principal,
+    verify_password,
+)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 STATIC_DIR = PACKAGE_DIR / "static"
@@ -46,10 +53,19 @@ async def language_middleware(
     return await handler(request)
 
 
+# Routes that never render a page. aiohttp_jinja2 runs context processors for
+# every request, so these skip the session work below.
+NON_PAGE_PREFIXES = ("/api/", "/agent/", "/static/", "/metrics", "/healthz")
+
+
 async def _context(request: web.Request) -> dict[str, Any]:
+    if request.path.startswith(NON_PAGE_PREFIXES):
+        return {}
     lang = i18n.current_language.get()
     tz = request.app[SETTINGS].timezone
-    principal = await current_principal(request)
+    # Pages know their user from the session cookie only: a bearer token (an
+    # operator's, or a district's site token) is an API credential, not a page login.
+    principal = await session_principal(request)
     return {
         "lang": lang,
         "other_lang": "en" if lang == "th" else "th",

@@ -135,3 +135,12 @@ def test_operator_validation(engine: object) -> None:
     assert verify_password(engine, "somchai", "wrong") is None  # type: ignore[arg-type]
     with pytest.raises(AuthError, match="exists"):
         create_operator(engine, "somchai", "long-enough-pw", "viewer")  # type: ignore[arg-type]
+
+
+async def test_non_page_routes_do_not_run_page_auth(hub: HubHandle, http: aiohttp.ClientSession) -> None:
+    """A district's bearer token on a non-page route must not be judged as an operator token."""
+    config = await hub.enrol_agent("UDN15")
+    async with http.get(f"{hub.url}/healthz", headers={"Authorization": f"Bearer {config.token}"}) as resp:
+        assert resp.status == 200
+        assert "Set-Cookie" not in resp.headers  # no session was made for it
+    assert audit.recent(hub.engine, action_prefix="token.refused") == []
