@@ -311,6 +311,21 @@ def test_conference_start_layout_preview_and_floor(demo: Demo, context: BrowserC
         expect(page.locator("#floor-queue tbody tr[data-request]")).to_have_count(0)
         shot(page, "conference-floor-th")
 
+        # Lecture mode and the agenda with its running timer.
+        page.locator("#lecture-btn").click()
+        expect(page.locator("#lecture-btn")).to_have_attribute("aria-pressed", "true")
+        page.locator("#agenda-minutes").fill("1")
+        page.get_by_role("button", name="ลำดับการพูด: ทุกอำเภอที่เข้าร่วม").click()
+        expect(page.locator("#toast")).to_contain_text("บันทึกลำดับการพูดแล้ว")
+        page.get_by_role("button", name="เริ่มวาระ").click()
+        expect(page.locator("#agenda-state")).to_contain_text(re.compile(r"▶ .+ · \d+ s เหลือ"))
+        first = page.locator("#agenda-state").text_content()
+        page.wait_for_timeout(2200)
+        assert page.locator("#agenda-state").text_content() != first  # the timer runs
+        page.get_by_role("button", name="หยุดชั่วคราว").click()
+        expect(page.locator("#agenda-state")).to_contain_text("‖")
+        shot(page, "conference-agenda-th")
+
         # The board marks who is in the briefing.
         board = context.new_page()
         board.goto(demo.url + "/")
