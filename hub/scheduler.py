@@ -637,21 +637,32 @@ class Briefings:
             return occ, series
 
     def _transition(self, occurrence_id: int, event: str, **changes: Any) -> BriefingOccurrence | None:
-        """Apply one state-machine event in its own transaction; None if not allowed now."""
+        """Apply one state-machine event; None if not allowed now.
+
+        Compare-and-set on the state column: two triggers racing (a restart's catch-up and
+        the missed-job listener, say) cannot both win, so each step happens at most once.
+        """
         with self._session() as s:
             occ = s.get(BriefingOccurrence, occurrence_id)
             if occ is None:
                 return None
+            before = occ.state
             try:
-                occ.state = advance(occ.state, event).value
+                after = advance(before, event).value
             except IllegalTransition as exc:
                 log.info("occurrence %s: %s", occurrence_id, exc)
                 return None
-            for k, v in changes.items():
-                setattr(occ, k, v)
-            s.add(occ)
+            result = s.execute(
+                sa.update(BriefingOccurrence)
+                .where(BriefingOccurrence.id == occurrence_id, BriefingOccurrence.state == before)  # type: ignore[arg-type]
+                .values(state=after, **changes)
+            )
             s.commit()
-            return occ
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                log.info("occurrence %s: %s lost a race (state changed under it)", occurrence_id, event)
+                return None
+            s.expire_all()
+            return s.get(BriefingOccurrence, occurrence_id)
 
     def _attendance(self, occurrence_id: int, code: str, **changes: Any) -> None:
         with self._session() as s:

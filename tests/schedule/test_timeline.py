@@ -243,3 +243,25 @@ async def test_restarting_never_duplicates_jobs(tmp_path: Path) -> None:
         assert len(hub.briefings.scheduler.get_jobs()) == 8
     finally:
         await hub.stop()
+
+
+@pytest.mark.slow
+async def test_racing_triggers_change_the_state_once(tmp_path: Path) -> None:
+    hub = TestHub(tmp_path / "hub")
+    await hub.start()
+    try:
+        body, _t0 = soon(600, districts=["UDN10"])
+        status, series = await hub.api("POST", "/api/v1/series", body)
+        assert status == 201
+        oid = series["occurrences"][0]["id"]
+        for event in ("open", "miss"):
+            results = await asyncio.gather(
+                *(asyncio.to_thread(hub.briefings._transition, oid, event) for _ in range(8))
+            )
+            winners = [r for r in results if r is not None]
+            assert len(winners) == (1 if event == "open" else 0)  # after open, miss is illegal
+        assert winners == [] and results.count(None) == 8
+        status, got = await hub.api("GET", f"/api/v1/occurrences/{oid}/readiness")
+        assert got["occurrence"]["state"] == "open"
+    finally:
+        await hub.stop()
