@@ -379,6 +379,10 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
     print(f"compose + encode per program frame at the hub: {render_ms:.1f} ms wall; "
           f"plain 720p encode of the received program: {encode_cores:.2f} cores")
     print(f"ratio hub / plain encode: {hub_cores / encode_cores:.2f}")
+    dropped = sum(v.get("video_dropped", 0) for v in after["sites"].values())
+    print(f"keyframes sent {after['keyframes'] - before['keyframes']} "
+          f"(requests {after['keyframe_requests'] - before['keyframe_requests']}); "
+          f"program frames dropped at lagging senders: {dropped}")
     print(f"program fps at sites: min {min(fps.values()):.1f}, median {statistics.median(fps.values()):.1f}")
     print(f"glass-to-glass latency ({len(lat)} frames): p50 {percentile(lat, 50):.0f} ms, "
           f"p95 {percentile(lat, 95):.0f} ms")

@@ -36,7 +36,7 @@ SLATE_BG = (38, 52, 82)  # dark slate blue: clearly "no picture", never black
 EMPTY_BG = (28, 30, 36)
 CONTENT_BG = (60, 60, 68)
 HOLDER_BORDER = (250, 200, 40)
-LABEL_BG_ALPHA = 0.55
+LABEL_BG = (16, 24, 40)
 FRAME_STALE_S = 2.0
 
 
@@ -111,12 +111,27 @@ class Compositor:
         self.tiles: list[PlacedTile] = []
         self.names: dict[str, str] = {}
         self._slates: dict[tuple[str | None, int, int], np.ndarray] = {}
-        self._labels: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._labels: dict[tuple[str, int, int], np.ndarray] = {}
         self.labels_enabled = True
+        self._canvas = np.empty((height, width, 3), dtype=np.uint8)
+        self._canvas[:] = EMPTY_BG
+        # tile index → (picture object, site, holder) last painted there; holding the
+        # picture keeps its identity unique while it is compared
+        self._painted: dict[int, tuple[np.ndarray | None, str | None, bool]] = {}
+        self._pending: tuple[list[PlacedTile], dict[str, str]] | None = None
 
     def set_scene(self, tiles: list[dict[str, Any]], names: dict[str, str]) -> None:
-        self.tiles = scale_tiles(tiles, self.width, self.height)
-        self.names = dict(names)
+        """Takes effect at the next :meth:`apply_scene` (the render thread owns the canvas)."""
+        self._pending = (scale_tiles(tiles, self.width, self.height), dict(names))
+
+    def apply_scene(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        self.tiles, self.names = pending
+        # a new layout: repaint everything (areas no tile covers go back to the background)
+        self._canvas[:] = EMPTY_BG
+        self._painted = {}
 
     def tile_size(self, site: str) -> tuple[int, int] | None:
         for t in self.tiles:
@@ -143,47 +158,57 @@ class Compositor:
             self._slates[key] = cached
         return cached
 
-    def label(self, text: str, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
-        """A label strip (RGB) and its alpha for the bottom of a tile."""
+    def label(self, text: str, w: int, h: int) -> np.ndarray:
+        """An opaque name strip (RGB) for the bottom of a tile.
+
+        Opaque rather than blended: pasting it is one array copy, where alpha
+        blending every changed tile of every frame cost the render thread
+        several numpy steps, each waiting for the GIL behind the event loop.
+        """
         key = (text, w, h)
         cached = self._labels.get(key)
         if cached is None:
             strip_h = max(10, min(h // 6, 40))
             size = max(8, int(strip_h * 0.7))
-            img = Image.new("RGBA", (w, strip_h), (0, 0, 0, int(255 * LABEL_BG_ALPHA)))
+            img = Image.new("RGB", (w, strip_h), LABEL_BG)
             draw = ImageDraw.Draw(img)
             font = thai_font(size)
             box = draw.textbbox((0, 0), text, font=font)
             draw.text((max(2, strip_h // 4) - box[0], (strip_h - (box[3] - box[1])) / 2 - box[1]),
-                      text, font=font, fill=(255, 255, 255, 255))
-            arr = np.asarray(img, dtype=np.float32)
-            alpha = arr[:, :, 3:4] / 255.0
-            cached = (arr[:, :, :3] * alpha, 1.0 - alpha)
+                      text, font=font, fill=(255, 255, 255))
+            cached = np.asarray(img, dtype=np.uint8).copy()
             self._labels[key] = cached
         return cached
 
     def compose(self, frames: dict[str, np.ndarray]) -> np.ndarray:
-        """``frames``: site → RGB array at its tile size (others are ignored)."""
-        canvas = np.empty((self.height, self.width, 3), dtype=np.uint8)
-        canvas[:] = EMPTY_BG
-        for t in self.tiles:
-            region = canvas[t.y : t.y + t.h, t.x : t.x + t.w]
+        """``frames``: site → RGB array at its tile size (others are ignored).
+
+        The canvas persists between frames: a tile is repainted only when its
+        picture (the same array object while the site sends nothing new), its
+        slate or its frame changed. Callers must treat the result as read-only.
+        """
+        self.apply_scene()
+        for index, t in enumerate(self.tiles):
             picture = frames.get(t.site) if t.site else None
-            if picture is not None and picture.shape[:2] == (t.h, t.w):
-                region[:] = picture
-            else:
-                region[:] = self.slate(t.site, t.w, t.h)
+            if picture is not None and picture.shape[:2] != (t.h, t.w):
                 picture = None
-            if self.labels_enabled and t.site and t.site != CONTENT and picture is not None:
-                premult, keep = self.label(self.name(t.site), t.w, t.h)
-                sh = premult.shape[0]
-                if sh < t.h:
-                    bottom = region[t.h - sh :]
-                    bottom[:] = (bottom * keep + premult).astype(np.uint8)
+            before = self._painted.get(index)
+            if before is not None and before[0] is picture and before[1:] == (t.site, t.holder):
+                continue
+            self._painted[index] = (picture, t.site, t.holder)
+            region = self._canvas[t.y : t.y + t.h, t.x : t.x + t.w]
+            if picture is None:
+                region[:] = self.slate(t.site, t.w, t.h)
+            else:
+                region[:] = picture
+                if self.labels_enabled and t.site and t.site != CONTENT:
+                    strip = self.label(self.name(t.site), t.w, t.h)
+                    if strip.shape[0] < t.h:
+                        region[t.h - strip.shape[0] :] = strip
             if t.holder:
                 b = max(2, min(t.w, t.h) // 60)
                 region[:b] = HOLDER_BORDER
                 region[-b:] = HOLDER_BORDER
                 region[:, :b] = HOLDER_BORDER
                 region[:, -b:] = HOLDER_BORDER
-        return canvas
+        return self._canvas

@@ -133,7 +133,10 @@ class PacketFanout:
 class PacketTrack(MediaStreamTrack):
     """A track whose ``recv`` yields pre-encoded packets (aiortc only packetizes them)."""
 
-    MAX_QUEUE = 50
+    # Frames waiting for this site's sender. A sender that falls this far behind
+    # (its event-loop turns come late, or its socket stalls) is restarted from the
+    # next keyframe instead of delivering ever older pictures: ~0.5 s at 25 fps.
+    MAX_QUEUE = 12
 
     def __init__(self, fanout: PacketFanout | None, kind: str, wait_keyframe: bool = False) -> None:
         super().__init__()
@@ -162,6 +165,10 @@ class PacketTrack(MediaStreamTrack):
                     self._fanout.on_join()
                 return
         self._queue.put_nowait(packet)
+
+    @property
+    def queued(self) -> int:
+        return self._queue.qsize()
 
     async def recv(self) -> Any:
         if self.readyState != "live":

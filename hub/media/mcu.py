@@ -55,6 +55,7 @@ class SitePeer:
     site: str
     pc: RTCPeerConnection
     audio_out: PacketTrack
+    video_out: PacketTrack | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     last_video: av.VideoFrame | None = None  # latest decoded frame, scaled lazily by the render thread
     video_seq: int = 0
@@ -156,6 +157,7 @@ class MCU:
         audio_out = PacketTrack(None, "audio")
         peer = SitePeer(site, pc, audio_out)
         video_out = self.video.track()
+        peer.video_out = video_out
         video_tr = pc.addTransceiver(video_out, direction="sendrecv")
         video_tr.setCodecPreferences(h264_codecs())
         route_keyframe_requests(video_tr.sender, self.encoder.gate.request)
@@ -261,6 +263,7 @@ class MCU:
     # --- outbound --------------------------------------------------------------------------------
     def _compose_encode(self, frames: dict[str, tuple[int, av.VideoFrame]], pts: int) -> list[av.Packet]:
         t0 = time.perf_counter()
+        self.compositor.apply_scene()
         pictures = {}
         for site, (w, h) in self.compositor.site_sizes().items():
             latest = frames.get(site)
@@ -340,7 +343,9 @@ class MCU:
             "process_cpu_s": round(time.process_time(), 3),
             "sites": {
                 s: {"state": p.state, "frames_in": p.frames_in, "audio_in": p.audio_frames_in,
-                    "size": list(p.size) if p.size else None, "rejected": p.rejected}
+                    "size": list(p.size) if p.size else None, "rejected": p.rejected,
+                    "video_queue": p.video_out.queued if p.video_out else 0,
+                    "video_dropped": p.video_out.dropped if p.video_out else 0}
                 for s, p in self.peers.items()
             },
         }

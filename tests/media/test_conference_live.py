@@ -160,8 +160,14 @@ async def test_conference_floor_and_agenda_over_the_real_protocol(
         assert not next(p for p in s["participants"] if p["site"] == "UDN02")["mic_open"]
 
         # every transition is in the audit log, with who did it
-        events = await asyncio.to_thread(audit.recent, hub.engine, action_prefix="conference.floor", limit=50)
-        seen = [(e.action, e.actor, e.ok) for e in reversed(events)]
+        # (the in-memory state changes first; its audit rows land with the state write)
+        seen: list[tuple[str, str, bool]] = []
+        for _ in range(50):
+            events = await asyncio.to_thread(audit.recent, hub.engine, action_prefix="conference.floor", limit=50)
+            seen = [(e.action, e.actor, e.ok) for e in reversed(events)]
+            if ("conference.floor.released", "agent:UDN02", True) in seen:
+                break
+            await asyncio.sleep(0.05)
         assert ("conference.floor.pending", "agent:UDN02", True) in seen
         assert ("conference.floor.accepted", "operator:operator", True) in seen
         assert ("conference.floor.granted", "operator:operator", True) in seen
