@@ -346,6 +346,7 @@ class Briefings:
 
             series, rows = await asyncio.to_thread(write)
             self._schedule(rows)
+        self.app[EVENTS].publish("series", {"id": series.id, "action": "create"})
         await audit.arecord(self.engine, actor=actor, action="series.create", target=f"series:{series.id}",
                             detail={"title": spec.title, "occurrences": len(rows)})
         return await asyncio.to_thread(self.series_json, series.id or 0)
@@ -385,6 +386,7 @@ class Briefings:
             series, rows = await asyncio.to_thread(write)
             self._schedule(rows)
         self.outbox.wake()
+        self.app[EVENTS].publish("series", {"id": series_id, "action": action.split(".", 1)[1]})
         await audit.arecord(self.engine, actor=actor, action=action, target=f"series:{series_id}",
                             detail={"sequence": series.sequence})
         return await asyncio.to_thread(self.series_json, series_id)
@@ -435,6 +437,7 @@ class Briefings:
             rows = await asyncio.to_thread(write)
             self._schedule(rows)
         self.outbox.wake()
+        self.app[EVENTS].publish("series", {"id": series_id, "action": "cancel"})
         await audit.arecord(self.engine, actor=actor, action="series.cancel", target=f"series:{series_id}")
         return await asyncio.to_thread(self.series_json, series_id)
 
@@ -515,6 +518,7 @@ class Briefings:
 
             queued, missing = await asyncio.to_thread(write)
         self.outbox.wake()
+        self.app[EVENTS].publish("series", {"id": series_id, "action": "invite", "queued": queued})
         await audit.arecord(self.engine, actor=actor, action="series.invite", target=f"series:{series_id}",
                             detail={"queued": queued, "no_email": missing})
         return {"series_id": series_id, "queued": queued, "districts_without_email": missing}
@@ -965,6 +969,7 @@ class Briefings:
             return
         self._unschedule(occurrence_id)
         log.warning("occurrence %s missed: the hub was down at T0 beyond the grace", occurrence_id)
+        self.app[EVENTS].publish("briefing", {"occurrence_id": occurrence_id, "state": OccState.MISSED.value})
         self.app[EVENTS].publish("alert", {
             "source": "schedule", "severity": "critical", "occurrence_id": occurrence_id,
             "message": "การประชุมไม่ได้เริ่มตามกำหนด (ระบบไม่พร้อมในเวลา) / briefing missed: the hub was down at T0",

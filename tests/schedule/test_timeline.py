@@ -86,6 +86,7 @@ async def test_readiness_reminder_open_join_end_in_order(tmp_path: Path) -> None
             phones = {a["site"]: a["contact_phone"] for a in alerts}
             assert phones["UDN02"] and phones["UDN02"] in next(a["message"] for a in alerts if a["site"] == "UDN02")
             assert any(e["kind"] == "readiness" for e in events)
+            assert {"id": series["id"], "action": "create"} in [e["data"] for e in events if e["kind"] == "series"]
             if ALARMS in hub.app:  # link-health alarms wired in: the offline district has one, critical
                 status, alarms = await hub.api("GET", "/api/v1/alarms?open=1")
                 offline = [a for a in alarms if a.get("site") == "UDN04" or a.get("code") == "UDN04"]
