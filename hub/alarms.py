@@ -32,10 +32,13 @@ from hub import audit
 from hub.appkeys import ENGINE, EVENTS, SETTINGS
 from hub.auth import client_ip, require_role
 from hub.db import session_scope
-from hub.models import Site, utcnow
+from hub.models import Agent, Site, utcnow
 from hub.settings import Settings
 
 log = logging.getLogger("hub.alarms")
+
+# Agents reconnect with a backoff capped at about 30 s.
+STARTUP_RECONNECT_S = 35.0
 
 BriefingLookup = Callable[[str, datetime], "datetime | Awaitable[datetime | None] | None"]
 
@@ -364,13 +367,34 @@ async def _alarms_ctx(app: web.Application) -> AsyncIterator[None]:
             pending[code] = asyncio.create_task(offline_after_grace(code))
 
     registry.add_connect_listener(on_connect)
+
+    async def startup_check() -> None:
+        # After a hub (re)start, a district whose agent never comes back gets no
+        # disconnect to react to: look once agents have had time to reconnect.
+        await asyncio.sleep(grace + STARTUP_RECONNECT_S)
+        for code in await asyncio.to_thread(_enrolled_districts, app[ENGINE]):
+            if not registry.is_online(code) and code not in pending:
+                await alarms.raise_alarm(code, "offline", {"after_hub_start": True})
+
+    startup = asyncio.create_task(startup_check())
     try:
         yield
     finally:
+        startup.cancel()
         for task in pending.values():
             task.cancel()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(alarms.drain(), timeout=5)
+
+
+def _enrolled_districts(engine: sa.Engine) -> list[str]:
+    with session_scope(engine) as session:
+        rows = session.exec(
+            select(Site.code)
+            .join(Agent, Agent.site_id == Site.id)  # type: ignore[arg-type]
+            .where(Site.kind == "district", Site.active == True)  # noqa: E712
+        ).all()
+        return list(rows)
 
 
 def setup(app: web.Application) -> None:
