@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import secrets
 import uuid
@@ -228,7 +227,6 @@ class Briefings:
         # Opens in progress: the end step waits for its open (a slow media start must not
         # leave a conference running past its end).
         self._opening: dict[int, asyncio.Future[None]] = {}
-        self._conference_occurrence: dict[int, int] = {}
 
     # -- helpers --------------------------------------------------------------
     def _session(self) -> Session:
@@ -807,7 +805,6 @@ class Briefings:
                                                    "occurrence_id": occ.id,
                                                    "message": f"เปิดการประชุมไม่สำเร็จ / could not open the briefing: {exc}"})
                 return
-            self._conference_occurrence[conf_id] = occ.id
             await asyncio.to_thread(self._set_conference, occ.id, conf_id)
         else:
             await asyncio.gather(*(self._send_join(occ.id, series.title, c) for c in codes
@@ -875,31 +872,9 @@ class Briefings:
         for occurrence_id, title in await asyncio.to_thread(self._open_occurrences_for, code):
             self._spawn(self._send_join(occurrence_id, title, code))
 
-    def _occurrence_of_conference(self, conference_id: int) -> int | None:
-        with self._session() as s:
-            row = s.exec(select(BriefingOccurrence).where(BriefingOccurrence.conference_id == conference_id)).first()
-        return row.id if row is not None else None
-
-    async def watch_conferences(self) -> None:
-        """The conference manager joins the agents; its ``conference`` events say who got in."""
-        sub = self.app[EVENTS].subscribe()
-        try:
-            while True:
-                frame = json.loads(await sub.queue.get())
-                data = frame.get("data") or {}
-                if frame.get("kind") != "conference" or not data.get("joined") or not data.get("site"):
-                    continue
-                conference_id = int(data["id"])
-                occurrence_id = self._conference_occurrence.get(conference_id)
-                if occurrence_id is None:  # a conference resumed after a hub restart
-                    occurrence_id = await asyncio.to_thread(self._occurrence_of_conference, conference_id)
-                if occurrence_id is not None:
-                    await self.mark_joined(occurrence_id, str(data["site"]))
-        finally:
-            sub.close()
-
     async def on_status(self, code: str, msg: Any) -> None:
-        """An agent reporting ``in_conference`` counts as joined (the conference manager's path)."""
+        """An agent reporting ``in_conference`` counts as joined (the conference manager's path:
+        site_agent.media sends it once its media connection is up)."""
         if getattr(msg, "state", None) != "in_conference":
             return
         for occurrence_id, _title in await asyncio.to_thread(self._open_occurrences_for, code):
@@ -1056,8 +1031,6 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     # Overdue beyond the grace → missed. The scheduler's own catch-up cannot open them late
     # either: run_step checks the grace again before opening.
     await briefings.reconcile()
-    if _conference_manager(app) is not None:
-        briefings._spawn(briefings.watch_conferences())
     async with running_outbox(outbox):
         try:
             yield
