@@ -92,6 +92,9 @@ class LiveConference:
     levels: dict[str, float] = field(default_factory=dict)
     in_program: set[str] = field(default_factory=set)
     started_mono: float = field(default_factory=time.monotonic)
+    # set once the media worker is up (or failed to start): joins wait for it,
+    # so the agents build their offers while the worker process starts
+    media_ready: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def _iso(ts: float | None) -> str | None:
@@ -130,6 +133,7 @@ class ConferenceManager:
         self._ticker: asyncio.Task[None] | None = None
         self._viewer_ids = itertools.count(1)
         self._closing = False
+        self._spare: MediaWorker | None = None  # a warm worker for the next conference
 
     # --- lifetime --------------------------------------------------------------------------
     async def startup(self) -> None:
@@ -175,6 +179,9 @@ class ConferenceManager:
             if live.worker is not None:
                 await live.worker.stop()
         self.live.clear()
+        if self._spare is not None:
+            await self._spare.stop()
+            self._spare = None
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -360,11 +367,31 @@ class ConferenceManager:
         self.live[conference_id] = live
         async with live.lock:
             await self._commit(live, events)
-        await self._start_media(live)
+        # Joins go out now; each waits for the worker only when its offer is back.
+        self._spawn(self._start_media(live))
         for code in participants:
             if code in conf.online:
                 self._join_soon(live, code)
         return conference_id
+
+    async def prepare(self) -> None:
+        """Start a media worker ahead of time (e.g. at a briefing's reminder step).
+
+        A worker is a new Python process importing PyAV and aiortc: ~0.5 s on an
+        idle box, more under load. A conference started later adopts it.
+        """
+        if not self.settings.media_enabled or self._closing:
+            return
+        if self._spare is not None and self._spare.running:
+            return
+        s = self.settings
+        spare = MediaWorker(width=s.media_width, height=s.media_height, fps=s.media_fps, kbps=s.media_kbps)
+        try:
+            await spare.start()
+        except MediaWorkerError as exc:
+            log.warning("could not prepare a media worker: %s", exc)
+            return
+        self._spare = spare
 
     async def end(self, conference_id: int, actor: str, ip: str = "") -> None:
         live = self.get(conference_id)
@@ -544,7 +571,7 @@ class ConferenceManager:
             await self._send_quiet(code, "conference_state", {"conference_id": live.conf.id, "error": str(exc)})
 
     def _join_soon(self, live: LiveConference, code: str) -> None:
-        if live.worker is None:
+        if not self.settings.media_enabled:
             return
         old = live.joins.get(code)
         if old is not None and not old.done():
@@ -554,9 +581,6 @@ class ConferenceManager:
     async def _join(self, live: LiveConference, code: str) -> None:
         """Signalling over the control channel: join → offer, worker answers, media_answer."""
         conf = live.conf
-        worker = live.worker
-        if worker is None or not worker.running:
-            return
         profile = conf.profiles().get(code)
         if profile is None:
             return
@@ -569,6 +593,10 @@ class ConferenceManager:
             if not ack.ok:
                 raise ConferenceError(f"the agent refused to join: {ack.detail}")
             offer = ack.result
+            await asyncio.wait_for(live.media_ready.wait(), 60)
+            worker = live.worker
+            if worker is None or not worker.running:
+                raise ConferenceError("media is not running for this conference")
             answer = await worker.request("offer", site=code, sdp=offer.get("sdp", ""),
                                           type=offer.get("type", "offer"))
             done = await self.registry.send_command(code, "media_answer", answer, timeout=10)
@@ -624,17 +652,29 @@ class ConferenceManager:
                     if self.registry.is_online(site):
                         self._join_soon(current, site)
 
-        worker = MediaWorker(width=s.media_width, height=s.media_height, fps=s.media_fps, kbps=s.media_kbps,
-                             on_event=on_event, on_exit=on_exit)
-        try:
-            await worker.start()
-        except MediaWorkerError as exc:
-            log.error("conference %s: media worker did not start: %s", conference_id, exc)
-            self.events.publish("alert", {"source": "media", "severity": "critical",
-                                          "message": f"สื่อภาพ/เสียงไม่ทำงาน / media worker failed: {exc}"})
+        live.media_ready.clear()
+        spare, self._spare = self._spare, None
+        if spare is not None and spare.running:
+            worker = spare
+            worker.on_event, worker.on_exit = on_event, on_exit
+        else:
+            worker = MediaWorker(width=s.media_width, height=s.media_height, fps=s.media_fps,
+                                 kbps=s.media_kbps, on_event=on_event, on_exit=on_exit)
+            try:
+                await worker.start()
+            except MediaWorkerError as exc:
+                log.error("conference %s: media worker did not start: %s", conference_id, exc)
+                self.events.publish("alert", {"source": "media", "severity": "critical",
+                                              "message": f"สื่อภาพ/เสียงไม่ทำงาน / media worker failed: {exc}"})
+                live.media_ready.set()  # joins fail now with a clear reason instead of waiting
+                return
+        if self._closing or self.live.get(conference_id) is not live:
+            await worker.stop()  # the conference ended while its worker was starting
+            live.media_ready.set()
             return
         live.worker = worker
         await self._push_scene(live)
+        live.media_ready.set()
 
     async def _media_event(self, conference_id: int, msg: dict[str, Any]) -> None:
         live = self.live.get(conference_id)

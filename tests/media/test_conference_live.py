@@ -233,3 +233,22 @@ async def test_conference_floor_and_agenda_over_the_real_protocol(
         listing = await api(http, hub, "GET", "/api/v1/conferences", role="viewer")
         assert listing[0]["id"] == cid and listing[0]["status"] == "ended"
         assert await wait_for(lambda: ag["UDN01"].endpoint.pc is None, 5)  # told to leave
+
+
+async def test_prepared_worker_is_adopted_and_start_does_not_wait_for_media(
+    hub: Any, http: aiohttp.ClientSession
+) -> None:
+    from hub.appkeys import CONFERENCES
+
+    mgr = hub.app[CONFERENCES]
+    await mgr.prepare()
+    spare = mgr._spare
+    assert spare is not None and spare.running
+    conf = await api(http, hub, "POST", "/api/v1/conferences", {"sites": ["UDN05"], "layout": "speaker"},
+                     expect=201)
+    live = mgr.get(conf["id"])
+    await asyncio.wait_for(live.media_ready.wait(), 10)
+    assert live.worker is spare and mgr._spare is None
+    ended = await api(http, hub, "POST", f"/api/v1/conferences/{conf['id']}/end")
+    assert ended["status"] == "ended"
+    assert await wait_for(lambda: not spare.running, 10)

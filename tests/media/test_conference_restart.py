@@ -116,7 +116,7 @@ async def test_sigkill_mid_conference_resumes_layout_floor_agenda(tmp_path: Path
                 return img is not None and close_to(colour_at(img, 160, 90), COLOURS["UDN02"])
 
             assert await wait_for(lambda: all(full_screen_udn02(s) for s in SITES), 10)
-            worker_pid = before["media"]["pid"]
+            worker_pid = (await call("GET", f"/api/v1/conferences/{cid}"))["media"]["pid"]
             assert worker_pid and _alive(worker_pid)
 
             hub.send_signal(signal.SIGKILL)
