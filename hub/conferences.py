@@ -101,8 +101,12 @@ def _iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat() if ts is not None else None
 
 
-def parse_agenda(items: list[dict[str, Any]], participants: list[str]) -> Agenda | None:
-    """Agenda items from the API or a briefing series: ``{site|code, minutes|seconds|duration_s}``."""
+def parse_agenda(items: list[dict[str, Any]], participants: list[str], strict: bool = True) -> Agenda | None:
+    """Agenda items from the API or a briefing series: ``{site|code, minutes|seconds|duration_s}``.
+
+    ``strict=False`` (a scheduled start) skips speakers who are not in the
+    conference instead of refusing: a briefing must open at T0 regardless.
+    """
     parsed = []
     for raw in items:
         site = raw.get("site") or raw.get("code")
@@ -115,6 +119,9 @@ def parse_agenda(items: list[dict[str, Any]], participants: list[str]) -> Agenda
         else:
             seconds = float(raw.get("minutes", 2)) * 60
         if site not in participants:
+            if not strict:
+                log.warning("agenda names %s, which is not in the conference: skipped", site)
+                continue
             raise ConferenceError(f"agenda names {site}, which is not in the conference")
         parsed.append(AgendaItem(str(site), seconds))
     return Agenda(parsed) if parsed else None
@@ -360,7 +367,7 @@ class ConferenceManager:
                                   {"sites": participants, "layout": layout, "title": title,
                                    "occurrence_id": occurrence_id})]
         if agenda:
-            parsed = parse_agenda(agenda, participants)
+            parsed = parse_agenda(agenda, participants, strict=False)
             if parsed is not None:
                 events += conf.set_agenda(parsed, actor)
         live = LiveConference(conf, self._names(participants), occurrence_id, actor)

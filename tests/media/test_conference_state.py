@@ -172,3 +172,17 @@ def test_remove_site_and_end() -> None:
         c.set_layout("2x2", "op")
     with pytest.raises(ConferenceError):
         Conference(id=1, title="x", province="UDN00", participants=[])
+
+
+def test_parse_agenda_forms_and_strictness() -> None:
+    from hub.conferences import parse_agenda
+
+    ag = parse_agenda([{"site": "UDN01", "minutes": 2}, {"code": "UDN02", "seconds": 90},
+                       {"site": "UDN03", "duration_s": 30}, {"title": "สรุป"}], SITES)
+    assert ag is not None
+    assert [(i.site, i.duration_s) for i in ag.items] == [("UDN01", 120), ("UDN02", 90), ("UDN03", 30)]
+    with pytest.raises(ConferenceError, match="UDN99"):
+        parse_agenda([{"site": "UDN99"}], SITES)
+    lenient = parse_agenda([{"site": "UDN99"}, {"site": "UDN01"}], SITES, strict=False)
+    assert lenient is not None and [i.site for i in lenient.items] == ["UDN01"]
+    assert parse_agenda([{"title": "เปิดประชุม"}], SITES) is None
