@@ -192,6 +192,9 @@ async def run_step(occurrence_id: int, step: str) -> None:
     await briefings.run_step(occurrence_id, Step(step))
 
 
+_EVENT = {Step.READINESS: "readiness", Step.REMINDER: "remind", Step.OPEN: "open", Step.END: "end"}
+
+
 def job_id(occurrence_id: int, step: Step) -> str:
     return f"occ-{occurrence_id}-{step.value}"
 
@@ -227,6 +230,7 @@ class Briefings:
         # Opens in progress: the end step waits for its open (a slow media start must not
         # leave a conference running past its end).
         self._opening: dict[int, asyncio.Future[None]] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
 
     # -- helpers --------------------------------------------------------------
     def _session(self) -> Session:
@@ -667,42 +671,63 @@ class Briefings:
             return s.get(BriefingOccurrence, occurrence_id)
 
     def _attendance(self, occurrence_id: int, code: str, **changes: Any) -> None:
-        with self._session() as s:
-            row = s.exec(select(BriefingAttendance).where(
-                BriefingAttendance.occurrence_id == occurrence_id, BriefingAttendance.site_code == code)).first()
-            if row is None:
-                row = BriefingAttendance(occurrence_id=occurrence_id, site_code=code)
-            for k, v in changes.items():
-                setattr(row, k, v)
-            s.add(row)
-            s.commit()
+        """Upsert one district's row; steps running side by side may both create it."""
+        for attempt in range(2):
+            with self._session() as s:
+                row = s.exec(select(BriefingAttendance).where(
+                    BriefingAttendance.occurrence_id == occurrence_id, BriefingAttendance.site_code == code)).first()
+                if row is None:
+                    row = BriefingAttendance(occurrence_id=occurrence_id, site_code=code)
+                for k, v in changes.items():
+                    setattr(row, k, v)
+                s.add(row)
+                try:
+                    s.commit()
+                    return
+                except sa.exc.IntegrityError:
+                    s.rollback()
+                    if attempt:
+                        raise
 
     async def run_step(self, occurrence_id: int, step: Step) -> None:
-        got = await asyncio.to_thread(self._get, occurrence_id)
-        if got is None:
-            return
-        occ, series = got
-        now = utcnow()
-        if step_is_stale(step, occ.starts_at, now):
-            log.info("occurrence %s: %s skipped, T0 already passed", occurrence_id, step.value)
-            return
-        self.step_log.append((occurrence_id, step.value, now))
-        if step is Step.READINESS:
-            await self._readiness(occ, series)
-        elif step is Step.REMINDER:
-            await self._reminder(occ, series)
-        elif step is Step.OPEN:
-            if is_missed(occ.state, occ.starts_at, now, self.grace):
+        # Steps of one occurrence change its state in the order the scheduler fired them
+        # (readiness and reminder both due at once after a late start, say); the lock is
+        # taken before the first await and held only until the state has changed.
+        lock = self._locks.setdefault(occurrence_id, asyncio.Lock())
+        async with lock:
+            got = await asyncio.to_thread(self._get, occurrence_id)
+            if got is None:
+                return
+            occ, series = got
+            now = utcnow()
+            if step_is_stale(step, occ.starts_at, now):
+                log.info("occurrence %s: %s skipped, T0 already passed", occurrence_id, step.value)
+                return
+            if step is Step.OPEN and is_missed(occ.state, occ.starts_at, now, self.grace):
                 await self.mark_missed(occurrence_id)
-            else:
-                await self._open(occ, series)
+                return
+            if step is Step.END:
+                opening = self._opening.get(occurrence_id)
+                if opening is not None:  # a slow conference start must not outlive its end
+                    await asyncio.shield(opening)
+            stamp = {Step.OPEN: {"opened_at": now}, Step.END: {"ended_at": now}}.get(step, {})
+            changed = await asyncio.to_thread(self._transition, occurrence_id, _EVENT[step], **stamp)
+            if changed is None:
+                return
+            if step is Step.OPEN:
+                self._opening[occurrence_id] = asyncio.get_running_loop().create_future()
+            self.step_log.append((occurrence_id, step.value, now))
+        if step is Step.READINESS:
+            await self._readiness(changed, series)
+        elif step is Step.REMINDER:
+            await self._reminder(changed, series)
+        elif step is Step.OPEN:
+            await self._open(changed, series)
         else:
-            await self._end(occ)
+            await self._end(changed)
 
     async def _readiness(self, occ: BriefingOccurrence, series: BriefingSeries) -> None:
         assert occ.id is not None
-        if await asyncio.to_thread(self._transition, occ.id, "readiness") is None:
-            return
         registry = self.app[REGISTRY]
         args = {"occurrence_id": occ.id, "title": series.title, "starts_at": occ.starts_at.timestamp()}
 
@@ -755,8 +780,6 @@ class Briefings:
 
     async def _reminder(self, occ: BriefingOccurrence, series: BriefingSeries) -> None:
         assert occ.id is not None
-        if await asyncio.to_thread(self._transition, occ.id, "remind") is None:
-            return
         local = occ.starts_at.astimezone(ZoneInfo(self.tz))
         args = {
             "occurrence_id": occ.id,
@@ -774,17 +797,13 @@ class Briefings:
 
     async def _open(self, occ: BriefingOccurrence, series: BriefingSeries) -> None:
         assert occ.id is not None
-        # The state change is committed first: a second trigger (restart, coalesced run) finds it open.
-        opened = await asyncio.to_thread(self._transition, occ.id, "open", opened_at=utcnow())
-        if opened is None:
-            return
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._opening[occ.id] = done
+        # The state change was committed first (run_step): a second trigger finds it open.
         try:
             await self._start_conference(occ, series)
         finally:
-            done.set_result(None)
-            self._opening.pop(occ.id, None)
+            done = self._opening.pop(occ.id, None)
+            if done is not None and not done.done():
+                done.set_result(None)
         self.app[EVENTS].publish("briefing", await asyncio.to_thread(self.board, occ.id))
         await audit.arecord(self.engine, actor=ACTOR, action="briefing.open", target=f"occurrence:{occ.id}",
                             detail={"series_id": series.id})
@@ -882,12 +901,7 @@ class Briefings:
 
     async def _end(self, occ: BriefingOccurrence) -> None:
         assert occ.id is not None
-        opening = self._opening.get(occ.id)
-        if opening is not None:
-            await asyncio.shield(opening)
-        ended = await asyncio.to_thread(self._transition, occ.id, "end", ended_at=utcnow())
-        if ended is None:
-            return
+        self._locks.pop(occ.id, None)
         got = await asyncio.to_thread(self._get, occ.id)
         assert got is not None
         fresh, series = got

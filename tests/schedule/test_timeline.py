@@ -266,3 +266,25 @@ async def test_racing_triggers_change_the_state_once(tmp_path: Path) -> None:
         assert got["occurrence"]["state"] == "open"
     finally:
         await hub.stop()
+
+
+@pytest.mark.slow
+async def test_series_created_late_still_checks_readiness_before_the_reminder(tmp_path: Path) -> None:
+    # Readiness and reminder are both already due when the series is saved: they fire together
+    # and must still run in order (neither is lost to the other's state change).
+    hub = TestHub(tmp_path / "hub", schedule_readiness_lead_s=20, schedule_reminder_lead_s=10)
+    await hub.start()
+    try:
+        async with agents(hub, ["UDN11", "UDN12"], tmp_path) as probes:
+            body, _t0 = soon(3.0, districts=["UDN11", "UDN12"], duration_min=0.02)
+            status, series = await hub.api("POST", "/api/v1/series", body)
+            assert status == 201
+            oid = series["occurrences"][0]["id"]
+            await wait_for(lambda: all(p.times("leave") for p in probes.values()), timeout=12)
+            for p in probes.values():
+                assert p.names() == ["selftest", "reminder", "join", "leave"]
+            status, board = await hub.api("GET", f"/api/v1/occurrences/{oid}/readiness")
+            assert all(r["ready"] is True and r["reminded_at"] for r in board["districts"])
+            assert [s for o, s, _t in hub.briefings.step_log if o == oid] == ["readiness", "reminder", "open", "end"]
+    finally:
+        await hub.stop()
