@@ -311,6 +311,127 @@ def open_device(device: Device) -> MediaStreamTrack:
     return track
 
 
+# --- playing the program on a real PC ------------------------------------------------------
+
+
+class ProgramPlayer:
+    """Shows the program in a window and plays its sound, through two ``ffplay`` processes.
+
+    Frames are written raw to ffplay's stdin; when ffplay falls behind, frames
+    are dropped rather than queued (a live picture must not lag). Without
+    ffplay, or when it cannot open a display or a sound card, the program is
+    still received (the null sink) and the reason is logged once.
+    """
+
+    MAX_BUFFER = 4 * 1280 * 720 * 3 // 2  # about four 720p frames
+
+    def __init__(self, title: str = "ศาลากลาง · Salaklang", ffplay: str | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        self.title = title
+        self.ffplay = ffplay or shutil.which("ffplay")
+        self.env = env
+        self.video: asyncio.subprocess.Process | None = None
+        self.audio: asyncio.subprocess.Process | None = None
+        self.size: tuple[int, int] | None = None
+        self.video_bytes = 0
+        self.audio_bytes = 0
+        self.dropped = 0
+        self._starting: set[str] = set()
+        self._tasks: set[asyncio.Future[None]] = set()
+        self._warned = False
+
+    async def _spawn(self, *args: str) -> asyncio.subprocess.Process | None:
+        if self.ffplay is None:
+            if not self._warned:
+                self._warned = True
+                log.warning("ffplay not found: the program is received but not shown (install ffmpeg)")
+            return None
+        return await asyncio.create_subprocess_exec(
+            self.ffplay, "-hide_banner", "-loglevel", "error", "-fflags", "nobuffer", *args, "-i", "-",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL, env=self.env)
+
+    @staticmethod
+    def _write(proc: asyncio.subprocess.Process | None, data: bytes, limit: int) -> bool:
+        if proc is None or proc.returncode is not None or proc.stdin is None:
+            return False
+        transport = proc.stdin.transport
+        if transport.is_closing() or transport.get_write_buffer_size() > limit:
+            return False
+        proc.stdin.write(data)
+        return True
+
+    def _background(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _restart_video(self, w: int, h: int) -> None:
+        try:
+            await self._stop(self.video)
+            self.size = (w, h)
+            self.video = await self._spawn("-f", "rawvideo", "-pixel_format", "yuv420p",
+                                           "-video_size", f"{w}x{h}", "-framerate", "25",
+                                           "-window_title", self.title)
+        finally:
+            self._starting.discard("video")
+
+    def show(self, frame: av.VideoFrame) -> None:
+        size = (frame.width, frame.height)
+        if size != self.size:
+            if "video" not in self._starting:
+                self._starting.add("video")
+                self._background(self._restart_video(*size))
+            return
+        data = frame.to_ndarray(format="yuv420p").tobytes()
+        if self._write(self.video, data, self.MAX_BUFFER):
+            self.video_bytes += len(data)
+        else:
+            self.dropped += 1
+
+    def play(self, frame: av.AudioFrame) -> None:
+        if self.audio is None:
+            if "audio" not in self._starting:
+                self._starting.add("audio")
+
+                async def start() -> None:
+                    try:
+                        self.audio = await self._spawn("-nodisp", "-f", "s16le", "-sample_rate",
+                                                       str(frame.sample_rate), "-ch_layout", "stereo")
+                    finally:
+                        self._starting.discard("audio")
+
+                self._background(start())
+            return
+        pcm = frame.to_ndarray()
+        if frame.format.is_planar or len(frame.layout.channels) != 2:
+            mono = pcm.reshape(len(frame.layout.channels), -1).mean(axis=0) if frame.format.is_planar \
+                else pcm.reshape(-1, len(frame.layout.channels)).mean(axis=1)
+            pcm = np.repeat(mono.astype(np.int16), 2)
+        data = pcm.astype(np.int16).tobytes()
+        if self._write(self.audio, data, 48_000 * 4 // 2):  # at most 0.5 s of sound queued
+            self.audio_bytes += len(data)
+
+    @staticmethod
+    async def _stop(proc: asyncio.subprocess.Process | None) -> None:
+        if proc is None or proc.returncode is not None:
+            return
+        if proc.stdin is not None:
+            proc.stdin.close()
+        proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), 5)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+    async def close(self) -> None:
+        await self._stop(self.video)
+        await self._stop(self.audio)
+        self.video = self.audio = None
+        self.size = None
+
+
 # --- the endpoint ----------------------------------------------------------------------------
 
 
@@ -339,6 +460,7 @@ class MediaEndpoint:
         stamp: bool = False,
         on_video: ProgramSink | None = None,
         on_audio: AudioSink | None = None,
+        player: ProgramPlayer | None = None,
     ) -> None:
         self.name_th = name_th
         self.profile = Profile()
@@ -349,6 +471,7 @@ class MediaEndpoint:
         self.microphone = microphone or ToneSource(tone_hz)
         self.on_video = on_video
         self.on_audio = on_audio
+        self.player = player  # None: headless, the program goes to a null sink
         self.pc: RTCPeerConnection | None = None
         self.conference_id: int | None = None
         self.video_frames = 0
@@ -407,14 +530,18 @@ class MediaEndpoint:
                     self.video_frames += 1
                     if self.first_video_at is None:
                         self.first_video_at = time.monotonic()
+                    assert isinstance(frame, av.VideoFrame)
                     if self.on_video is not None:
-                        assert isinstance(frame, av.VideoFrame)
                         self.on_video(frame)
+                    if self.player is not None:
+                        self.player.show(frame)
                 else:
                     self.audio_frames += 1
+                    assert isinstance(frame, av.AudioFrame)
                     if self.on_audio is not None:
-                        assert isinstance(frame, av.AudioFrame)
                         self.on_audio(frame)
+                    if self.player is not None:
+                        self.player.play(frame)
 
     @property
     def connection_state(self) -> str:
@@ -424,6 +551,8 @@ class MediaEndpoint:
         for t in self._tasks:
             t.cancel()
         self._tasks = []
+        if self.player is not None:
+            await self.player.close()
         if self.pc is not None:
             pc, self.pc = self.pc, None
             with contextlib.suppress(Exception):
@@ -487,8 +616,11 @@ def demo_tone_hz(site: str) -> float:
     return 300.0 + 37.0 * (int(digits) % 40)
 
 
-def install_for_agent(client: Any, *, demo: bool = False) -> MediaEndpoint:
-    """What ``python -m site_agent run`` installs: real devices if any (and not ``--demo``), else synthetic."""
+def install_for_agent(client: Any, *, demo: bool = False, headless: bool = True) -> MediaEndpoint:
+    """What ``python -m site_agent run`` installs: real devices if any (and not ``--demo``), else synthetic.
+
+    ``headless=False`` (the tray on a meeting-room PC) shows the program in a window with sound.
+    """
     camera = microphone = None
     if not demo:
         devices = list_devices()
@@ -506,7 +638,9 @@ def install_for_agent(client: Any, *, demo: bool = False) -> MediaEndpoint:
                 camera = track
             else:
                 microphone = track
-    return install(client, camera=camera, microphone=microphone, tone_hz=demo_tone_hz(client.site))
+    player = None if headless else ProgramPlayer()
+    return install(client, camera=camera, microphone=microphone, tone_hz=demo_tone_hz(client.site),
+                   player=player)
 
 
 async def request_floor(client: Any, priority: int = 2, conference_id: int | None = None) -> None:
@@ -529,6 +663,6 @@ def devices_main() -> int:
     return 0
 
 
-__all__ = ["Device", "MediaEndpoint", "Profile", "SyntheticCamera", "ToneSource", "decode_stamp",
+__all__ = ["Device", "MediaEndpoint", "Profile", "ProgramPlayer", "SyntheticCamera", "ToneSource", "decode_stamp",
            "demo_tone_hz", "devices_main", "encode_stamp", "install", "install_for_agent", "list_devices", "open_device", "release_floor",
            "request_floor"]
