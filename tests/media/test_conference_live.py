@@ -252,3 +252,36 @@ async def test_prepared_worker_is_adopted_and_start_does_not_wait_for_media(
     ended = await api(http, hub, "POST", f"/api/v1/conferences/{conf['id']}/end")
     assert ended["status"] == "ended"
     assert await wait_for(lambda: not spare.running, 10)
+
+
+@pytest.mark.slow
+async def test_media_worker_crash_is_survived(hub: Any, run_agent: Any, http: aiohttp.ClientSession) -> None:
+    import os
+    import signal
+
+    async with agents(hub, run_agent, ["UDN01"]) as ag:
+        conf = await api(http, hub, "POST", "/api/v1/conferences", {"sites": ["UDN01"], "layout": "speaker"},
+                         expect=201)
+        cid = conf["id"]
+        a1 = ag["UDN01"]
+
+        def shows_udn01() -> bool:
+            return a1.last is not None and close_to(colour_at(a1.last, W // 2, H // 2), COLOURS["UDN01"])
+
+        assert await wait_for(shows_udn01, 10)
+        pid = (await api(http, hub, "GET", f"/api/v1/conferences/{cid}", role="viewer"))["media"]["pid"]
+        os.kill(pid, signal.SIGKILL)  # a crash in media…
+        # …does not take the control room down: the API answers at once
+        s = await api(http, hub, "GET", f"/api/v1/conferences/{cid}", role="viewer")
+        assert s["status"] == "live"
+        a1.last = None
+        new_pid = None
+        for _ in range(100):
+            new_pid = (await api(http, hub, "GET", f"/api/v1/conferences/{cid}", role="viewer"))["media"]["pid"]
+            if new_pid not in (None, pid):
+                break
+            await asyncio.sleep(0.1)
+        assert new_pid not in (None, pid), "the media worker was not restarted"
+        assert await wait_for(shows_udn01, 15), "the district did not get the program back"
+        restarts = await asyncio.to_thread(audit.recent, hub.engine, action_prefix="conference.media_restart")
+        assert restarts and not restarts[0].ok
