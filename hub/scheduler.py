@@ -22,7 +22,7 @@ import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -34,9 +34,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from sqlmodel import Field, Session, SQLModel, select
 
-from hub import appkeys, audit
+from hub import audit
 from hub.alarms import ALARMS
-from hub.appkeys import ENGINE, EVENTS, REGISTRY, SETTINGS
+from hub.appkeys import CONFERENCES, ENGINE, EVENTS, REGISTRY, SETTINGS
 from hub.auth import require_role
 from hub.control import AgentOffline
 from hub.invitation import (
@@ -86,6 +86,9 @@ from hub.schedule import (
     step_times,
 )
 from hub.settings import Settings
+
+if TYPE_CHECKING:
+    from hub.conferences import ConferenceManager
 
 log = logging.getLogger("hub.scheduler")
 
@@ -149,28 +152,9 @@ class BriefingAttendance(SQLModel, table=True):
 # --- what the timeline calls on the conference side ---------------------------------------
 
 
-class ConferenceStarter(Protocol):
-    async def start(
-        self,
-        site_codes: list[str],
-        layout: str,
-        *,
-        title: str,
-        occurrence_id: int,
-        agenda: list[dict[str, Any]],
-        actor: str,
-    ) -> int: ...
-
-    async def end(self, conference_id: int, actor: str) -> Any: ...
-
-    async def extend(self, conference_id: int, minutes: float, actor: str) -> Any: ...
-
-
-def _conference_manager(app: web.Application) -> ConferenceStarter | None:
-    key = getattr(appkeys, "CONFERENCES", None)
-    if key is None or key not in app:
-        return None
-    return cast(ConferenceStarter, app[key])
+def _conference_manager(app: web.Application) -> ConferenceManager | None:
+    """The conference manager (issue 3) if wired in; without it the scheduler sends ``join`` itself."""
+    return app.get(CONFERENCES)
 
 
 Mailing = Callable[[Session, "BriefingSeries", SeriesSpec], int]
