@@ -69,3 +69,26 @@ def test_floor_request_message_round_trip() -> None:
         p.decode_from_agent('{"type": "floor", "action": "request", "priority": 9}')
     with pytest.raises(p.ProtocolError):
         p.decode_from_agent('{"type": "floor", "action": "grant"}')  # a district cannot grant itself
+
+
+def test_live_encoder_obeys_the_profile_bitrate() -> None:
+    import fractions
+
+    import av
+
+    from site_agent.media import LiveH264Encoder
+
+    def run(kbps: int) -> int:
+        enc = LiveH264Encoder(lambda: Profile(320, 180, 15, kbps))
+        rng = np.random.default_rng(1)
+        total = 0
+        for i in range(45):  # 3 s of a busy picture
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 255, (180, 320, 3), dtype=np.uint8), format="rgb24")
+            frame.pts, frame.time_base = i * 6000, fractions.Fraction(1, 90_000)
+            payloads, _ = enc.encode(frame, force_keyframe=(i == 0))
+            total += sum(len(p) for p in payloads)
+        return total * 8 // 3 // 1000  # kbit/s
+
+    low, high = run(100), run(1000)
+    assert low < 250, low  # rate control holds near the ceiling (noise is the worst case)
+    assert high > 2 * low
