@@ -116,7 +116,8 @@ async def run_demo(args: argparse.Namespace) -> int:
     if root.exists():
         shutil.rmtree(root)  # a demo starts from a clean province every time
     root.mkdir(parents=True)
-    settings = Settings(data_dir=root, host="127.0.0.1", port=args.port)
+    # Short probe steps so the board shows link figures within seconds, not a minute.
+    settings = Settings(data_dir=root, host="127.0.0.1", port=args.port, linkhealth_step_s=10)
     app = create_app(settings)
     app.router.add_get("/api/v1/demo/agents", _demo_agents)
     app.router.add_post("/api/v1/demo/agents/{code}/{action:stop|start}", _demo_action)

@@ -17,5 +17,7 @@ log = logging.getLogger("site_agent.features")
 def install_features(client: AgentClient, args: argparse.Namespace | None = None) -> None:
     """Install every feature's handlers on ``client`` (headless and tray alike)."""
     from site_agent.clerk import install_clerk
+    from site_agent.probe import attach_link_health
 
     install_clerk(client, demo=bool(args is not None and getattr(args, "demo", False)))  # issue 7
+    attach_link_health(client)  # UDP probes to the hub and the router's SNMP (issue 5)
