@@ -395,6 +395,11 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
           f"(for context: aiortc's own encoder, default preset, on the same frames: {aiortc_cores:.2f} cores, "
           f"ratio {hub_cores / aiortc_cores:.2f})")
     dropped = sum(v.get("video_dropped", 0) for v in after["sites"].values())
+    laggards = {k: v.get("video_dropped") for k, v in after["sites"].items() if v.get("video_dropped")}
+    if laggards:
+        print(f"senders that fell behind (frames dropped, restarted at a keyframe): {laggards}")
+    late = sorted(first_video.items(), key=lambda kv: kv[1])[-3:]
+    print("last to appear: " + ", ".join(f"{k} {v - start:.2f} s" for k, v in late))
     print(f"keyframes sent {after['keyframes'] - before['keyframes']} "
           f"(requests {after['keyframe_requests'] - before['keyframe_requests']}); "
           f"program frames dropped at lagging senders: {dropped}")
