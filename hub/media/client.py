@@ -41,6 +41,10 @@ class MediaWorker:
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._reader: asyncio.Task[None] | None = None
+        self._dispatcher: asyncio.Task[None] | None = None
+        # Events are handled by their own task, in order: a handler may itself
+        # call request(), whose reply only the reader can deliver.
+        self._events: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self._ready: asyncio.Future[int] | None = None
         self._stopping = False
 
@@ -62,7 +66,9 @@ class MediaWorker:
             limit=1 << 22,
         )
         self._ready = asyncio.get_running_loop().create_future()
+        self._events = asyncio.Queue()
         self._reader = asyncio.create_task(self._read())
+        self._dispatcher = asyncio.create_task(self._dispatch())
         try:
             await asyncio.wait_for(asyncio.shield(self._ready), timeout)
         except (TimeoutError, MediaWorkerError):
@@ -92,11 +98,9 @@ class MediaWorker:
                     if self._ready is not None and not self._ready.done():
                         self._ready.set_result(int(msg.get("pid", 0)))
                 elif self.on_event is not None:
-                    try:
-                        await self.on_event(msg)
-                    except Exception:
-                        log.exception("media event handler failed on %s", msg.get("event"))
+                    self._events.put_nowait(msg)
         finally:
+            self._events.put_nowait(None)
             code = await proc.wait()
             err = MediaWorkerError(f"the media worker exited (code {code})")
             for fut in self._waiting.values():
@@ -109,6 +113,18 @@ class MediaWorker:
                 log.error("media worker exited unexpectedly with code %s", code)
                 if self.on_exit is not None:
                     await self.on_exit(code)
+
+    async def _dispatch(self) -> None:
+        while True:
+            msg = await self._events.get()
+            if msg is None:
+                return
+            if self.on_event is None:
+                continue
+            try:
+                await self.on_event(msg)
+            except Exception:
+                log.exception("media event handler failed on %s", msg.get("event"))
 
     async def request(self, op: str, timeout: float = 20.0, **args: Any) -> dict[str, Any]:
         if not self.running or self.proc is None or self.proc.stdin is None:
@@ -148,3 +164,6 @@ class MediaWorker:
         if self._reader is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reader
+        if self._dispatcher is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._dispatcher, timeout)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from hub import audit
 from hub.layout import CANVAS_H, CANVAS_W
 from hub.settings import Settings
 from site_agent.client import AgentClient
-from site_agent.media import MediaEndpoint, install, release_floor, request_floor
+from site_agent.media import MediaEndpoint, ToneSource, install, release_floor, request_floor
 from tests.media.mediakit import COLOURS, TONES, close_to, colour_at, wait_for
 
 SITES = ["UDN01", "UDN02", "UDN03"]
@@ -48,14 +49,16 @@ class Agent:
 
 
 @contextlib.asynccontextmanager
-async def agents(hub: Any, run_agent: Callable[..., Any], codes: list[str]) -> AsyncIterator[dict[str, Agent]]:
+async def agents(hub: Any, run_agent: Callable[..., Any], codes: list[str],
+                 silent: tuple[str, ...] = ()) -> AsyncIterator[dict[str, Agent]]:
     out: dict[str, Agent] = {}
     async with contextlib.AsyncExitStack() as stack:
         for code in codes:
             config = await hub.enrol_agent(code)
             client = AgentClient(config, backoff_base=0.1, backoff_cap=1.0)
             holder: list[Agent] = []
-            endpoint = install(client, colour=COLOURS[code], tone_hz=TONES[code],
+            mic = ToneSource(TONES[code], amplitude=0.0) if code in silent else None
+            endpoint = install(client, colour=COLOURS[code], tone_hz=TONES[code], microphone=mic,
                                on_video=lambda f, h=holder: h[0].on_video(f))
             agent = Agent(client, endpoint)
             holder.append(agent)
@@ -285,3 +288,34 @@ async def test_media_worker_crash_is_survived(hub: Any, run_agent: Any, http: ai
         assert await wait_for(shows_udn01, 15), "the district did not get the program back"
         restarts = await asyncio.to_thread(audit.recent, hub.engine, action_prefix="conference.media_restart")
         assert restarts and not restarts[0].ok
+
+
+@pytest.mark.slow
+async def test_voice_switching_puts_the_speaker_in_the_large_tile(
+    hub: Any, run_agent: Any, http: aiohttp.ClientSession
+) -> None:
+    async with agents(hub, run_agent, ["UDN01", "UDN02"], silent=("UDN01",)) as ag:
+        conf = await api(http, hub, "POST", "/api/v1/conferences", {"sites": ["UDN01", "UDN02"], "layout": "speaker"},
+                         expect=201)
+        cid = conf["id"]
+        a1 = ag["UDN01"]
+
+        def large(site: str) -> bool:
+            return a1.last is not None and close_to(colour_at(a1.last, W // 2, H // 2), COLOURS[site])
+
+        assert await wait_for(lambda: large("UDN01"), 10)  # nobody speaks: the first site
+        await api(http, hub, "POST", f"/api/v1/conferences/{cid}/unmute-all")
+        s = await api(http, hub, "POST", f"/api/v1/conferences/{cid}/voice-switching", {"on": True})
+        assert s["voice_switching"]
+        # UDN02's mic carries sound, UDN01's is silent: the picture follows the voice
+        assert await wait_for(lambda: large("UDN02"), 10), "voice switching did not move the picture"
+        s = await api(http, hub, "GET", f"/api/v1/conferences/{cid}", role="viewer")
+        assert s["active_speaker"] == "UDN02"
+        levels = {p["site"]: p["level_dbfs"] for p in s["participants"]}
+        assert levels["UDN02"] > -40 > levels["UDN01"]
+        # the floor wins over the voice; the chair's click answers at once even while the
+        # worker's level reports drive scene changes (they once blocked the worker's reader)
+        clicked = time.monotonic()
+        await api(http, hub, "POST", f"/api/v1/conferences/{cid}/floor", {"site": "UDN01"})
+        assert time.monotonic() - clicked < 2.0
+        assert await wait_for(lambda: large("UDN01"), 10)
