@@ -12,8 +12,8 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import ClassVar
 from datetime import timedelta
+from typing import ClassVar
 
 import sqlalchemy as sa
 from sqlmodel import select
