@@ -161,6 +161,10 @@ class MediaWorker:
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
+        if proc.stdin is not None and not proc.stdin.is_closing():
+            # closed now, while the loop runs; left to the garbage collector it
+            # would try to write EOF through a closed event loop
+            proc.stdin.close()
         if self._reader is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reader
