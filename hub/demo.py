@@ -117,7 +117,9 @@ async def run_demo(args: argparse.Namespace) -> int:
         shutil.rmtree(root)  # a demo starts from a clean province every time
     root.mkdir(parents=True)
     # Short probe steps so the board shows link figures within seconds, not a minute.
-    settings = Settings(data_dir=root, host="127.0.0.1", port=args.port, linkhealth_step_s=10)
+    # A 640x360 program: twenty agent processes decode it on the same machine as the hub.
+    settings = Settings(data_dir=root, host="127.0.0.1", port=args.port, linkhealth_step_s=10,
+                        media_width=640, media_height=360)
     app = create_app(settings)
     app.router.add_get("/api/v1/demo/agents", _demo_agents)
     app.router.add_post("/api/v1/demo/agents/{code}/{action:stop|start}", _demo_action)

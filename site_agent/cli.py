@@ -32,6 +32,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
 
 
 async def _run_headless(args: argparse.Namespace) -> int:
+    from site_agent.clerk import install_clerk
     from site_agent.client import AgentClient
     from site_agent.features import install_features
 
@@ -41,6 +42,7 @@ async def _run_headless(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 2
     client = AgentClient(config, backoff_cap=args.backoff_cap)
+    install_clerk(client, demo=bool(args.demo))  # self-test, clerk state, updates (issue 7)
     install_features(client, args)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -58,6 +60,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         return tray_main(args)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return asyncio.run(_run_headless(args))
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    from site_agent.media import devices_main
+
+    return devices_main()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--backoff-cap", type=float, default=30.0, help="longest wait between reconnects (s)")
     run.add_argument("--log-level", default="INFO")
     run.set_defaults(func=cmd_run)
+
+    devices = sub.add_parser("devices", help="list the cameras and microphones FFmpeg can use here")
+    devices.set_defaults(func=cmd_devices)
 
     # Issue 7: the clerk's tray, the self-test and login autostart.
     from site_agent.clerk import add_clerk_commands

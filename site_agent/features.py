@@ -14,10 +14,14 @@ from site_agent.client import AgentClient
 log = logging.getLogger("site_agent.features")
 
 
-def install_features(client: AgentClient, args: argparse.Namespace | None = None) -> None:
-    """Install every feature's handlers on ``client`` (headless and tray alike)."""
-    from site_agent.clerk import install_clerk
+def install_features(client: AgentClient, args: argparse.Namespace | None = None, *, headless: bool = True) -> None:
+    """Install the non-UI features on ``client``; the caller owns the clerk (headless, tray or window).
+
+    ``headless=False`` (the tray on a meeting-room PC) plays the program in a window with sound.
+    """
+    from site_agent.media import install_for_agent
     from site_agent.probe import attach_link_health
 
-    install_clerk(client, demo=bool(args is not None and getattr(args, "demo", False)))  # issue 7
+    demo = bool(args is not None and getattr(args, "demo", False))
     attach_link_health(client)  # UDP probes to the hub and the router's SNMP (issue 5)
+    install_for_agent(client, demo=demo, headless=headless)  # camera, microphone, program (issue 3)

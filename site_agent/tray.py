@@ -332,7 +332,7 @@ def tray_main(args: argparse.Namespace) -> int:
     try:
         from site_agent.features import install_features
 
-        install_features(client, args)
+        install_features(client, args, headless=False)
     except ImportError:
         log.info("no extra agent features installed")
     loop, thread = start_agent_thread(clerk)
