@@ -11,7 +11,8 @@ from aiohttp import web
 from aiohttp_session import session_middleware
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
-from hub import api, conferences, updates, web as pages
+from hub import api, conferences, updates
+from hub import web as pages
 from hub.appkeys import CATALOGS, ENGINE, EVENTS, REGISTRY, SETTINGS
 from hub.auth import csrf_middleware, security_headers_middleware, session_key
 from hub.control import AgentRegistry
