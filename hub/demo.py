@@ -64,8 +64,7 @@ class DemoAgents:
         log_path = self.root / "agents" / f"{code}.log"
         args = [sys.executable, "-m", "site_agent", "--config-dir", str(self.dirs[code]), "run",
                 "--no-tray", "--backoff-cap", "5", "--log-level", "INFO"]
-        if self.media:
-            args.append("--demo")
+        args.append("--demo" if self.media else "--no-media")
         with log_path.open("ab") as log_file:
             self.procs[code] = await asyncio.create_subprocess_exec(
                 *args, stdout=log_file, stderr=log_file, stdin=asyncio.subprocess.DEVNULL,

@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="connect and stay connected")
     run.add_argument("--no-tray", action="store_true", help="headless: no icon, no window (kiosk/service)")
     run.add_argument("--demo", action="store_true", help="synthetic camera and microphone (demo, tests)")
+    run.add_argument("--no-media", action="store_true", help="control channel, probes and self-test only")
     run.add_argument("--backoff-cap", type=float, default=30.0, help="longest wait between reconnects (s)")
     run.add_argument("--log-level", default="INFO")
     run.set_defaults(func=cmd_run)

@@ -24,4 +24,5 @@ def install_features(client: AgentClient, args: argparse.Namespace | None = None
 
     demo = bool(args is not None and getattr(args, "demo", False))
     attach_link_health(client)  # UDP probes to the hub and the router's SNMP (issue 5)
-    install_for_agent(client, demo=demo, headless=headless)  # camera, microphone, program (issue 3)
+    if not (args is not None and getattr(args, "no_media", False)):
+        install_for_agent(client, demo=demo, headless=headless)  # camera, microphone, program (issue 3)
