@@ -741,6 +741,17 @@ async def _linkhealth_ctx(app: web.Application) -> AsyncIterator[None]:
             task.add_done_callback(configure_tasks.discard)
 
     registry.add_connect_listener(on_connect)
+
+    async def tell_the_clerk(code: str, old: str, new: str) -> None:
+        # The district's tray turns amber and says so in Thai: the clerk learns of a sick
+        # link from the icon, not from a phone call after the briefing has started.
+        if not registry.is_online(code):
+            return
+        task = asyncio.create_task(_send_clerk_link(app, code, CLERK_LINK.get(new, "unknown")))
+        configure_tasks.add(task)
+        task.add_done_callback(configure_tasks.discard)
+
+    lh.add_status_listener(tell_the_clerk)
     maintenance = asyncio.create_task(lh.maintenance_loop())
     try:
         yield
@@ -750,6 +761,17 @@ async def _linkhealth_ctx(app: web.Application) -> AsyncIterator[None]:
         for task in (maintenance, *configure_tasks):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+# Link colour at the hub → what the clerk's tray shows (site_agent.clerk's clerk_state).
+CLERK_LINK = {"green": "ok", "amber": "degraded", "red": "degraded", "down": "down", "unknown": "unknown"}
+
+
+async def _send_clerk_link(app: web.Application, code: str, link: str) -> None:
+    try:
+        await app[REGISTRY].send_command(code, "clerk_state", {"link": link}, timeout=10)
+    except Exception as exc:  # an agent without the clerk answers ok=False; not fatal
+        log.info("could not tell %s its link is %s: %s", code, link, exc)
 
 
 async def _configure_agent(app: web.Application, code: str) -> None:

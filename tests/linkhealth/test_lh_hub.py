@@ -26,6 +26,7 @@ from hub.db import session_scope
 from hub.linkhealth import LINKHEALTH, Thresholds
 from hub.models import AuditEvent, Link, Site
 from hub.settings import Settings
+from site_agent.clerk import ClerkAgent, install_clerk
 from site_agent.client import AgentClient
 from site_agent.config import AgentConfig
 from site_agent.probe import attach_link_health
@@ -106,10 +107,14 @@ async def wait_for(predicate: Any, timeout: float = 15.0) -> None:
         await asyncio.sleep(0.05)
 
 
+CLERKS: dict[str, ClerkAgent] = {}
+
+
 @contextlib.asynccontextmanager
 async def agent(config: AgentConfig) -> AsyncIterator[AgentClient]:
     client = AgentClient(config, backoff_base=0.1, backoff_cap=1.0)
     attach_link_health(client)
+    CLERKS[config.site] = install_clerk(client, demo=True)
     task = asyncio.create_task(client.run())
     try:
         await client.wait_connected(timeout=10)
@@ -163,6 +168,8 @@ async def test_link_health_end_to_end(
         # Thresholds are settings; tighten them so loopback RTT is "red".
         lh.thresholds = Thresholds(rtt_amber_ms=0.000001, rtt_red_ms=0.000002)
         await wait_for(lambda: lh.live[SITE].status == "red")
+        # The district's own tray hears of it: amber icon, "link degraded" notice.
+        await wait_for(lambda: CLERKS[SITE].state.link == "degraded")
         await wait_for(lambda: len(webhook.posts) >= 1 and len(mail.messages) >= 1)
         alarms = await get(http, hub, "/api/v1/alarms")
         red = [a for a in alarms if a["kind"] == "red" and a["site"] == SITE]
@@ -193,6 +200,7 @@ async def test_link_health_end_to_end(
         # Back to normal thresholds: recovered, the red alarm clears.
         lh.thresholds = Thresholds()
         await wait_for(lambda: lh.live[SITE].status == "green")
+        await wait_for(lambda: CLERKS[SITE].state.link == "ok")
         await wait_for(lambda: any(a["cleared_at"] for a in lh_alarms(hub) if a["kind"] == "red"))
 
         history = await get(http, hub, f"/api/v1/sites/{SITE}/link/history?range=24h")
