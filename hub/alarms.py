@@ -49,7 +49,7 @@ class Alarm(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     site_id: int = Field(foreign_key="sites.id")
-    kind: str = Field(max_length=16)  # offline | red
+    kind: str = Field(max_length=16)  # offline | red | not_ready
     severity: str = Field(max_length=16)  # warning | critical
     raised_at: datetime = Field(default_factory=utcnow, index=True)
     briefing_at: datetime | None = None
@@ -65,6 +65,8 @@ class Alarm(SQLModel, table=True):
 _TEXT = {
     "offline": ("อำเภอ{name_th} ขาดการติดต่อ", "{name_en} district is offline"),
     "red": ("ลิงก์อำเภอ{name_th} อยู่ในสถานะแดง", "{name_en} district link is red"),
+    # Online but failed its T−15 self-test (camera, microphone, link...): someone must call.
+    "not_ready": ("อำเภอ{name_th} ไม่พร้อมประชุม", "{name_en} district is not ready for the briefing"),
 }
 _BRIEFING = (" — ก่อนการประชุมเวลา {time_th} น.", " — before the briefing at {time_en}")
 

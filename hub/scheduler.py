@@ -753,12 +753,16 @@ class Briefings:
                 f"{row['name_en']} not ready: {reasons} — call {row['contact_phone']}"
             ),
         }
-        # The control room always gets the readiness alert with the phone number; an
-        # offline district also opens a link-health alarm (critical before a briefing).
+        # The control room always gets the readiness alert with the phone number, and an
+        # alarm that waits for acknowledgement (critical before a briefing): "offline" for a
+        # district that is not connected, "not_ready" for one whose self-test failed.
         self.app[EVENTS].publish("alert", alert)
         alarms = self.app.get(ALARMS)
-        if alarms is not None and not row["online"]:
-            await alarms.raise_alarm(row["code"], "offline", {"occurrence_id": occ.id, "reasons": row["reasons"]})
+        if alarms is not None:
+            await alarms.raise_alarm(
+                row["code"], "offline" if not row["online"] else "not_ready",
+                {"occurrence_id": occ.id, "reasons": row["reasons"], "contact_phone": row["contact_phone"]},
+            )
         await audit.arecord(self.engine, actor=ACTOR, action="briefing.not_ready", target=row["code"],
                             ok=False, detail={"occurrence_id": occ.id, "reasons": row["reasons"]})
 

@@ -92,6 +92,10 @@ async def test_readiness_reminder_open_join_end_in_order(tmp_path: Path) -> None
                 offline = [a for a in alarms if a.get("site") == "UDN04" or a.get("code") == "UDN04"]
                 assert offline and offline[0]["kind"] == "offline", alarms
                 assert offline[0]["severity"] == "critical" and offline[0]["briefing_at"]
+                # Online but its camera failed: an alarm of its own, with the phone to call.
+                not_ready = [a for a in alarms if a.get("site") == "UDN02" and a["kind"] == "not_ready"]
+                assert not_ready and not_ready[0]["severity"] == "critical", alarms
+                assert not_ready[0]["detail"]["contact_phone"] == phones["UDN02"]
             kinds = [e["kind"] for e in events if e["kind"] in ("readiness", "briefing")]
             assert kinds[0] == "readiness"
             sub.close()
