@@ -782,6 +782,11 @@ class Briefings:
         for code in codes:
             await asyncio.to_thread(self._attendance, occ.id, code, reminded_at=now)
         self.app[EVENTS].publish("briefing", {"occurrence_id": occ.id, "state": OccState.REMINDED.value})
+        # Start the media worker now, not at T0: a fresh worker process (PyAV, aiortc) takes
+        # about a second to come up, which is what the districts' joins would wait for.
+        manager = _conference_manager(self.app)
+        if manager is not None:
+            await manager.prepare()
 
     async def _open(self, occ: BriefingOccurrence, series: BriefingSeries) -> None:
         assert occ.id is not None

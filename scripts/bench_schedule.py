@@ -114,7 +114,9 @@ async def bench(n_agents: int, n_occ: int, spacing: float, conferences: bool = T
         port = s.getsockname()[1]
     settings = Settings(
         data_dir=tmp / "hub", host="127.0.0.1", port=port, offline_after_s=60,
-        schedule_readiness_lead_s=1.0, schedule_reminder_lead_s=0.5, schedule_selftest_timeout_s=2,
+        # T−15/T−10 minutes compressed to seconds; the reminder (which starts the media worker)
+        # keeps enough lead for a worker process to come up, as T−10 min does in real life.
+        schedule_readiness_lead_s=1.9, schedule_reminder_lead_s=1.5, schedule_selftest_timeout_s=1,
         mail_poll_s=60,
     )
     saved = list(app_module.FEATURES)
