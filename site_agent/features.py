@@ -21,8 +21,11 @@ def install_features(client: AgentClient, args: argparse.Namespace | None = None
     """
     from site_agent.media import install_for_agent
     from site_agent.probe import attach_link_health
+    from site_agent.webrtc_stats import report_webrtc
 
     demo = bool(args is not None and getattr(args, "demo", False))
     attach_link_health(client)  # UDP probes to the hub and the router's SNMP (issue 5)
     if not (args is not None and getattr(args, "no_media", False)):
-        install_for_agent(client, demo=demo, headless=headless)  # camera, microphone, program (issue 3)
+        endpoint = install_for_agent(client, demo=demo, headless=headless)  # camera, mic, program (issue 3)
+        # During a conference, the media's own view of the link, beside the probes (issue 5).
+        client.add_start_task(lambda c: report_webrtc(c, endpoint))

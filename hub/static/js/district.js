@@ -87,6 +87,9 @@
         [T.rtt, num(p.rtt_ms_median, "ms")], [T.jitter, num(p.jitter_ms, "ms")],
         [T.loss, p.loss_pct == null ? "—" : `${p.loss_pct.toFixed(1)} % (Tmax ${d.tmax_ms} ms)`],
         [T.measured, p.measured_at ? S.fmtDate(p.measured_at) : "—"],
+        // The media session's own figures, to compare with the probes during a briefing.
+        [T.webrtc, d.webrtc ? `${num(d.webrtc.rtt_ms_median, "ms")} · ${T.jitter} ${num(d.webrtc.jitter_ms, "ms")}`
+          + ` · ${T.loss} ${d.webrtc.loss_pct == null ? "—" : d.webrtc.loss_pct.toFixed(1) + " %"}` : "—"],
         [T.snmp, n.state ? `${n.state}${n.detail ? " — " + n.detail : ""}` : "—"],
         [T.oper, n.oper_status_name || "—"],
         [T.util_down, n.util_down_pct == null ? "—" : `${n.util_down_pct.toFixed(1)} % / ${d.plan_down_mbps} Mbps`],
