@@ -75,22 +75,6 @@ async def poll_cycle(
     return CycleResult(time.monotonic() - started, samples)
 
 
-def to_report(sample: RateSample, if_index: int) -> p.SnmpReport:
-    return p.SnmpReport(
-        state=sample.state.value,
-        detail=sample.detail[:500],
-        if_index=if_index,
-        oper_status=sample.oper_status if sample.oper_status and 1 <= sample.oper_status <= 7 else None,
-        high_speed_mbps=sample.high_speed_mbps,
-        sys_uptime=sample.sys_uptime,
-        in_bps=sample.in_bps,
-        out_bps=sample.out_bps,
-        interval_s=sample.interval_s,
-        events=[e.value for e in sample.events],
-        measured_at=sample.at,
-    )
-
-
 Sink = Callable[[str, p.SnmpReport, str], Awaitable[None]]
 
 
@@ -104,7 +88,7 @@ async def run_forever(engine: object, interval_s: float, sink: Sink) -> None:
                 targets = await asyncio.to_thread(load_targets, engine)
                 result = await poll_cycle(poller, targets, trackers)
                 for code, sample in result.samples.items():
-                    await sink(code, to_report(sample, targets[code].if_index), "hub")
+                    await sink(code, sample.to_report(targets[code].if_index), "hub")
                 log.debug("hub SNMP cycle: %d targets, %d answered, %.2f s",
                           len(targets), result.answered, result.seconds)
             except Exception:

@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from site_agent.protocol import LinkReport, SnmpReport
+from site_agent.protocol import LinkReport
 from site_agent.snmp import CounterTracker, SnmpPoller, SnmpTarget, target_from_env_refs
 
 log = logging.getLogger(__name__)
@@ -265,21 +265,7 @@ async def snmp_loop(config: LinkHealthConfig, send: Send, poller: SnmpPoller) ->
     while True:
         began = time.monotonic()
         sample = tracker.update(await poller.poll(target))
-        await send(
-            SnmpReport(
-                state=sample.state.value,
-                detail=sample.detail[:500],
-                if_index=target.if_index,
-                oper_status=sample.oper_status if sample.oper_status and 1 <= sample.oper_status <= 7 else None,
-                high_speed_mbps=sample.high_speed_mbps,
-                sys_uptime=sample.sys_uptime,
-                in_bps=sample.in_bps,
-                out_bps=sample.out_bps,
-                interval_s=sample.interval_s,
-                events=[e.value for e in sample.events],
-                measured_at=sample.at,
-            )
-        )
+        await send(sample.to_report(target.if_index))
         rest = config.snmp_interval_s - (time.monotonic() - began)
         if rest > 0:
             await asyncio.sleep(rest)

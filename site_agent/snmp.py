@@ -28,6 +28,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from site_agent.protocol import SnmpReport
+
 log = logging.getLogger(__name__)
 
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
@@ -94,6 +96,22 @@ class RateSample:
     out_bps: float | None = None
     interval_s: float | None = None
     events: tuple[CounterEvent, ...] = ()
+
+    def to_report(self, if_index: int) -> SnmpReport:
+        """The protocol message for this reading (sent by the agent, recorded by the hub's poller)."""
+        return SnmpReport(
+            state=self.state.value,
+            detail=self.detail[:500],
+            if_index=if_index,
+            oper_status=self.oper_status if self.oper_status and 1 <= self.oper_status <= 7 else None,
+            high_speed_mbps=self.high_speed_mbps,
+            sys_uptime=self.sys_uptime,
+            in_bps=self.in_bps,
+            out_bps=self.out_bps,
+            interval_s=self.interval_s,
+            events=[e.value for e in self.events],
+            measured_at=self.at,
+        )
 
 
 def utilisation_pct(bps: float | None, plan_mbps: float) -> float | None:
