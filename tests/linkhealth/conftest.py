@@ -120,7 +120,8 @@ def netns() -> Iterator[Netns]:
     tag = f"{os.getpid() % 10000:04d}"
     ns = Netns(
         name=f"slk-agent-{tag}", hub_if=f"slkh{tag}", agent_if=f"slka{tag}",
-        hub_ip="10.203.0.1", agent_ip="10.203.0.2",
+        # Per-run subnet too: two suites on one machine must not share an address.
+        hub_ip=f"10.203.{os.getpid() % 250}.1", agent_ip=f"10.203.{os.getpid() % 250}.2",
     )
     try:
         run("ip", "netns", "add", ns.name)
