@@ -11,19 +11,21 @@ from aiohttp import web
 from aiohttp_session import session_middleware
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
-from hub import api, conferences, updates
-from hub import web as pages
-from hub.appkeys import CATALOGS, ENGINE, EVENTS, REGISTRY, SETTINGS
-from hub.auth import csrf_middleware, security_headers_middleware, session_key
-from hub.control import AgentRegistry
+from hub.briefings.jobs import setup as scheduler_setup
+from hub.conferences import manager as conferences
+from hub.control import http as api
+from hub.control.registry import AgentRegistry
 from hub.db import create_db_engine, migrate
 from hub.events import EventBus
-from hub.i18n import Catalogs
-from hub.linkhealth import setup as linkhealth_setup
+from hub.keys import CATALOGS, ENGINE, EVENTS, REGISTRY, SETTINGS
+from hub.linkhealth.intake import setup as linkhealth_setup
 from hub.metrics import Metrics
-from hub.scheduler import setup as scheduler_setup
 from hub.settings import Settings
-from hub.views import setup as views_setup
+from hub.ui import setup as views_setup
+from hub.updates import service as updates
+from hub.web import pages
+from hub.web.auth import csrf_middleware, security_headers_middleware, session_key
+from hub.web.i18n import Catalogs
 
 log = logging.getLogger("hub.app")
 
@@ -43,7 +45,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     engine = app[ENGINE]
     await asyncio.to_thread(migrate, engine)
-    from hub.inventory import load_inventory, sync_inventory
+    from hub.inventory.loader import load_inventory, sync_inventory
 
     inventory = await asyncio.to_thread(load_inventory, settings.inventory_path)
     result = await asyncio.to_thread(sync_inventory, engine, inventory)

@@ -31,7 +31,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _engine(settings: Settings):  # type: ignore[no-untyped-def]
     from hub.db import create_db_engine, migrate
-    from hub.inventory import load_inventory, sync_inventory
+    from hub.inventory.loader import load_inventory, sync_inventory
 
     engine = create_db_engine(settings.effective_database_url)
     migrate(engine)
@@ -61,7 +61,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_enroll(args: argparse.Namespace) -> int:
     from hub import audit
-    from hub.enrolment import EnrolmentRefused, issue_code
+    from hub.control.enrolment import EnrolmentRefused, issue_code
 
     settings = _settings(args)
     engine = _engine(settings)
@@ -97,7 +97,7 @@ def _read_password(args: argparse.Namespace) -> str:
 
 def cmd_user_add(args: argparse.Namespace) -> int:
     from hub import audit
-    from hub.auth import AuthError, create_operator
+    from hub.web.auth import AuthError, create_operator
 
     settings = _settings(args)
     engine = _engine(settings)
@@ -114,7 +114,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 def cmd_user_token(args: argparse.Namespace) -> int:
     from hub import audit
-    from hub.auth import AuthError, create_api_token
+    from hub.web.auth import AuthError, create_api_token
 
     settings = _settings(args)
     engine = _engine(settings)
@@ -142,14 +142,14 @@ def cmd_user_list(args: argparse.Namespace) -> int:
 
 
 def cmd_inventory_check(args: argparse.Namespace) -> int:
-    from hub.inventory import check_main
+    from hub.inventory.loader import check_main
 
     return check_main(args.path)
 
 
 def cmd_inventory_sync(args: argparse.Namespace) -> int:
     from hub.db import create_db_engine, migrate
-    from hub.inventory import InventoryError, format_issues, load_inventory, sync_inventory
+    from hub.inventory.loader import InventoryError, format_issues, load_inventory, sync_inventory
 
     settings = _settings(args)
     engine = create_db_engine(settings.effective_database_url)

@@ -17,7 +17,7 @@ from alembic import command
 from alembic.config import Config
 from sqlmodel import Session
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+from hub.paths import MIGRATIONS_DIR
 
 
 def create_db_engine(url: str) -> sa.Engine:

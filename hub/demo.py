@@ -24,11 +24,11 @@ from aiohttp import web
 
 from hub import audit
 from hub.app import create_app
-from hub.appkeys import DEMO, ENGINE, REGISTRY
-from hub.auth import create_api_token, create_operator, require_role
-from hub.enrolment import issue_code
+from hub.control.enrolment import issue_code
+from hub.keys import DEMO, ENGINE, REGISTRY
 from hub.logsetup import setup_logging
 from hub.settings import Settings
+from hub.web.auth import create_api_token, create_operator, require_role
 
 log = logging.getLogger("hub.demo")
 

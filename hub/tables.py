@@ -6,7 +6,7 @@ adds its module here.
 
 # ruff: noqa: I001  (one import line per feature, appended by each feature: keep them apart)
 from hub import models  # noqa: F401
-from hub import updates  # noqa: F401
-from hub import mailer, scheduler  # noqa: F401
-from hub import alarms, linkhealth  # noqa: F401  (link health, issue 5)
-from hub import conferences  # noqa: F401  (conferences, issue 3)
+from hub.updates import service as updates  # noqa: F401
+from hub.mail import outbox as mailer  # noqa: F401
+from hub.alarms import service as alarms  # noqa: F401  (link health, issue 5)
+from hub.conferences import manager as conferences  # noqa: F401  (conferences, issue 3)

@@ -51,8 +51,9 @@ STAMP_LOOP = 250  # distinct frame counters in the holder's loop (10 s at 25 fps
 def pre_encode_video(width: int, height: int, fps: int, frames: int, *, stamp: bool,
                      colour: tuple[int, int, int]) -> list[bytes]:
     """A loop of H.264 frames starting at a keyframe (GOP = 1 s), encoded once up front."""
+    from site_agent.media.endpoint.endpoint import encode_stamp
+
     from hub.media.encoder import SharedVideoEncoder
-    from site_agent.media import encode_stamp
 
     enc = SharedVideoEncoder(width, height, fps, kbps=1500 if width >= 1280 else 200, gop_s=1.0)
     out: list[bytes] = []
@@ -88,9 +89,9 @@ async def loadgen(args: argparse.Namespace) -> None:
     sys.setswitchinterval(0.0005)  # the decoding receiver's thread must not queue behind RTP handling
     from aiortc import RTCPeerConnection, RTCSessionDescription
     from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+    from site_agent.media.endpoint.endpoint import decode_stamp
 
     from hub.media.encoder import h264_codecs, route_keyframe_requests
-    from site_agent.media import decode_stamp
 
     sites = args.sites.split(",")
     measure = set(filter(None, args.measure.split(",")))
@@ -250,7 +251,8 @@ def encode_bench(frames: list[np.ndarray], seconds_of_video: float = 10.0) -> di
 
 
 def district_names(count: int) -> list[tuple[str, str]]:
-    from hub.inventory import load_inventory
+    from hub.inventory.loader.loader import load_inventory
+
     from hub.settings import default_inventory_path
 
     try:
@@ -271,9 +273,9 @@ def percentile(values: list[float], q: float) -> float:
 
 async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
     import psutil
+    from hub.conferences.manager.conference import Conference
+    from hub.conferences.manager.floor import Actor
 
-    from hub.conference import Conference
-    from hub.floor import Actor
     from hub.media.client import MediaWorker
 
     districts = district_names(args.sites)

@@ -97,13 +97,13 @@ async def run_agents(config_file: Path) -> None:
 
 async def bench(n_agents: int, n_occ: int, spacing: float, conferences: bool = True) -> dict[str, Any]:
     from aiohttp import web
+    from hub.conferences.manager.manager import setup as conferences_setup
+    from hub.control.registry.enrolment import issue_code, redeem_code
 
     from hub import app as app_module
     from hub.app import create_app
-    from hub.appkeys import ENGINE, REGISTRY
-    from hub.conferences import setup as conferences_setup
-    from hub.enrolment import issue_code, redeem_code
-    from hub.scheduler import BRIEFINGS
+    from hub.briefings.jobs import BRIEFINGS
+    from hub.keys import ENGINE, REGISTRY
     from hub.settings import Settings
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-schedule-"))

@@ -31,8 +31,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hub.snmp_poller import poll_cycle
-from site_agent.snmp import CounterTracker, SnmpPoller, SnmpTarget
+from hub.linkhealth.intake.snmp_poller import poll_cycle
+
+from site_agent.netmon.snmp import CounterTracker, SnmpPoller, SnmpTarget
 
 PERIOD_S = 60.0
 

@@ -32,7 +32,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
 
 
 async def _run_headless(args: argparse.Namespace) -> int:
-    from site_agent.clerk import install_clerk
+    from site_agent.clerk.service import install_clerk
     from site_agent.client import AgentClient
     from site_agent.features import install_features
 
@@ -48,13 +48,13 @@ async def _run_headless(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, client.stop)
     await client.run()
-    from site_agent.clerk import exit_code
+    from site_agent.clerk.service import exit_code
 
     return exit_code(client)  # 75 after installing an update: the supervisor restarts us
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from site_agent.tray import tray_main, ui_available
+    from site_agent.ui.tray import tray_main, ui_available
 
     if args.command == "tray" or (not args.no_tray and ui_available()):
         return tray_main(args)
@@ -63,7 +63,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
-    from site_agent.media import devices_main
+    from site_agent.media.endpoint import devices_main
 
     return devices_main()
 
@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     devices.set_defaults(func=cmd_devices)
 
     # Issue 7: the clerk's tray, the self-test and login autostart.
-    from site_agent.clerk import add_clerk_commands
+    from site_agent.clerk.service import add_clerk_commands
 
     add_clerk_commands(sub, cmd_run)
     return parser

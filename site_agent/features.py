@@ -19,9 +19,9 @@ def install_features(client: AgentClient, args: argparse.Namespace | None = None
 
     ``headless=False`` (the tray on a meeting-room PC) plays the program in a window with sound.
     """
-    from site_agent.media import install_for_agent
-    from site_agent.probe import attach_link_health
-    from site_agent.webrtc_stats import report_webrtc
+    from site_agent.media.endpoint import install_for_agent
+    from site_agent.media.stats import report_webrtc
+    from site_agent.netmon.probe import attach_link_health
 
     demo = bool(args is not None and getattr(args, "demo", False))
     attach_link_health(client)  # UDP probes to the hub and the router's SNMP (issue 5)

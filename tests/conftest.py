@@ -25,11 +25,11 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from hub.app import create_app
-from hub.auth import create_api_token, create_operator
+from hub.control.enrolment import issue_code
 from hub.db import create_db_engine, migrate
-from hub.enrolment import issue_code
-from hub.inventory import load_inventory, sync_inventory
+from hub.inventory.loader import load_inventory, sync_inventory
 from hub.settings import Settings
+from hub.web.auth import create_api_token, create_operator
 from site_agent.client import AgentClient
 from site_agent.config import AgentConfig
 from site_agent.enrol import enrol
@@ -92,7 +92,7 @@ class HubHandle:
 
     @property
     def registry(self) -> Any:
-        from hub.appkeys import REGISTRY
+        from hub.keys import REGISTRY
 
         return self.app[REGISTRY]
 
@@ -113,7 +113,7 @@ async def start_hub(settings: Settings, tmp: Path) -> HubHandle:
     port = runner.addresses[0][1]
     url = f"http://127.0.0.1:{port}"
     settings.public_url = url
-    from hub.appkeys import ENGINE
+    from hub.keys import ENGINE
 
     handle = HubHandle(app, runner, settings, url, app[ENGINE], tmp)
     return handle

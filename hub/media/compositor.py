@@ -1,6 +1,6 @@
 """Compose ONE program picture from the sites' latest frames.
 
-The geometry comes from :mod:`hub.layout` (1280×720 units) and is scaled to
+The geometry comes from :mod:`hub.conferences.layout` (1280×720 units) and is scaled to
 the program size, so tests can run a 320×180 program with the same layouts.
 Frames arrive already scaled to their tile (the MCU scales on receipt with
 swscale), so composing is array copies plus cached label overlays.
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, features
 
-from hub.layout import CANVAS_H, CANVAS_W, CONTENT
+from hub.conferences.layout import CANVAS_H, CANVAS_W, CONTENT
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class PlacedTile:
 
 
 def scale_tiles(tiles: list[dict[str, Any]], width: int, height: int) -> list[PlacedTile]:
-    """Tiles from :meth:`hub.layout.Tile.to_dict` scaled from 1280×720 to the program size."""
+    """Tiles from :meth:`hub.conferences.layout.Tile.to_dict` scaled from 1280×720 to the program size."""
     out = []
     for t in tiles:
         x0 = t["x"] * width // CANVAS_W

@@ -8,7 +8,7 @@ JSON lines: commands on stdin, replies and events on stdout.
     ← {"id": 3, "ok": true, "result": {"sdp": "...", "type": "answer"}}
     ← {"event": "levels", "levels": {"UDN05": -23.5}, "loudest": "UDN05"}
 
-Ops: ``scene`` (the render state from :meth:`hub.conference.Conference.render_state`),
+Ops: ``scene`` (the render state from :meth:`hub.conferences.conference.Conference.render_state`),
 ``offer``, ``leave``, ``keyframe``, ``stats``, ``stop``. End of stdin stops the
 worker, so it never outlives the control process.
 """

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from hub.auth import create_operator
+from hub.control.enrolment import issue_code
 from hub.db import create_db_engine, migrate
-from hub.enrolment import issue_code
-from hub.inventory import load_inventory, sync_inventory
+from hub.inventory.loader import load_inventory, sync_inventory
 from hub.settings import Settings
+from hub.web.auth import create_operator
 from tests.conftest import REPO, free_port
 
 SITES = ["UDN01", "UDN02", "UDN03"]

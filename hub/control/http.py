@@ -1,0 +1,350 @@
+"""JSON API under /api/v1/: sites with live status, agents, audit, enrolment, commands."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field, ValidationError
+from sqlmodel import select
+
+import hub
+from hub import audit
+from hub.control import enrolment
+from hub.control.registry import AgentOffline
+from hub.db import session_scope
+from hub.keys import ENGINE, EVENTS, REGISTRY, SETTINGS
+from hub.metrics import Metrics
+from hub.models import Agent, Site
+from hub.web.auth import client_ip, require_role
+
+METRICS_KEY: web.AppKey[Metrics] = web.AppKey("metrics")
+
+
+def json_error(status: int, error: str, **extra: Any) -> web.HTTPException:
+    cls = {400: web.HTTPBadRequest, 404: web.HTTPNotFound, 409: web.HTTPConflict,
+           413: web.HTTPRequestEntityTooLarge, 429: web.HTTPTooManyRequests,
+           504: web.HTTPGatewayTimeout}.get(status, web.HTTPBadRequest)
+    import json
+
+    body = json.dumps({"error": error, **extra}, ensure_ascii=False)
+    if cls is web.HTTPRequestEntityTooLarge:
+        return web.HTTPRequestEntityTooLarge(max_size=0, actual_size=0, text=body, content_type="application/json")
+    return cls(text=body, content_type="application/json")
+
+
+async def read_json(request: web.Request, model: type[BaseModel]) -> Any:
+    try:
+        raw = await request.json()
+    except ValueError as exc:
+        raise json_error(400, "body is not JSON") from exc
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise json_error(
+            400, first["msg"], field=".".join(str(p) for p in first["loc"]) or None
+        ) from exc
+
+
+def iso(ts: float | None) -> str | None:
+    return datetime.fromtimestamp(ts, UTC).isoformat() if ts else None
+
+
+def _site_rows() -> Any:
+    return select(Site).where(Site.active == True).order_by(Site.code)  # noqa: E712
+
+
+async def sites(request: web.Request) -> web.Response:
+    await require_role(request, "viewer")
+    include_hub = request.query.get("include_hub") in ("1", "true")
+    registry = request.app[REGISTRY]
+
+    def load() -> list[Site]:
+        with session_scope(request.app[ENGINE]) as session:
+            return list(session.exec(_site_rows()))
+
+    rows = await asyncio.to_thread(load)
+    out = []
+    for site in rows:
+        if site.kind == "hub" and not include_hub:
+            continue
+        live = registry.live.get(site.code)
+        item = {
+            "code": site.code,
+            "kind": site.kind,
+            "name_th": site.name_th,
+            "name_en": site.name_en,
+            "online": bool(live and live.online) if site.kind == "district" else True,
+            "last_seen": iso(live.last_seen) if live else None,
+            "agent_version": live.agent_version if live else "",
+            "enrolled": bool(live and live.enrolled),
+            "distance_km": site.distance_km,
+            "latitude": site.latitude,
+            "longitude": site.longitude,
+            "contact_phone": site.contact_phone,
+            "contact_email": site.contact_email,
+            "link": live.link if live else None,
+            "status": live.status if live else None,
+            "control_rtt_ms": live.control_rtt_ms if live else None,
+        }
+        out.append(item)
+    return web.json_response(out)
+
+
+async def site_detail(request: web.Request) -> web.Response:
+    await require_role(request, "viewer")
+    code = request.match_info["code"]
+    registry = request.app[REGISTRY]
+    live = registry.live.get(code)
+    if live is None:
+        raise json_error(404, f"no site {code}")
+    return web.json_response({**live.as_dict(), "last_seen_iso": iso(live.last_seen)})
+
+
+async def agents(request: web.Request) -> web.Response:
+    await require_role(request, "viewer")
+    registry = request.app[REGISTRY]
+
+    def load() -> list[dict[str, Any]]:
+        with session_scope(request.app[ENGINE]) as session:
+            rows = session.exec(
+                select(Agent, Site).join(Site, Site.id == Agent.site_id).order_by(Site.code)  # type: ignore[arg-type]
+            ).all()
+            return [
+                {
+                    "site": site.code,
+                    "name_th": site.name_th,
+                    "version": agent.version,
+                    "hostname": agent.hostname,
+                    "os": agent.os,
+                    "enrolled_at": agent.enrolled_at.isoformat(),
+                    "last_seen": agent.last_seen_at.isoformat() if agent.last_seen_at else None,
+                    "last_ip": agent.last_ip,
+                    "online": registry.is_online(site.code),
+                }
+                for agent, site in rows
+            ]
+
+    return web.json_response(await asyncio.to_thread(load))
+
+
+async def audit_events(request: web.Request) -> web.Response:
+    await require_role(request, "admin")
+    try:
+        limit = max(1, min(1000, int(request.query.get("limit", "100"))))
+    except ValueError as exc:
+        raise json_error(400, "limit must be a number", field="limit") from exc
+    rows = await asyncio.to_thread(
+        audit.recent, request.app[ENGINE], limit=limit,
+        action_prefix=request.query.get("action", ""), target=request.query.get("target", ""),
+    )
+    return web.json_response(
+        [
+            {"id": r.id, "at": r.at.isoformat(), "actor": r.actor, "action": r.action,
+             "target": r.target, "ok": r.ok, "ip": r.ip, "detail": r.detail}
+            for r in rows
+        ]
+    )
+
+
+# --- enrolment ---------------------------------------------------------------------
+
+
+class EnrolRequest(BaseModel):
+    code: str = Field(min_length=4, max_length=32)
+    hostname: str = Field(default="", max_length=255)
+    os: str = Field(default="", max_length=64)
+    agent_version: str = Field(default="", max_length=32)
+
+
+_enrol_failures: dict[str, list[float]] = {}
+
+
+async def issue_enrolment_code(request: web.Request) -> web.Response:
+    principal = await require_role(request, "admin")
+    code = request.match_info["code"]
+    settings = request.app[SETTINGS]
+    try:
+        one_time, site = await asyncio.to_thread(
+            enrolment.issue_code, request.app[ENGINE], code, settings.enrolment_code_ttl_s, principal.actor
+        )
+    except LookupError as exc:
+        raise json_error(404, str(exc)) from exc
+    await audit.arecord(request.app[ENGINE], actor=principal.actor, action="enrol.code_issued",
+                        target=code, ip=client_ip(request))
+    hub_url = settings.effective_public_url
+    return web.json_response(
+        {"site": site.code, "name_th": site.name_th, "code": one_time,
+         "expires_in_s": settings.enrolment_code_ttl_s,
+         "command": f"python -m site_agent enroll --hub {hub_url} --code {one_time}"},
+        status=201,
+    )
+
+
+async def enrol(request: web.Request) -> web.Response:
+    ip = client_ip(request)
+    now = time.monotonic()
+    recent = [t for t in _enrol_failures.get(ip, []) if now - t < 300]
+    _enrol_failures[ip] = recent
+    if len(recent) >= 20:  # codes are short: stop guessing, not clerks who mistype
+        raise json_error(429, "too many wrong codes; wait 5 minutes",
+                         message_th="ใส่รหัสผิดหลายครั้งเกินไป กรุณารอ 5 นาทีแล้วลองใหม่")
+    body: EnrolRequest = await read_json(request, EnrolRequest)
+    engine = request.app[ENGINE]
+    try:
+        enrolled = await asyncio.to_thread(
+            enrolment.redeem_code, engine, body.code, hostname=body.hostname, os_name=body.os
+        )
+    except enrolment.EnrolmentRefused as exc:
+        recent.append(now)
+        await audit.arecord(engine, actor="anonymous", action="enrol.refused", target=exc.site_code,
+                            ok=False, ip=ip, detail={"reason": exc.reason, "hostname": body.hostname})
+        raise json_error(400, exc.reason, message=exc.message_en, message_th=exc.message_th) from exc
+    await audit.arecord(engine, actor=f"agent:{enrolled.site_code}", action="enrol.ok",
+                        target=enrolled.site_code, ip=ip,
+                        detail={"hostname": body.hostname, "replaced": enrolled.replaced_previous})
+    request.app[REGISTRY].load_sites()
+    request.app[EVENTS].publish("site", request.app[REGISTRY].live[enrolled.site_code].as_dict())
+    return web.json_response(
+        {"site": enrolled.site_code, "name_th": enrolled.name_th, "name_en": enrolled.name_en,
+         "token": enrolled.token, "hub_url": request.app[SETTINGS].effective_public_url},
+        status=201,
+    )
+
+
+# --- commands ----------------------------------------------------------------------
+
+
+class CommandRequest(BaseModel):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.-]*$")
+    args: dict[str, Any] = Field(default_factory=dict)
+    sites: list[str] | None = None
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+
+async def broadcast(request: web.Request) -> web.Response:
+    principal = await require_role(request, "operator")
+    body: CommandRequest = await read_json(request, CommandRequest)
+    started = time.perf_counter()
+    sent = await request.app[REGISTRY].broadcast(body.name, body.args, body.sites)
+    took_ms = (time.perf_counter() - started) * 1000
+    if body.name not in ("ping", "bench"):  # probes would flood the audit log
+        await audit.arecord(request.app[ENGINE], actor=principal.actor, action="command.broadcast",
+                            target=body.name, ip=client_ip(request), detail={"sent": sent})
+    return web.json_response({"sent": sent, "took_ms": round(took_ms, 2)})
+
+
+async def site_command(request: web.Request) -> web.Response:
+    principal = await require_role(request, "operator")
+    code = request.match_info["code"]
+    body: CommandRequest = await read_json(request, CommandRequest)
+    try:
+        ack = await request.app[REGISTRY].send_command(code, body.name, body.args, timeout=body.timeout_s)
+    except AgentOffline as exc:
+        raise json_error(409, "agent offline", site=code) from exc
+    except TimeoutError as exc:
+        raise json_error(504, "agent did not answer in time", site=code) from exc
+    await audit.arecord(request.app[ENGINE], actor=principal.actor, action="command.sent",
+                        target=code, ip=client_ip(request), detail={"name": body.name, "ok": ack.ok})
+    return web.json_response({"ok": ack.ok, "detail": ack.detail, "result": ack.result})
+
+
+# --- live updates, health, metrics ---------------------------------------------------
+
+UI_SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("ui_sockets")
+
+
+async def events_ws(request: web.Request) -> web.WebSocketResponse:
+    await require_role(request, "viewer")
+    ws = web.WebSocketResponse(heartbeat=20)
+    await ws.prepare(request)
+    bus = request.app[EVENTS]
+    sub = bus.subscribe()
+    sockets: set[web.WebSocketResponse] = request.app[UI_SOCKETS]
+    sockets.add(ws)
+    metrics = request.app[METRICS_KEY]
+    metrics.ui_clients.set(len(sockets))
+    import json
+
+    await ws.send_str(json.dumps({"kind": "snapshot", "at": time.time(),
+                                  "data": {"sites": request.app[REGISTRY].snapshot()}}, default=str))
+
+    async def pump() -> None:
+        while True:
+            await ws.send_str(await sub.queue.get())
+
+    pump_task = asyncio.create_task(pump())
+    try:
+        async for msg in ws:  # the page sends nothing; this notices it leaving
+            if msg.type == WSMsgType.ERROR:
+                break
+    finally:
+        pump_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pump_task
+        sub.close()
+        sockets.discard(ws)
+        metrics.ui_clients.set(len(sockets))
+    return ws
+
+
+async def healthz(request: web.Request) -> web.Response:
+    def db_ok() -> bool:
+        with session_scope(request.app[ENGINE]) as session:
+            session.exec(select(Site.id).limit(1)).first()
+        return True
+
+    try:
+        ok = await asyncio.to_thread(db_ok)
+    except Exception:
+        ok = False
+    registry = request.app[REGISTRY]
+    return web.json_response(
+        {"status": "ok" if ok else "degraded", "database": ok, "version": hub.__version__,
+         "agents_connected": len(registry.connections)},
+        status=200 if ok else 503,
+    )
+
+
+async def metrics_view(request: web.Request) -> web.Response:
+    if not request.app[SETTINGS].metrics_public:
+        await require_role(request, "viewer")
+    metrics = request.app[METRICS_KEY]
+    body = generate_latest(metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def me(request: web.Request) -> web.Response:
+    principal = await require_role(request, "viewer")
+    return web.json_response({"username": principal.username, "role": principal.role, "via": principal.via})
+
+
+async def _close_ui_sockets(app: web.Application) -> None:
+    sockets: set[web.WebSocketResponse] = app[UI_SOCKETS]
+    for ws in list(sockets):
+        with contextlib.suppress(Exception):
+            await ws.close(code=1001, message=b"hub shutting down")
+
+
+def setup(app: web.Application) -> None:
+    app[UI_SOCKETS] = set()
+    app.on_shutdown.append(_close_ui_sockets)
+    r = app.router
+    r.add_get("/healthz", healthz)
+    r.add_get("/metrics", metrics_view)
+    r.add_get("/api/v1/me", me)
+    r.add_get("/api/v1/sites", sites)
+    r.add_get("/api/v1/sites/{code}", site_detail)
+    r.add_post("/api/v1/sites/{code}/enrolment-codes", issue_enrolment_code)
+    r.add_post("/api/v1/sites/{code}/commands", site_command)
+    r.add_get("/api/v1/agents", agents)
+    r.add_get("/api/v1/audit", audit_events)
+    r.add_post("/api/v1/enrol", enrol)
+    r.add_post("/api/v1/commands/broadcast", broadcast)
+    r.add_get("/api/v1/events/ws", events_ws)

@@ -1,0 +1,61 @@
+"""Board additions: what the tiles need beyond the registry's snapshot.
+
+The board page itself is hub.web.pages's; this adds one JSON call that gives every
+district's link colour and, before a briefing, its readiness, so the page
+needs one request instead of forty.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+
+from hub.models import utcnow
+from hub.web.auth import require_role
+
+
+def _link_states(app: web.Application) -> dict[str, Any]:
+    try:
+        from hub.linkhealth.intake import LINKHEALTH
+    except ImportError:
+        return {}
+    lh = app.get(LINKHEALTH)
+    if lh is None:
+        return {}
+    return {code: live.as_dict() for code, live in lh.live.items()}
+
+
+def _readiness(app: web.Application) -> dict[str, Any] | None:
+    """The board of the next (or running) briefing, if the scheduler is there."""
+    try:
+        from hub.briefings.jobs import BRIEFINGS
+    except ImportError:
+        return None
+    briefings = app.get(BRIEFINGS)
+    if briefings is None:
+        return None
+    now = utcnow()
+    rows = briefings.list_occurrences(now - timedelta(hours=12), now + timedelta(days=2))
+    for occ in rows:
+        if occ["state"] in ("ended", "missed", "skipped", "cancelled"):
+            continue
+        board: dict[str, Any] = briefings.board(occ["id"])
+        return board
+    return None
+
+
+async def board_extras(request: web.Request) -> web.Response:
+    await require_role(request, "viewer")
+    app = request.app
+    readiness = None
+    with contextlib.suppress(web.HTTPException, LookupError, ValueError):
+        readiness = await asyncio.to_thread(_readiness, app)
+    return web.json_response({"links": _link_states(app), "readiness": readiness})
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/ui/board.json", board_extras)

@@ -1,0 +1,91 @@
+"""One district: contact, link history, router interface, events, agent, attendance."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+from sqlmodel import col, select
+
+from hub.db import session_scope
+from hub.keys import ENGINE, REGISTRY
+from hub.models import Agent, Link, Site
+from hub.web.auth import require_role
+from hub.web.i18n import N_
+
+
+def _attendance(engine: Any, code: str) -> list[dict[str, Any]] | None:
+    """Past and coming briefings of this district; None when scheduling is absent."""
+    try:
+        from hub.briefings.jobs import BriefingAttendance, BriefingOccurrence, BriefingSeries
+    except ImportError:
+        return None
+    with session_scope(engine) as session:
+        rows = session.exec(
+            select(BriefingOccurrence, BriefingSeries, BriefingAttendance)
+            .join(BriefingSeries, col(BriefingSeries.id) == BriefingOccurrence.series_id)
+            .join(
+                BriefingAttendance,
+                (col(BriefingAttendance.occurrence_id) == BriefingOccurrence.id)
+                & (col(BriefingAttendance.site_code) == code),
+                isouter=True,
+            )
+            .order_by(col(BriefingOccurrence.starts_at).desc())
+            .limit(30)
+        ).all()
+        out = []
+        for occ, series, att in rows:
+            if code not in series.spec.get("districts", []):
+                continue
+            out.append({
+                "id": occ.id,
+                "title": series.title,
+                "starts_at": occ.starts_at,
+                "state": occ.state,
+                "ready": att.ready if att else None,
+                "reasons": list(att.reasons) if att else [],
+                "joined_at": att.joined_at if att else None,
+            })
+        return out
+
+
+def _load(engine: Any, code: str) -> dict[str, Any] | None:
+    with session_scope(engine) as session:
+        site = session.exec(select(Site).where(Site.code == code)).first()
+        if site is None or site.id is None:
+            return None
+        link = session.exec(select(Link).where(Link.site_id == site.id)).first()
+        agent = session.exec(select(Agent).where(Agent.site_id == site.id)).first()
+        return {
+            "site": site.model_dump(),
+            "link": link.model_dump() if link else None,
+            "agent": agent.model_dump(exclude={"token_hash"}) if agent else None,
+        }
+
+
+@aiohttp_jinja2.template("district.html")
+async def district_page(request: web.Request) -> dict[str, Any]:
+    await require_role(request, "viewer")
+    code = request.match_info["code"]
+    engine = request.app[ENGINE]
+    data = await asyncio.to_thread(_load, engine, code)
+    if data is None:
+        raise web.HTTPNotFound(text=f"no district {code}")
+    live = request.app[REGISTRY].live.get(code)
+    attendance = await asyncio.to_thread(_attendance, engine, code)
+    return {**data, "live": live.as_dict() if live else None, "attendance": attendance, "code": code,
+            "state_labels": STATE_LABELS}
+
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/districts/{code}", district_page, name="ui_district")
+
+
+# Occurrence states as the attendance table shows them (marked for extraction).
+STATE_LABELS = {
+    "scheduled": N_("Scheduled"), "readiness": N_("Readiness check"), "reminded": N_("Reminded"),
+    "open": N_("Running"), "ended": N_("Ended"), "missed": N_("Missed"), "cancelled": N_("Cancelled"),
+}

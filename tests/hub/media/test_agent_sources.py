@@ -1,0 +1,94 @@
+"""The agent's synthetic sources, send profiles and device listing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from site_agent import protocol as p
+from site_agent.media.endpoint import (
+    Profile,
+    SyntheticCamera,
+    ToneSource,
+    decode_stamp,
+    demo_tone_hz,
+    encode_stamp,
+    list_devices,
+)
+
+
+async def test_synthetic_camera_obeys_profile_and_moves() -> None:
+    cam = SyntheticCamera("หนองวัวซอ", Profile(320, 180, 25))
+    a = (await cam.recv()).to_ndarray(format="rgb24")
+    b = (await cam.recv()).to_ndarray(format="rgb24")
+    assert a.shape == (180, 320, 3)
+    assert not np.array_equal(a, b)  # the moving bar / counter: a live picture, not a still
+    assert a.std() > 10  # a slate with text, not a flat colour
+    cam.profile = Profile(160, 90, 15)  # the hub asks for a thumbnail
+    c = (await cam.recv()).to_ndarray(format="rgb24")
+    assert c.shape == (90, 160, 3)
+    cam.stop()
+
+
+async def test_tone_source_frames() -> None:
+    tone = ToneSource(1000.0)
+    frame = await tone.recv()
+    samples = frame.to_ndarray().reshape(-1).astype(np.float64)
+    assert (frame.sample_rate, samples.size) == (48_000, 960)
+    spectrum = np.abs(np.fft.rfft(samples))
+    assert abs(np.argmax(spectrum) * 48_000 / 960 - 1000) <= 50
+    tone.stop()
+
+
+def test_stamp_round_trip_survives_scaling() -> None:
+    img = np.full((720, 1280, 3), 90, dtype=np.uint8)
+    encode_stamp(img, 0xC0FFEE42)
+    small = img[::4, ::4]  # a 320×180 thumbnail of it
+    assert decode_stamp(img) == 0xC0FFEE42
+    assert decode_stamp(small) == 0xC0FFEE42
+
+
+def test_profile_bounds() -> None:
+    assert Profile.from_args({"width": 641, "height": 361, "fps": 25}) == Profile(640, 360, 25)
+    assert Profile.from_args(None) == Profile()
+    with pytest.raises(ValueError, match="out of range"):
+        Profile.from_args({"width": 10000, "height": 100, "fps": 25})
+
+
+def test_demo_tones_are_distinct_and_devices_list() -> None:
+    tones = {demo_tone_hz(f"UDN{i:02d}") for i in range(21)}
+    assert len(tones) == 21
+    for d in list_devices():  # none on a headless test box; shape checked when present
+        assert d.kind in ("video", "audio") and d.file
+
+
+def test_floor_request_message_round_trip() -> None:
+    msg = p.FloorRequest(action="request", priority=4, conference_id=7)
+    assert p.decode_from_agent(p.encode(msg)) == msg
+    with pytest.raises(p.ProtocolError, match="priority"):
+        p.decode_from_agent('{"type": "floor", "action": "request", "priority": 9}')
+    with pytest.raises(p.ProtocolError):
+        p.decode_from_agent('{"type": "floor", "action": "grant"}')  # a district cannot grant itself
+
+
+def test_live_encoder_obeys_the_profile_bitrate() -> None:
+    import fractions
+
+    import av
+
+    from site_agent.media.endpoint import LiveH264Encoder
+
+    def run(kbps: int) -> int:
+        enc = LiveH264Encoder(lambda: Profile(320, 180, 15, kbps))
+        rng = np.random.default_rng(1)
+        total = 0
+        for i in range(45):  # 3 s of a busy picture
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 255, (180, 320, 3), dtype=np.uint8), format="rgb24")
+            frame.pts, frame.time_base = i * 6000, fractions.Fraction(1, 90_000)
+            payloads, _ = enc.encode(frame, force_keyframe=(i == 0))
+            total += sum(len(p) for p in payloads)
+        return total * 8 // 3 // 1000  # kbit/s
+
+    low, high = run(100), run(1000)
+    assert low < 250, low  # rate control holds near the ceiling (noise is the worst case)
+    assert high > 2 * low
