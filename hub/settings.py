@@ -21,7 +21,16 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from site_agent.netmon.thresholds import (
+    DEFAULT_PROBES_PER_STEP,
+    DEFAULT_SNMP_INTERVAL_S,
+    DEFAULT_STEP_S,
+    DEFAULT_TMAX_MS,
+    Thresholds,
+)
+
 ENV_PREFIX = "SALAKLANG_"
+_BANDS = Thresholds()  # link colour bands: declared once, in site_agent.netmon
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -126,16 +135,16 @@ class Settings(BaseSettings):
         "(0 = any free port; fix it when a firewall sits in front of the hub; -1 = off).",
     )
     linkhealth_udp_echo_host: str = Field("", description="Address the UDP echo binds to. Empty: same as host.")
-    linkhealth_probes_per_step: int = Field(20, ge=1, le=1000, description="Probes each agent sends per step (Poisson-spaced).")
-    linkhealth_step_s: float = Field(60.0, ge=1, le=3600, description="Length of one probe step; one link report per step.")
-    linkhealth_tmax_ms: float = Field(1000.0, gt=0, description="A probe not echoed within this time counts as lost.")
-    linkhealth_snmp_interval_s: float = Field(60.0, ge=1, description="How often agents (and the hub, if enabled) poll the district router.")
-    linkhealth_rtt_amber_ms: float = Field(100.0, gt=0, description="Median round-trip time at or above this is amber.")
-    linkhealth_rtt_red_ms: float = Field(300.0, gt=0, description="Median round-trip time at or above this is red.")
-    linkhealth_jitter_amber_ms: float = Field(30.0, gt=0, description="Jitter (RFC 3550) at or above this is amber.")
-    linkhealth_jitter_red_ms: float = Field(60.0, gt=0, description="Jitter (RFC 3550) at or above this is red.")
-    linkhealth_loss_amber_pct: float = Field(1.0, gt=0, description="Probe loss at or above this percentage is amber.")
-    linkhealth_loss_red_pct: float = Field(5.0, gt=0, description="Probe loss at or above this percentage is red.")
+    linkhealth_probes_per_step: int = Field(DEFAULT_PROBES_PER_STEP, ge=1, le=1000, description="Probes each agent sends per step (Poisson-spaced).")
+    linkhealth_step_s: float = Field(DEFAULT_STEP_S, ge=1, le=3600, description="Length of one probe step; one link report per step.")
+    linkhealth_tmax_ms: float = Field(DEFAULT_TMAX_MS, gt=0, description="A probe not echoed within this time counts as lost.")
+    linkhealth_snmp_interval_s: float = Field(DEFAULT_SNMP_INTERVAL_S, ge=1, description="How often agents (and the hub, if enabled) poll the district router.")
+    linkhealth_rtt_amber_ms: float = Field(_BANDS.rtt_amber_ms, gt=0, description="Median round-trip time at or above this is amber.")
+    linkhealth_rtt_red_ms: float = Field(_BANDS.rtt_red_ms, gt=0, description="Median round-trip time at or above this is red.")
+    linkhealth_jitter_amber_ms: float = Field(_BANDS.jitter_amber_ms, gt=0, description="Jitter (RFC 3550) at or above this is amber.")
+    linkhealth_jitter_red_ms: float = Field(_BANDS.jitter_red_ms, gt=0, description="Jitter (RFC 3550) at or above this is red.")
+    linkhealth_loss_amber_pct: float = Field(_BANDS.loss_amber_pct, gt=0, description="Probe loss at or above this percentage is amber.")
+    linkhealth_loss_red_pct: float = Field(_BANDS.loss_red_pct, gt=0, description="Probe loss at or above this percentage is red.")
     linkhealth_raw_retention_days: int = Field(35, ge=1, description="Days raw probe and SNMP samples are kept (rollups are kept longer).")
     linkhealth_rollup_retention_days: int = Field(
         400, ge=396, description="Days hourly rollups are kept; at least 13 months for the monthly uptime report."

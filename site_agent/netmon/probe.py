@@ -30,8 +30,16 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from site_agent.netmon.snmp import CounterTracker, SnmpPoller, SnmpTarget, target_from_env_refs
+from site_agent.netmon.thresholds import (
+    DEFAULT_PROBES_PER_STEP,
+    DEFAULT_SNMP_INTERVAL_S,
+    DEFAULT_STEP_S,
+    DEFAULT_TMAX_MS,
+    Thresholds,
+)
 from site_agent.protocol import LinkReport
 
 log = logging.getLogger(__name__)
@@ -207,16 +215,18 @@ class Prober:
 
 @dataclass
 class LinkHealthConfig:
-    """What the hub tells the agent (command ``linkhealth.configure``)."""
+    """What the hub tells the agent (command ``linkhealth.configure``); defaults from netmon.thresholds."""
 
     echo_host: str = ""
     echo_port: int = 0
-    probes_per_step: int = 20
-    step_s: float = 60.0
-    tmax_ms: float = 1000.0
+    probes_per_step: int = DEFAULT_PROBES_PER_STEP
+    step_s: float = DEFAULT_STEP_S
+    tmax_ms: float = DEFAULT_TMAX_MS
     payload_bytes: int = 64
-    snmp_interval_s: float = 60.0
+    snmp_interval_s: float = DEFAULT_SNMP_INTERVAL_S
     snmp: SnmpTarget | None = None
+    # The hub's colour bands: the agent judges its link as the control room does.
+    thresholds: Thresholds = field(default_factory=Thresholds)
 
     @classmethod
     def from_args(cls, args: dict[str, Any], default_host: str) -> LinkHealthConfig:
@@ -228,12 +238,13 @@ class LinkHealthConfig:
         return cls(
             echo_host=str(args.get("echo_host") or default_host),
             echo_port=int(args.get("echo_port", 0)),
-            probes_per_step=max(1, int(args.get("probes_per_step", 20))),
-            step_s=max(0.1, float(args.get("step_s", 60.0))),
-            tmax_ms=max(1.0, float(args.get("tmax_ms", 1000.0))),
+            probes_per_step=max(1, int(args.get("probes_per_step", DEFAULT_PROBES_PER_STEP))),
+            step_s=max(0.1, float(args.get("step_s", DEFAULT_STEP_S))),
+            tmax_ms=max(1.0, float(args.get("tmax_ms", DEFAULT_TMAX_MS))),
             payload_bytes=int(args.get("payload_bytes", 64)),
-            snmp_interval_s=max(1.0, float(args.get("snmp_interval_s", 60.0))),
+            snmp_interval_s=max(1.0, float(args.get("snmp_interval_s", DEFAULT_SNMP_INTERVAL_S))),
             snmp=target,
+            thresholds=Thresholds.from_json(args.get("thresholds")),
         )
 
 
@@ -324,8 +335,6 @@ class LinkHealthAgent:
 
 def attach_link_health(client: Any) -> LinkHealthAgent:
     """Wire link health into an AgentClient: the hub's configure command, the loops."""
-    from urllib.parse import urlsplit
-
     host = urlsplit(str(client.config.hub_url)).hostname or "127.0.0.1"
     agent = LinkHealthAgent(default_host=host, send=client.send, local_snmp=local_snmp_target(client.config))
     client.add_command_handler(CONFIGURE_COMMAND, agent.on_configure)

@@ -28,6 +28,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from pysnmp.hlapi.v3arch.asyncio import (
+    CommunityData,
+    ContextData,
+    ObjectIdentity,
+    ObjectType,
+    SnmpEngine,
+    UdpTransportTarget,
+    UsmUserData,
+    get_cmd,
+)
+from pysnmp.hlapi.v3arch.asyncio import auth as hauth
+from pysnmp.hlapi.v3arch.asyncio.cmdgen import LCD
+from pysnmp.proto.rfc1905 import EndOfMibView, NoSuchInstance, NoSuchObject
+
 from site_agent.protocol import SnmpReport
 
 log = logging.getLogger(__name__)
@@ -298,8 +312,6 @@ class SnmpPoller:
     """
 
     def __init__(self, *, max_concurrency: int = 200) -> None:
-        from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
-
         self._engine = SnmpEngine()
         self._transports: dict[tuple[str, int, float, int], Any] = {}
         self._auth: dict[SnmpTarget, Any] = {}
@@ -316,8 +328,6 @@ class SnmpPoller:
         cached = self._auth.get(target)
         if cached is not None:
             return cached
-        from pysnmp.hlapi.v3arch.asyncio import CommunityData, UsmUserData
-        from pysnmp.hlapi.v3arch.asyncio import auth as hauth
 
         data: Any
         if target.version == "2c":
@@ -356,7 +366,6 @@ class SnmpPoller:
         a thousand routers does not stall its event loop — or time out its own
         first requests — while building them.
         """
-        from pysnmp.hlapi.v3arch.asyncio.cmdgen import LCD
 
         added = 0
         for target in targets:
@@ -373,8 +382,6 @@ class SnmpPoller:
         return added
 
     async def _transport(self, target: SnmpTarget) -> Any:
-        from pysnmp.hlapi.v3arch.asyncio import UdpTransportTarget
-
         key = (target.host, target.port, target.timeout_s, target.retries)
         tr = self._transports.get(key)
         if tr is None:
@@ -408,9 +415,6 @@ class SnmpPoller:
                 )
 
     async def _poll(self, target: SnmpTarget) -> SnmpReading:
-        from pysnmp.hlapi.v3arch.asyncio import ContextData, ObjectIdentity, ObjectType, get_cmd
-        from pysnmp.proto.rfc1905 import EndOfMibView, NoSuchInstance, NoSuchObject
-
         idx = target.if_index
         oids = (
             SYS_UPTIME,
