@@ -1,7 +1,8 @@
 """Where the agent keeps what enrolment gave it: the hub URL, the site, the token.
 
-The directory is the user's config dir (``platformdirs``), or
-``SALAKLANG_AGENT_HOME`` / ``--config-dir`` for kiosks, tests and the demo.
+The directory is the user's config dir (``platformdirs``), or the
+``agent_home`` setting (``SALAKLANG_AGENT_HOME``) / ``--config-dir`` for
+kiosks, tests and the demo.
 The token lives in its own file readable only by the user.
 """
 
@@ -15,9 +16,10 @@ from typing import Any
 
 import platformdirs
 
+from site_agent.settings import load_agent_settings
+
 CONFIG_FILE = "agent.json"
 TOKEN_FILE = "site.token"
-HOME_ENV = "SALAKLANG_AGENT_HOME"
 
 
 class NotEnrolled(Exception):
@@ -29,10 +31,21 @@ class NotEnrolled(Exception):
         self.config_dir = config_dir
 
 
+class BrokenConfig(Exception):
+    """agent.json or site.token cannot be read (hand-edited, disk trouble): enrol again."""
+
+    def __init__(self, config_dir: Path, reason: str) -> None:
+        super().__init__(
+            f"ไฟล์ตั้งค่าของเครื่องนี้เสีย กรุณาลงทะเบียนใหม่ / this PC's enrolment cannot be read ({config_dir}: "
+            f"{reason}). Run: python -m site_agent enroll --hub URL --code CODE"
+        )
+        self.config_dir = config_dir
+
+
 def default_config_dir() -> Path:
-    env = os.environ.get(HOME_ENV)
-    if env:
-        return Path(env)
+    home = load_agent_settings().agent_home
+    if home is not None:
+        return home
     return Path(platformdirs.user_config_dir("salaklang-agent", appauthor=False))
 
 
@@ -74,14 +87,17 @@ def load_config(config_dir: Path | None = None) -> AgentConfig:
     token_path = config_dir / TOKEN_FILE
     if not path.exists() or not token_path.exists():
         raise NotEnrolled(config_dir)
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return AgentConfig(
-        hub_url=data["hub_url"],
-        site=data["site"],
-        token=token_path.read_text().strip(),
-        config_dir=config_dir,
-        name_th=data.get("name_th", ""),
-        name_en=data.get("name_en", ""),
-        auto_join=data.get("auto_join", True),
-        extra=data.get("extra", {}),
-    )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return AgentConfig(
+            hub_url=data["hub_url"],
+            site=data["site"],
+            token=token_path.read_text().strip(),
+            config_dir=config_dir,
+            name_th=data.get("name_th", ""),
+            name_en=data.get("name_en", ""),
+            auto_join=data.get("auto_join", True),
+            extra=data.get("extra", {}),
+        )
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise BrokenConfig(config_dir, f"{type(exc).__name__}: {exc}") from exc

@@ -10,12 +10,13 @@ from __future__ import annotations
 import gzip
 import logging
 import logging.handlers
-import os
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import platformdirs
+
+from site_agent.settings import load_agent_settings
 
 LOG_NAME = "agent.log"
 MAX_BYTES = 1024 * 1024
@@ -26,8 +27,8 @@ TOKEN_HEADER = "X-Salaklang-Token"
 
 
 def log_dir() -> Path:
-    env = os.environ.get("SALAKLANG_AGENT_LOG_DIR")
-    return Path(env) if env else Path(platformdirs.user_log_dir("salaklang-agent", appauthor=False))
+    configured = load_agent_settings().agent_log_dir
+    return configured or Path(platformdirs.user_log_dir("salaklang-agent", appauthor=False))
 
 
 def setup_logging(level: str | int = "INFO", directory: Path | None = None) -> Path:

@@ -38,11 +38,14 @@ from typing import Any
 import aiohttp
 from packaging.version import InvalidVersion, Version
 
+from site_agent.settings import AgentSettings
+
 log = logging.getLogger("site_agent.updater")
 
 RESTART_EXIT = 75  # EX_TEMPFAIL: "start me again" to the supervisor
-UPDATES_DIR_ENV = "SALAKLANG_UPDATES_DIR"
-SUPERVISED_ENV = "SALAKLANG_SUPERVISED"
+# Handed to the supervised agent (site_agent.settings: updates_dir, supervised).
+UPDATES_DIR_ENV = AgentSettings.env_name("updates_dir")
+SUPERVISED_ENV = AgentSettings.env_name("supervised")
 SITE_HEADER = "X-Salaklang-Site"
 TOKEN_HEADER = "X-Salaklang-Token"
 NO_UPDATE_BEFORE_BRIEFING_S = 30 * 60
