@@ -14,10 +14,10 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from hub.briefings.jobs import setup as scheduler_setup
 from hub.conferences import manager as conferences
 from hub.control import http as api
-from hub.control.registry import AgentRegistry
+from hub.control.registry import REGISTRY, AgentRegistry
 from hub.db import create_db_engine, migrate
 from hub.events import EventBus
-from hub.keys import CATALOGS, ENGINE, EVENTS, REGISTRY, SETTINGS
+from hub.keys import DEMO, ENGINE, EVENTS, METRICS, SETTINGS
 from hub.linkhealth.intake import setup as linkhealth_setup
 from hub.metrics import Metrics
 from hub.settings import Settings
@@ -25,7 +25,8 @@ from hub.ui import setup as views_setup
 from hub.updates import service as updates
 from hub.web import pages
 from hub.web.auth import csrf_middleware, security_headers_middleware, session_key
-from hub.web.i18n import Catalogs
+from hub.web.errors import error_middleware
+from hub.web.i18n import CATALOGS, Catalogs
 
 log = logging.getLogger("hub.app")
 
@@ -86,6 +87,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         middlewares=[
             security_headers_middleware,
+            error_middleware,
             session_middleware(storage),
             pages.language_middleware,
             csrf_middleware,
@@ -96,7 +98,8 @@ def create_app(settings: Settings) -> web.Application:
     app[CATALOGS] = Catalogs()
     app[EVENTS] = EventBus()
     metrics = Metrics()
-    app[api.METRICS_KEY] = metrics
+    app[METRICS] = metrics
+    app[DEMO] = False
     app[ENGINE] = create_db_engine(settings.effective_database_url)
     registry = AgentRegistry(settings, app[ENGINE], app[EVENTS], metrics)
     app[REGISTRY] = registry

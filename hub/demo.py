@@ -25,10 +25,12 @@ from aiohttp import web
 from hub import audit
 from hub.app import create_app
 from hub.control.enrolment import issue_code
-from hub.keys import DEMO, ENGINE, REGISTRY
+from hub.control.registry import REGISTRY
+from hub.keys import DEMO, ENGINE
 from hub.logsetup import setup_logging
 from hub.settings import Settings
 from hub.web.auth import create_api_token, create_operator, require_role
+from hub.web.errors import json_error
 
 log = logging.getLogger("hub.demo")
 
@@ -92,18 +94,22 @@ class DemoAgents:
                  "pid": self.procs[code].pid if code in self.procs else None} for code in sorted(self.dirs)]
 
 
+# The simulated districts' processes (demo only).
+DEMO_AGENTS = web.AppKey("demo_agents", DemoAgents)
+
+
 async def _demo_agents(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
-    demo: DemoAgents = request.app[DEMO]  # type: ignore[assignment]
+    demo = request.app[DEMO_AGENTS]
     return web.json_response(demo.status())
 
 
 async def _demo_action(request: web.Request) -> web.Response:
     principal = await require_role(request, "operator")
-    demo: DemoAgents = request.app[DEMO]  # type: ignore[assignment]
+    demo = request.app[DEMO_AGENTS]
     code, action = request.match_info["code"], request.match_info["action"]
     if code not in demo.dirs:
-        raise web.HTTPNotFound(text='{"error": "no simulated agent for that site"}', content_type="application/json")
+        raise json_error(404, "no simulated agent for that site")
     changed = await (demo.stop(code) if action == "stop" else demo.start(code))
     await audit.arecord(request.app[ENGINE], actor=principal.actor, action=f"demo.agent_{action}", target=code)
     return web.json_response({"site": code, "action": action, "changed": changed, "running": demo.running(code)})
@@ -123,7 +129,9 @@ async def run_demo(args: argparse.Namespace) -> int:
     app.router.add_get("/api/v1/demo/agents", _demo_agents)
     app.router.add_post("/api/v1/demo/agents/{code}/{action:stop|start}", _demo_action)
     demo = DemoAgents(root, "", media=not args.no_media)
-    app[DEMO] = demo  # before start-up: a running app's state is frozen
+    # Before start-up: a running app's state is frozen.
+    app[DEMO] = True
+    app[DEMO_AGENTS] = demo
     runner = web.AppRunner(app, shutdown_timeout=5)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)

@@ -1,26 +1,23 @@
-"""Typed keys for what the application stores (aiohttp ``web.AppKey``)."""
+"""Typed keys for what the kernel stores on the application (aiohttp ``web.AppKey``).
+
+Only the kernel's own objects live here; each room defines its keys beside the
+thing they hold (``REGISTRY`` in :mod:`hub.control.registry`, ``CONFERENCES`` in
+:mod:`hub.conferences.manager`, ``CATALOGS`` in :mod:`hub.web.i18n`, ...), so this
+module imports no room and no room import goes in a circle through it.
+"""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from aiohttp import web
 
+from hub.events import EventBus
+from hub.metrics import Metrics
 from hub.settings import Settings
-
-if TYPE_CHECKING:
-    from hub.conferences.manager import ConferenceManager
-    from hub.control.registry import AgentRegistry
-    from hub.events import EventBus
-    from hub.web.i18n import Catalogs
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", sa.Engine)
-REGISTRY: web.AppKey[AgentRegistry] = web.AppKey("registry")
-EVENTS: web.AppKey[EventBus] = web.AppKey("events")
-CATALOGS: web.AppKey[Catalogs] = web.AppKey("catalogs")
-# Live conferences and their media workers (issue 3, hub/conferences.py).
-CONFERENCES: web.AppKey[ConferenceManager] = web.AppKey("conferences")
-# Set by `hub demo` only: start/stop simulated district agents from the board.
-DEMO: web.AppKey[object] = web.AppKey("demo")
+EVENTS = web.AppKey("events", EventBus)
+METRICS = web.AppKey("metrics", Metrics)
+# True under `hub demo` (simulated districts the board can stop and start), False otherwise.
+DEMO = web.AppKey("demo", bool)

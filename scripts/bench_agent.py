@@ -34,7 +34,8 @@ sys.path.insert(0, str(ROOT))
 from hub.control.registry.enrolment import issue_code, redeem_code  # noqa: E402
 
 from hub.app import create_app  # noqa: E402
-from hub.keys import ENGINE, REGISTRY  # noqa: E402
+from hub.control.registry import REGISTRY  # noqa: E402
+from hub.keys import ENGINE  # noqa: E402
 from hub.settings import Settings  # noqa: E402
 from site_agent.config import AgentConfig  # noqa: E402
 

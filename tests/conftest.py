@@ -92,7 +92,7 @@ class HubHandle:
 
     @property
     def registry(self) -> Any:
-        from hub.keys import REGISTRY
+        from hub.control.registry import REGISTRY
 
         return self.app[REGISTRY]
 

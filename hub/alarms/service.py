@@ -347,7 +347,7 @@ async def _alarms_ctx(app: web.Application) -> AsyncIterator[None]:
 
         lh.add_status_listener(on_status)
 
-    from hub.keys import REGISTRY
+    from hub.control.registry import REGISTRY
 
     registry = app[REGISTRY]
     grace = app[SETTINGS].offline_after_s

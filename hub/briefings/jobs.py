@@ -71,8 +71,9 @@ from hub.briefings.model import (
     step_is_stale,
     step_times,
 )
-from hub.control.registry import AgentOffline
-from hub.keys import CONFERENCES, ENGINE, EVENTS, REGISTRY, SETTINGS
+from hub.conferences.manager import CONFERENCES
+from hub.control.registry import REGISTRY, AgentOffline
+from hub.keys import ENGINE, EVENTS, SETTINGS
 from hub.mail.outbox import (
     OUTBOX,
     MailOutbox,
@@ -86,6 +87,8 @@ from hub.mail.outbox import (
 from hub.models import Site, utcnow
 from hub.settings import Settings
 from hub.web.auth import require_role
+from hub.web.body import read_json
+from hub.web.errors import json_error
 
 if TYPE_CHECKING:
     from hub.conferences.manager import ConferenceManager
@@ -341,7 +344,7 @@ class Briefings:
         with self._session() as s:
             series = s.get(BriefingSeries, series_id)
         if series is None:
-            raise web.HTTPNotFound(text='{"error": "no such series", "field": "id"}', content_type="application/json")
+            raise json_error(404, "no such series", field="id")
         return series, spec_from_json(series.spec)
 
     async def _replace_spec(
@@ -571,8 +574,7 @@ class Briefings:
         with self._session() as s:
             occ = s.get(BriefingOccurrence, occurrence_id)
             if occ is None:
-                raise web.HTTPNotFound(text='{"error": "no such occurrence", "field": "id"}',
-                                       content_type="application/json")
+                raise json_error(404, "no such occurrence", field="id")
             series = s.get(BriefingSeries, occ.series_id)
             assert series is not None
             att = {a.site_code: a for a in s.exec(
@@ -915,8 +917,7 @@ class Briefings:
             with self._session() as s:
                 occ = s.get(BriefingOccurrence, occurrence_id)
                 if occ is None:
-                    raise web.HTTPNotFound(text='{"error": "no such occurrence", "field": "id"}',
-                                           content_type="application/json")
+                    raise json_error(404, "no such occurrence", field="id")
                 if OccState(occ.state) in TERMINAL:
                     raise SeriesError("id", "การประชุมนี้จบแล้ว / this briefing is over")
                 occ.ends_at = occ.ends_at + timedelta(minutes=minutes)
@@ -1051,25 +1052,15 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
 # --- HTTP API -------------------------------------------------------------------------------
 
 
-def _error(status: type[web.HTTPException], message: str, field: str) -> web.HTTPException:
-    return status(text=web.json_response({"error": message, "field": field}).text, content_type="application/json")
-
-
 async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise _error(web.HTTPBadRequest, "ไม่ใช่ JSON / body is not JSON", "body") from exc
-    if not isinstance(body, dict):
-        raise _error(web.HTTPBadRequest, "ต้องเป็นออบเจกต์ JSON / body must be a JSON object", "body")
-    return body
+    return await read_json(request, dict[str, Any])
 
 
 def _int(request: web.Request, name: str) -> int:
     try:
         return int(request.match_info[name])
     except ValueError as exc:
-        raise _error(web.HTTPNotFound, f"{name} ไม่ถูกต้อง / bad {name}", name) from exc
+        raise json_error(404, f"{name} ไม่ถูกต้อง / bad {name}", field=name) from exc
 
 
 async def _guard(coro: Awaitable[dict[str, Any]]) -> web.Response:
@@ -1141,7 +1132,7 @@ def _date_param(value: str, field: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError as exc:
-        raise _error(web.HTTPBadRequest, f"วันที่ไม่ถูกต้อง / not a date: {value!r}", field) from exc
+        raise json_error(400, f"วันที่ไม่ถูกต้อง / not a date: {value!r}", field=field) from exc
 
 
 async def post_skip(request: web.Request) -> web.Response:

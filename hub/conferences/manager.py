@@ -40,13 +40,15 @@ from hub.conferences.agenda import Agenda, AgendaError, AgendaItem
 from hub.conferences.conference import Conference, ConferenceError, ConferenceEvent
 from hub.conferences.floor import Actor, Floor, FloorError, RequestStatus
 from hub.conferences.layout import LAYOUTS, LayoutError, SendProfile
-from hub.control.registry import AgentOffline, AgentRegistry
+from hub.control.registry import REGISTRY, AgentOffline, AgentRegistry
 from hub.events import EventBus
-from hub.keys import CONFERENCES, ENGINE, EVENTS, REGISTRY, SETTINGS
+from hub.keys import ENGINE, EVENTS, SETTINGS
 from hub.media.client import MediaWorker, MediaWorkerError
 from hub.models import AuditEvent, utcnow
 from hub.settings import Settings
 from hub.web.auth import client_ip, require_role
+from hub.web.body import read_json
+from hub.web.errors import json_error
 from site_agent import protocol as p
 
 log = logging.getLogger("hub.conferences.manager")
@@ -779,6 +781,10 @@ class ConferenceManager:
         return out
 
 
+# Live conferences and their media workers (set by this room's setup).
+CONFERENCES = web.AppKey("conferences", ConferenceManager)
+
+
 # --- HTTP API -----------------------------------------------------------------------------------------------
 
 
@@ -789,29 +795,15 @@ class StartBody(BaseModel):
     agenda: list[dict[str, Any]] | None = None
 
 
-def _json_error(status: int, message: str) -> web.HTTPException:
-    from hub.control.http import json_error
-
-    return json_error(status, message)
-
-
 async def _body(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
-        return {}
-    try:
-        raw = await request.json()
-    except ValueError as exc:
-        raise _json_error(400, "body is not JSON") from exc
-    if not isinstance(raw, dict):
-        raise _json_error(400, "body must be a JSON object")
-    return raw
+    return await read_json(request, dict[str, Any])
 
 
 def _conf_id(request: web.Request) -> int:
     try:
         return int(request.match_info["id"])
     except ValueError as exc:
-        raise _json_error(400, "conference id must be a number") from exc
+        raise json_error(400, "conference id must be a number") from exc
 
 
 async def _run(request: web.Request, op: Callable[[ConferenceManager, int, str, str, dict[str, Any]], Any]) -> web.Response:
@@ -824,17 +816,17 @@ async def _run(request: web.Request, op: Callable[[ConferenceManager, int, str, 
         return web.json_response(mgr.summary(mgr.get(conference_id)) if conference_id in mgr.live
                                  else {"id": conference_id, "status": "ended"})
     except UnknownConference as exc:
-        raise _json_error(404, str(exc)) from exc
+        raise json_error(404, str(exc)) from exc
     except STATE_ERRORS as exc:
-        raise _json_error(409, str(exc)) from exc
+        raise json_error(409, str(exc)) from exc
     except MediaWorkerError as exc:
-        raise _json_error(409, str(exc)) from exc
+        raise json_error(409, str(exc)) from exc
 
 
 def _flag(body: dict[str, Any], key: str = "on") -> bool:
     value = body.get(key, True)
     if not isinstance(value, bool):
-        raise _json_error(400, f"{key} must be true or false")
+        raise json_error(400, f"{key} must be true or false")
     return value
 
 
@@ -851,22 +843,20 @@ async def get_conference(request: web.Request) -> web.Response:
         return web.json_response(mgr.summary(mgr.live[conference_id]))
     row = await asyncio.to_thread(mgr._record, conference_id)
     if row is None:
-        raise _json_error(404, f"no conference {conference_id}")
+        raise json_error(404, f"no conference {conference_id}")
     return web.json_response({"id": row.id, "title": row.title, "status": row.status, "layout": row.layout,
                               "sites": row.state.get("participants", []), "presence": row.presence})
 
 
 async def start_conference(request: web.Request) -> web.Response:
     principal = await require_role(request, "operator")
-    from hub.control.http import read_json
-
     body: StartBody = await read_json(request, StartBody)
     mgr = request.app[CONFERENCES]
     try:
         conference_id = await mgr.start(body.sites, body.layout, title=body.title, agenda=body.agenda,
                                         actor=principal.actor)
     except STATE_ERRORS as exc:
-        raise _json_error(400 if "unknown" in str(exc) else 409, str(exc)) from exc
+        raise json_error(400 if "unknown" in str(exc) else 409, str(exc)) from exc
     return web.json_response(mgr.summary(mgr.get(conference_id)), status=201)
 
 
@@ -875,7 +865,7 @@ async def media_stats(request: web.Request) -> web.Response:
     try:
         return web.json_response(await request.app[CONFERENCES].media_stats(_conf_id(request)))
     except UnknownConference as exc:
-        raise _json_error(404, str(exc)) from exc
+        raise json_error(404, str(exc)) from exc
 
 
 async def viewer(request: web.Request) -> web.Response:
@@ -885,9 +875,9 @@ async def viewer(request: web.Request) -> web.Response:
         answer = await request.app[CONFERENCES].viewer(_conf_id(request), str(body.get("sdp", "")),
                                                        str(body.get("type", "offer")))
     except UnknownConference as exc:
-        raise _json_error(404, str(exc)) from exc
+        raise json_error(404, str(exc)) from exc
     except (ConferenceError, MediaWorkerError) as exc:
-        raise _json_error(400, str(exc)) from exc
+        raise json_error(400, str(exc)) from exc
     return web.json_response(answer)
 
 
@@ -903,7 +893,7 @@ async def floor_request_verb(request: web.Request) -> web.Response:
     try:
         request_id = int(request.match_info["request"])
     except ValueError as exc:
-        raise _json_error(400, "floor request id must be a number") from exc
+        raise json_error(400, "floor request id must be a number") from exc
     return await _run(request, lambda m, cid, actor, ip, body: m.floor(cid, request_id, verb, actor, ip))
 
 
@@ -919,7 +909,7 @@ async def agenda_verb(request: web.Request) -> web.Response:
     async def op(m: ConferenceManager, cid: int, actor: str, ip: str, body: dict[str, Any]) -> None:
         seconds = body.get("seconds", 60)
         if not isinstance(seconds, int | float):
-            raise _json_error(400, "seconds must be a number")
+            raise json_error(400, "seconds must be a number")
         target = body.get("site", body.get("index"))
         await m.agenda(cid, verb, actor, ip, seconds=float(seconds), target=target)
 
@@ -929,21 +919,21 @@ async def agenda_verb(request: web.Request) -> web.Response:
 async def _give_floor(m: ConferenceManager, cid: int, actor: str, ip: str, body: dict[str, Any]) -> None:
     site = body.get("site")
     if not isinstance(site, str):
-        raise _json_error(400, "site is required")
+        raise json_error(400, "site is required")
     await m.give_floor(cid, site, actor, ip)
 
 
 async def _extend(m: ConferenceManager, cid: int, actor: str, ip: str, body: dict[str, Any]) -> None:
     minutes = body.get("minutes", 15)
     if not isinstance(minutes, int | float):
-        raise _json_error(400, "minutes must be a number")
+        raise json_error(400, "minutes must be a number")
     await m.extend(cid, float(minutes), actor, ip)
 
 
 async def _set_agenda(m: ConferenceManager, cid: int, actor: str, ip: str, body: dict[str, Any]) -> None:
     items = body.get("items")
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise _json_error(400, "items must be a list of {site, minutes}")
+        raise json_error(400, "items must be a list of {site, minutes}")
     await m.set_agenda(cid, items, actor, ip)
 
 

@@ -4,52 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import WSMsgType, web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from sqlmodel import select
 
 import hub
 from hub import audit
 from hub.control import enrolment
-from hub.control.registry import AgentOffline
+from hub.control.registry import REGISTRY, AgentOffline
 from hub.db import session_scope
-from hub.keys import ENGINE, EVENTS, REGISTRY, SETTINGS
-from hub.metrics import Metrics
+from hub.keys import ENGINE, EVENTS, METRICS, SETTINGS
 from hub.models import Agent, Site
 from hub.web.auth import client_ip, require_role
-
-METRICS_KEY: web.AppKey[Metrics] = web.AppKey("metrics")
-
-
-def json_error(status: int, error: str, **extra: Any) -> web.HTTPException:
-    cls = {400: web.HTTPBadRequest, 404: web.HTTPNotFound, 409: web.HTTPConflict,
-           413: web.HTTPRequestEntityTooLarge, 429: web.HTTPTooManyRequests,
-           504: web.HTTPGatewayTimeout}.get(status, web.HTTPBadRequest)
-    import json
-
-    body = json.dumps({"error": error, **extra}, ensure_ascii=False)
-    if cls is web.HTTPRequestEntityTooLarge:
-        return web.HTTPRequestEntityTooLarge(max_size=0, actual_size=0, text=body, content_type="application/json")
-    return cls(text=body, content_type="application/json")
-
-
-async def read_json(request: web.Request, model: type[BaseModel]) -> Any:
-    try:
-        raw = await request.json()
-    except ValueError as exc:
-        raise json_error(400, "body is not JSON") from exc
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise json_error(
-            400, first["msg"], field=".".join(str(p) for p in first["loc"]) or None
-        ) from exc
+from hub.web.body import read_json
+from hub.web.errors import json_error
 
 
 def iso(ts: float | None) -> str | None:
@@ -268,10 +242,8 @@ async def events_ws(request: web.Request) -> web.WebSocketResponse:
     sub = bus.subscribe()
     sockets: set[web.WebSocketResponse] = request.app[UI_SOCKETS]
     sockets.add(ws)
-    metrics = request.app[METRICS_KEY]
+    metrics = request.app[METRICS]
     metrics.ui_clients.set(len(sockets))
-    import json
-
     await ws.send_str(json.dumps({"kind": "snapshot", "at": time.time(),
                                   "data": {"sites": request.app[REGISTRY].snapshot()}}, default=str))
 
@@ -315,7 +287,7 @@ async def healthz(request: web.Request) -> web.Response:
 async def metrics_view(request: web.Request) -> web.Response:
     if not request.app[SETTINGS].metrics_public:
         await require_role(request, "viewer")
-    metrics = request.app[METRICS_KEY]
+    metrics = request.app[METRICS]
     body = generate_latest(metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

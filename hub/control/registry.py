@@ -514,3 +514,7 @@ class AgentRegistry:
                 await conn.ws.send_str(p.encode(goodbye))
                 await conn.ws.close(code=p.CLOSE_HUB_SHUTDOWN, message=b"hub shutting down")
         await self.flush_once()
+
+
+# The control channel of this hub (set by hub.control.setup).
+REGISTRY = web.AppKey("registry", AgentRegistry)

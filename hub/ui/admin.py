@@ -16,7 +16,6 @@ from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
 from hub import audit
-from hub.control.http import json_error, read_json
 from hub.db import session_scope
 from hub.keys import ENGINE, SETTINGS
 from hub.models import ApiToken, Link, Operator, Site, utcnow
@@ -29,6 +28,8 @@ from hub.web.auth import (
     create_operator,
     require_role,
 )
+from hub.web.body import read_json
+from hub.web.errors import json_error
 from hub.web.i18n import N_
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from hub.keys import REGISTRY
+from hub.control.registry import REGISTRY
 from hub.ui.schedule import layouts
 from hub.web import i18n
 from hub.web.auth import require_role

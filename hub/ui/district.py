@@ -9,8 +9,9 @@ import aiohttp_jinja2
 from aiohttp import web
 from sqlmodel import col, select
 
+from hub.control.registry import REGISTRY
 from hub.db import session_scope
-from hub.keys import ENGINE, REGISTRY
+from hub.keys import ENGINE
 from hub.models import Agent, Link, Site
 from hub.web.auth import require_role
 from hub.web.i18n import N_

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import aiohttp_jinja2
 from aiohttp import web
 
-from hub.keys import REGISTRY, SETTINGS
+from hub.control.registry import REGISTRY
+from hub.keys import SETTINGS
 from hub.web.auth import require_role
 
 DEFAULT_LAYOUTS = ("speaker", "1+N", "2x2", "3x3", "4x5", "presentation")

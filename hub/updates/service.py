@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 import logging
 import re
 import tempfile
@@ -43,11 +42,13 @@ from sqlmodel import Field, SQLModel, col, select
 
 from hub import audit
 from hub.control.enrolment import check_site_token
-from hub.control.registry import AgentOffline
+from hub.control.registry import REGISTRY, AgentOffline
 from hub.db import session_scope
-from hub.keys import ENGINE, EVENTS, REGISTRY, SETTINGS
+from hub.keys import ENGINE, EVENTS, SETTINGS
 from hub.models import Agent, Site, utcnow
 from hub.web.auth import client_ip, require_role
+from hub.web.body import read_json
+from hub.web.errors import json_error
 
 log = logging.getLogger("hub.updates.service")
 
@@ -200,15 +201,8 @@ class WaveIn(BaseModel):
         return value.astimezone(UTC)
 
 
-def _json_error(status: type[web.HTTPException], message: str, **extra: Any) -> web.HTTPException:
-    return status(text=json.dumps({"error": message, **extra}, ensure_ascii=False), content_type="application/json")
-
-
 def _too_large(what: str, limit: int, actual: int) -> web.HTTPException:
-    body = {"error": f"{what} larger than the hub's limit of {limit} bytes", "limit": limit}
-    return web.HTTPRequestEntityTooLarge(
-        limit, actual, text=json.dumps(body, ensure_ascii=False), content_type="application/json"
-    )
+    return json_error(413, f"{what} larger than the hub's limit of {limit} bytes", limit=limit, actual=actual)
 
 
 # --- agent authentication ---------------------------------------------------------------
@@ -219,7 +213,7 @@ async def require_site(request: web.Request) -> Site:
     token = request.headers.get(TOKEN_HEADER, "").strip()
     code = request.headers.get(SITE_HEADER, "")
     if not token or not code:
-        raise _json_error(web.HTTPUnauthorized, f"{SITE_HEADER} and {TOKEN_HEADER} headers required")
+        raise json_error(401, f"{SITE_HEADER} and {TOKEN_HEADER} headers required")
     engine = request.app[ENGINE]
     check = await asyncio.to_thread(check_site_token, engine, code, token)
     if not check.ok or check.site is None:
@@ -227,7 +221,7 @@ async def require_site(request: web.Request) -> Site:
             engine, actor=f"agent:{code}", action="agent.http_refused", target=code, ok=False,
             ip=client_ip(request), detail={"path": request.path, "token_of": check.token_of},
         )
-        raise _json_error(web.HTTPUnauthorized, "site token refused")
+        raise json_error(401, "site token refused")
     return check.site
 
 
@@ -243,7 +237,7 @@ async def upload_release(request: web.Request) -> web.Response:
     if declared is not None and declared > limit + 64 * 1024:  # multipart framing on top of the file
         raise _too_large("package", limit, declared)
     if not request.content_type.startswith("multipart/"):
-        raise _json_error(web.HTTPBadRequest, "send multipart/form-data with a 'file' part")
+        raise json_error(400, "send multipart/form-data with a 'file' part")
     fields: dict[str, str] = {}
     digest = hashlib.sha256()
     size = 0
@@ -270,19 +264,19 @@ async def upload_release(request: web.Request) -> web.Response:
                 fields[name] = (await part.text())[:4000]
         version = fields.get("version", "").strip()
         if _version(version) is None:
-            raise _json_error(web.HTTPBadRequest, f"'version' must be a PEP 440 version, got {version!r}")
+            raise json_error(400, f"'version' must be a PEP 440 version, got {version!r}")
         if not filename or not _WHEEL_NAME.match(filename) or size == 0:
-            raise _json_error(web.HTTPBadRequest, "'file' must be a non-empty .whl")
+            raise json_error(400, "'file' must be a non-empty .whl")
         sha = digest.hexdigest()
         claimed = fields.get("sha256", "").strip().lower()
         if claimed and claimed != sha:
-            raise _json_error(web.HTTPBadRequest, "sha256 does not match the uploaded file", sha256=sha)
+            raise json_error(400, "sha256 does not match the uploaded file", sha256=sha)
         final = target_dir / f"{version}-{sha[:12]}.whl"
 
         def store() -> AgentRelease:
             with session_scope(engine) as session:
                 if session.exec(select(AgentRelease).where(AgentRelease.version == version)).first():
-                    raise _json_error(web.HTTPConflict, f"version {version} is already published")
+                    raise json_error(409, f"version {version} is already published")
                 tmp.replace(final)
                 row = AgentRelease(
                     version=version, filename=filename, sha256=sha, size=size,
@@ -340,7 +334,7 @@ async def download_package(request: web.Request) -> web.StreamResponse:
     site = await require_site(request)
     release = await asyncio.to_thread(_release, request.app[ENGINE], request.match_info["version"])
     if release is None:
-        raise _json_error(web.HTTPNotFound, "no such agent version")
+        raise json_error(404, "no such agent version")
     log.info("site %s downloads agent %s", site.code, release.version)
     return web.FileResponse(
         _package_path(request, release),
@@ -356,7 +350,7 @@ async def download_latest(request: web.Request) -> web.StreamResponse:
     """
     release = await asyncio.to_thread(_release, request.app[ENGINE], None)
     if release is None:
-        raise _json_error(web.HTTPNotFound, "no agent version has been published yet")
+        raise json_error(404, "no agent version has been published yet")
     return web.FileResponse(
         _package_path(request, release),
         headers={"Content-Disposition": f'attachment; filename="{release.filename}"', "X-SHA256": release.sha256},
@@ -373,20 +367,17 @@ async def check_update(request: web.Request) -> web.Response:
 async def create_wave(request: web.Request) -> web.Response:
     principal = await require_role(request, "admin")
     engine = request.app[ENGINE]
-    try:
-        body = WaveIn.model_validate(await request.json())
-    except ValueError as exc:
-        raise _json_error(web.HTTPBadRequest, str(exc)) from exc
+    body = await read_json(request, WaveIn)
 
     def store() -> int:
         with session_scope(engine) as session:
             release = session.exec(select(AgentRelease).where(AgentRelease.version == body.release)).first()
             if release is None or release.id is None:
-                raise _json_error(web.HTTPBadRequest, f"release {body.release} is not published")
+                raise json_error(400, f"release {body.release} is not published")
             sites = session.exec(select(Site).where(col(Site.code).in_(body.sites))).all()
             unknown = sorted(set(body.sites) - {s.code for s in sites})
             if unknown:
-                raise _json_error(web.HTTPBadRequest, "unknown site codes", unknown=unknown)
+                raise json_error(400, "unknown site codes", unknown=unknown)
             wave = RolloutWave(release_id=release.id, number=body.number, name=body.name, opens_at=body.opens_at)
             session.add(wave)
             session.flush()

@@ -33,6 +33,7 @@ from hub.db import session_scope
 from hub.keys import ENGINE, SETTINGS
 from hub.models import ApiToken, Operator, utcnow
 from hub.settings import Settings
+from hub.web.errors import json_error
 
 ROLES = ("viewer", "operator", "admin")
 _RANK = {role: rank for rank, role in enumerate(ROLES)}
@@ -191,9 +192,7 @@ async def _principal(request: web.Request) -> Principal | None:
                 engine, actor="anonymous", action="token.refused", target=digest, ok=False,
                 ip=client_ip(request), detail={"path": request.path},
             )
-            raise web.HTTPUnauthorized(
-                text='{"error": "invalid or revoked API token"}', content_type="application/json"
-            )
+            raise json_error(401, "invalid or revoked API token")
         # Token use is audited once an hour per token, not on every request.
         if time.monotonic() - _token_audited.get(digest, -1e9) > 3600:
             _token_audited[digest] = time.monotonic()
@@ -226,14 +225,9 @@ async def require_role(request: web.Request, role: str = "viewer") -> Principal:
     if principal is None:
         if wants_html:
             raise web.HTTPFound(f"/login?next={request.path_qs}")
-        raise web.HTTPUnauthorized(
-            text='{"error": "login required"}', content_type="application/json"
-        )
+        raise json_error(401, "login required")
     if not principal.can(role):
-        raise web.HTTPForbidden(
-            text=f'{{"error": "needs role {role}", "your_role": "{principal.role}"}}',
-            content_type="application/json",
-        )
+        raise json_error(403, f"needs role {role}", your_role=principal.role)
     return principal
 
 
@@ -268,9 +262,7 @@ async def csrf_middleware(
         value = form.get("csrf_token")
         presented = value if isinstance(value, str) else None
     if not expected or not presented or not hmac.compare_digest(str(expected), presented):
-        raise web.HTTPForbidden(
-            text='{"error": "missing or wrong CSRF token"}', content_type="application/json"
-        )
+        raise json_error(403, "missing or wrong CSRF token")
     return await handler(request)
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from aiohttp import web
 from babel.dates import format_date, get_month_names
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -59,6 +60,10 @@ class Catalogs:
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:
         return self.get(current_language.get()).ngettext(singular, plural, n)
+
+
+# The compiled catalogs of this hub (set by hub.web.setup).
+CATALOGS = web.AppKey("catalogs", Catalogs)
 
 
 def to_local(value: datetime, tz: str = "Asia/Bangkok") -> datetime:

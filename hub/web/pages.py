@@ -1,4 +1,4 @@
-"""Server-rendered pages: login, language switch and the district board.
+"""Server-rendered pages: templates, the page context, login, logout and the language switch.
 
 Templates live in the repository's ``templates/`` (shipped in the wheel as
 ``hub/templates``); every visible string goes through gettext.
@@ -19,17 +19,17 @@ from aiohttp import web
 from aiohttp_session import get_session, new_session
 
 from hub import audit
-from hub.keys import CATALOGS, DEMO, ENGINE, REGISTRY, SETTINGS
+from hub.keys import DEMO, ENGINE, SETTINGS
 from hub.paths import STATIC_DIR, templates_dir
 from hub.web import i18n
 from hub.web.auth import (
     client_ip,
     csrf_token,
     current_principal,
-    require_role,
     session_principal,
     verify_password,
 )
+from hub.web.i18n import CATALOGS
 
 LANG_COOKIE = "lang"
 
@@ -67,7 +67,7 @@ async def _context(request: web.Request) -> dict[str, Any]:
         "csrf_token": await csrf_token(request),
         "fmt_epoch": lambda v: i18n.format_epoch(v, lang, tz),
         "fmt_dt": lambda v: i18n.format_datetime(v, lang, tz),
-        "demo": DEMO in request.app,
+        "demo": request.app[DEMO],
         "path": request.path,
     }
 
@@ -160,22 +160,10 @@ async def switch_language(request: web.Request) -> web.StreamResponse:
     raise response
 
 
-# --- board ------------------------------------------------------------------------
-
-
-@aiohttp_jinja2.template("board.html")
-async def board(request: web.Request) -> dict[str, Any]:
-    await require_role(request, "viewer")
-    registry = request.app[REGISTRY]
-    sites = [s for s in registry.snapshot() if s["kind"] == "district"]
-    return {"sites": sites, "online": sum(1 for s in sites if s["online"])}
-
-
 def setup(app: web.Application) -> None:
     setup_templates(app)
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login_submit)
     app.router.add_post("/logout", logout)
     app.router.add_get("/lang/{lang}", switch_language)
-    app.router.add_get("/", board, name="board")
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)

@@ -247,7 +247,7 @@ async def test_conference_floor_and_agenda_over_the_real_protocol(
 async def test_prepared_worker_is_adopted_and_start_does_not_wait_for_media(
     hub: Any, http: aiohttp.ClientSession
 ) -> None:
-    from hub.keys import CONFERENCES
+    from hub.conferences.manager import CONFERENCES
 
     mgr = hub.app[CONFERENCES]
     await mgr.prepare()

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from hub.keys import REGISTRY, SETTINGS
+from hub.control.registry import REGISTRY
+from hub.keys import SETTINGS
 from site_agent import protocol as p
 from site_agent.clerk.selftest import (
     HttpHub,

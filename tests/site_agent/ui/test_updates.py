@@ -16,7 +16,8 @@ import pytest
 from packaging.version import Version
 
 import site_agent
-from hub.keys import REGISTRY, SETTINGS
+from hub.control.registry import REGISTRY
+from hub.keys import SETTINGS
 from hub.models import utcnow
 from hub.updates.service import packages_dir
 from site_agent.updater import load_state

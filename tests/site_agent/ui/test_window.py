@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from PIL import ImageGrab
 
-from hub.keys import REGISTRY
+from hub.control.registry import REGISTRY
 from hub.models import utcnow
 from tests.site_agent.ui.conftest import REPO, TrayHub, agent_env
 

@@ -1,0 +1,93 @@
+"""Errors as JSON: the one way a route says no, and the one middleware that makes every
+error on an API route a JSON body.
+
+Handlers ``raise json_error(404, "no site UDN99", field="code")``. Whatever else goes
+wrong under ``/api/`` or ``/agent/`` (aiohttp's own 404/405/413, a plain
+``web.HTTPForbidden()``, an unexpected exception) reaches the caller as
+``{"error": "..."}`` with the right status, never an HTML or text page: scripts and
+agents parse every answer the same way. Page routes keep aiohttp's own answers
+(redirects to the login, plain 404s).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import hdrs, web
+
+log = logging.getLogger("hub.web.errors")
+
+API_PREFIXES = ("/api/", "/agent/")
+
+
+def _status_classes() -> dict[int, type[web.HTTPException]]:
+    found: dict[int, type[web.HTTPException]] = {}
+    todo: list[type[web.HTTPException]] = [web.HTTPError]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        code = getattr(cls, "status_code", -1)
+        if code >= 400 and cls.__module__ == web.HTTPError.__module__:
+            found.setdefault(code, cls)
+    return found
+
+
+_CLASSES = _status_classes()
+
+
+def json_body(error: str, **extra: Any) -> str:
+    return json.dumps({"error": error, **extra}, ensure_ascii=False)
+
+
+def json_error(status: int, error: str, **extra: Any) -> web.HTTPException:
+    """An HTTP error whose body is ``{"error": error, **extra}``; raise it."""
+    text = json_body(error, **extra)
+    if status == 413:
+        return web.HTTPRequestEntityTooLarge(
+            max_size=extra.get("limit", 0), actual_size=extra.get("actual", 0), text=text,
+            content_type="application/json",
+        )
+    if status == 405:
+        allowed = extra.get("allowed", ())
+        return web.HTTPMethodNotAllowed(extra.get("method", ""), allowed, text=text,
+                                        content_type="application/json")
+    cls = _CLASSES.get(status)
+    if cls is None:
+        raise ValueError(f"{status} is not an HTTP error status")
+    return cls(text=text, content_type="application/json")
+
+
+def _default_text(exc: web.HTTPException) -> bool:
+    return exc.text in (None, "", f"{exc.status}: {exc.reason}")
+
+
+def _as_json(exc: web.HTTPException) -> web.Response:
+    if exc.content_type == "application/json" and exc.text:
+        body = exc.text
+    else:
+        body = json_body(exc.reason if _default_text(exc) else str(exc.text))
+    headers = {k: v for k, v in exc.headers.items() if k not in (hdrs.CONTENT_TYPE, hdrs.CONTENT_LENGTH)}
+    return web.Response(status=exc.status, text=body, content_type="application/json", headers=headers)
+
+
+@web.middleware
+async def error_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    if not request.path.startswith(API_PREFIXES):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise  # redirects and 2xx raised as exceptions pass unchanged
+        return _as_json(exc)
+    except Exception:
+        # A WebSocket that was already upgraded cannot carry an HTTP answer any more.
+        if request.headers.get(hdrs.UPGRADE, "").lower() == "websocket":
+            raise
+        log.exception("%s %s failed", request.method, request.path)
+        return web.Response(status=500, text=json_body("internal error"), content_type="application/json")
