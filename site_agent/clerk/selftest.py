@@ -15,15 +15,22 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 import statistics
-import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol
 
 import numpy as np
+
+from site_agent.devices import (
+    AvCamera,
+    AvMicrophone,
+    Device,
+    SystemSpeaker,
+    choose_devices,
+)
+from site_agent.settings import load_agent_settings
 
 Outcome = Literal["pass", "fail", "skip"]
 
@@ -495,92 +502,6 @@ class PollerRouter:
         return int(reading.sys_uptime)
 
 
-class AvCamera:
-    """A capture device as FFmpeg sees it (``site_agent.media.endpoint.Device``: format + input name)."""
-
-    def __init__(self, fmt: str, file: str) -> None:
-        self.fmt, self.file = fmt, file
-
-    def grab(self, count: int, timeout_s: float) -> list[np.ndarray]:
-        import av
-
-        frames: list[np.ndarray] = []
-        deadline = time.monotonic() + timeout_s
-        with av.open(self.file, format=self.fmt, timeout=timeout_s) as box:
-            for frame in box.decode(video=0):
-                frames.append(frame.to_ndarray(format="rgb24"))
-                if len(frames) >= count or time.monotonic() > deadline:
-                    break
-        return frames
-
-
-class AvMicrophone:
-    def __init__(self, fmt: str, file: str) -> None:
-        self.fmt, self.file = fmt, file
-
-    def levels(self, seconds: float) -> list[float]:
-        import av
-
-        out: list[float] = []
-        deadline = time.monotonic() + seconds
-        with av.open(self.file, format=self.fmt, timeout=seconds + 2) as box:
-            for frame in box.decode(audio=0):
-                raw = frame.to_ndarray()
-                pcm = raw.astype(np.float64)
-                if raw.dtype.kind in "iu":  # integer PCM: scale to ±1.0 full scale
-                    pcm /= float(2 ** (8 * raw.dtype.itemsize - 1))
-                rms = float(np.sqrt(np.mean(np.square(pcm)))) or 1e-9
-                out.append(20 * math.log10(rms))
-                if time.monotonic() > deadline:
-                    break
-        return out
-
-
-class _Named(Protocol):
-    @property
-    def kind(self) -> str: ...
-
-    @property
-    def name(self) -> str: ...
-
-
-DeviceT = TypeVar("DeviceT", bound=_Named)
-
-
-def pick_device(devices: Sequence[DeviceT], kind: str, preferred: str | None) -> DeviceT | None:
-    """The remembered device if it is still plugged in, else the first of its kind."""
-    candidates = [d for d in devices if d.kind == kind]
-    return next((d for d in candidates if d.name == preferred), candidates[0] if candidates else None)
-
-
-class SystemSpeaker:
-    """A sine tone through the platform's own player (winsound, or ALSA's aplay)."""
-
-    def play_tone(self, hz: float, seconds: float) -> None:
-        import io
-        import subprocess
-        import wave
-
-        rate = 48000
-        t = np.arange(int(rate * seconds)) / rate
-        pcm = (0.3 * 32767 * np.sin(2 * math.pi * hz * t)).astype("<i2").tobytes()
-        buf = io.BytesIO()
-        with wave.open(buf, "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(rate)
-            w.writeframes(pcm)
-        if sys.platform == "win32":
-            import winsound
-
-            winsound.PlaySound(buf.getvalue(), winsound.SND_MEMORY)
-            return
-        try:
-            subprocess.run(["aplay", "-q", "-"], input=buf.getvalue(), check=True, timeout=seconds + 5)
-        except (FileNotFoundError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
-            raise OSError(str(exc)) from exc
-
-
 def real_inputs(
     hub_url: str,
     confirm: Confirm | None,
@@ -589,10 +510,11 @@ def real_inputs(
     on_level: LevelSink | None = None,
     preferred: dict[str, str] | None = None,
     synthetic: bool = False,
+    devices: Sequence[Device] | None = None,
 ) -> SelfTestInputs:
-    """Inputs for a real PC: the devices FFmpeg finds (the remembered ones first).
+    """Inputs for a real PC: the devices the briefing will use (:func:`site_agent.devices.choose_devices`).
 
-    ``synthetic`` (``--demo``) or ``SALAKLANG_SYNTHETIC_DEVICES=1`` use synthetic media devices. The
+    ``synthetic`` (``--demo``) or the ``synthetic_devices`` setting use synthetic media devices. The
     chosen device names are in ``extra["devices"]`` so a passing test can be remembered.
     """
     hub = HttpHub(hub_url)
@@ -600,17 +522,13 @@ def real_inputs(
     camera: Camera | None
     mic: Microphone | None
     chosen: dict[str, str] = {}
-    if synthetic or os.environ.get("SALAKLANG_SYNTHETIC_DEVICES") == "1":
+    if synthetic or load_agent_settings().synthetic_devices:
         camera, mic, speaker = SyntheticCamera(), SyntheticMicrophone(), SyntheticSpeaker()
     else:
-        from site_agent.media.endpoint import list_devices
-
-        devices = list_devices()
-        video = pick_device(devices, "video", (preferred or {}).get("video"))
-        audio = pick_device(devices, "audio", (preferred or {}).get("audio"))
-        camera = AvCamera(video.format, video.file) if video is not None else None
-        mic = AvMicrophone(audio.format, audio.file) if audio is not None else None
-        chosen = {k: d.name for k, d in (("video", video), ("audio", audio)) if d is not None}
+        choice = choose_devices(preferred, devices)
+        camera = AvCamera.of(choice.video) if choice.video is not None else None
+        mic = AvMicrophone.of(choice.audio) if choice.audio is not None else None
+        chosen = choice.names()
         speaker = SystemSpeaker()
     return SelfTestInputs(
         camera=camera, microphone=mic, speaker=speaker, hub=hub, prober=hub, router=router,

@@ -19,17 +19,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fractions
-import glob
 import logging
 import math
-import platform
-import re
 import shutil
-import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import av
@@ -39,6 +34,14 @@ from aiortc.codecs.h264 import H264Encoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from site_agent import protocol as p
+from site_agent.devices import (
+    Device,
+    choose_devices,
+    devices_main,
+    list_devices,
+    open_device,
+    thai_font,
+)
 
 log = logging.getLogger("site_agent.media.endpoint")
 
@@ -163,8 +166,6 @@ class SyntheticCamera(MediaStreamTrack):
             else:
                 from PIL import Image, ImageDraw
 
-                from hub.media.compositor import thai_font
-
                 img = Image.new("RGB", (w, h), (20, 90, 70))
                 draw = ImageDraw.Draw(img)
                 font = thai_font(max(10, h // 7))
@@ -183,8 +184,6 @@ class SyntheticCamera(MediaStreamTrack):
             x = int((self.count * 4) % max(1, w - w // 10))
             rgb[h - h // 8 : h - h // 16, x : x + w // 10] = (250, 200, 40)
             from PIL import Image, ImageDraw
-
-            from hub.media.compositor import thai_font
 
             img = Image.fromarray(rgb)
             draw = ImageDraw.Draw(img)
@@ -274,88 +273,6 @@ class ScaledTrack(MediaStreamTrack):
     def stop(self) -> None:
         super().stop()
         self.source.stop()
-
-
-# --- devices ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Device:
-    kind: str  # "video" | "audio"
-    name: str
-    format: str  # FFmpeg input format: v4l2, alsa, pulse, dshow, avfoundation
-    file: str  # what to pass to FFmpeg as the input
-
-    def to_dict(self) -> dict[str, str]:
-        return {"kind": self.kind, "name": self.name, "format": self.format, "file": self.file}
-
-
-def _ffmpeg_list(fmt: str) -> str:
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        return ""
-    dummy = "dummy" if fmt == "dshow" else ""
-    proc = subprocess.run([ffmpeg, "-hide_banner", "-list_devices", "true", "-f", fmt, "-i", dummy],
-                          capture_output=True, text=True, timeout=15, check=False)
-    return proc.stderr
-
-
-def list_devices() -> list[Device]:
-    """Cameras and microphones this PC has, as FFmpeg input specifications."""
-    system = platform.system()
-    found: list[Device] = []
-    if system == "Linux":
-        for path in sorted(glob.glob("/dev/video*")):
-            name_file = Path("/sys/class/video4linux") / Path(path).name / "name"
-            name = name_file.read_text().strip() if name_file.is_file() else path
-            found.append(Device("video", name, "v4l2", path))
-        cards = Path("/proc/asound/cards")
-        if cards.is_file():
-            for m in re.finditer(r"^\s*(\d+) \[(\S+)\s*\]: (.+)$", cards.read_text(), re.M):
-                found.append(Device("audio", m.group(3).strip(), "alsa", f"hw:{m.group(1)}"))
-        pactl = shutil.which("pactl")
-        if pactl:
-            proc = subprocess.run([pactl, "list", "short", "sources"], capture_output=True, text=True,
-                                  timeout=10, check=False)
-            for line in proc.stdout.splitlines():
-                parts = line.split("\t")
-                if len(parts) > 1 and not parts[1].endswith(".monitor"):
-                    found.append(Device("audio", parts[1], "pulse", parts[1]))
-    elif system == "Windows":
-        kind = ""
-        for line in _ffmpeg_list("dshow").splitlines():
-            if "DirectShow video devices" in line:
-                kind = "video"
-            elif "DirectShow audio devices" in line:
-                kind = "audio"
-            dm = re.search(r'"([^"]+)"(?:\s*\((video|audio)\))?', line)
-            if dm and "Alternative name" not in line:
-                k = dm.group(2) or kind
-                if k:
-                    found.append(Device(k, dm.group(1), "dshow", f"{k}={dm.group(1)}"))
-    elif system == "Darwin":
-        kind = ""
-        for line in _ffmpeg_list("avfoundation").splitlines():
-            if "video devices" in line:
-                kind = "video"
-            elif "audio devices" in line:
-                kind = "audio"
-            am = re.search(r"\[(\d+)\] (.+)$", line)
-            if am and kind:
-                spec = f"{am.group(1)}:none" if kind == "video" else f"none:{am.group(1)}"
-                found.append(Device(kind, am.group(2).strip(), "avfoundation", spec))
-    return found
-
-
-def open_device(device: Device) -> MediaStreamTrack:
-    from aiortc.contrib.media import MediaPlayer
-
-    options = {"framerate": "25", "video_size": "1280x720"} if device.kind == "video" else {}
-    player = MediaPlayer(device.file, format=device.format, options=options)
-    track = player.video if device.kind == "video" else player.audio
-    if track is None:
-        raise RuntimeError(f"{device.name} gave no {device.kind} stream")
-    return track
 
 
 # --- playing the program on a real PC ------------------------------------------------------
@@ -666,16 +583,18 @@ def demo_tone_hz(site: str) -> float:
     return 300.0 + 37.0 * (int(digits) % 40)
 
 
-def install_for_agent(client: Any, *, demo: bool = False, headless: bool = True) -> MediaEndpoint:
+def install_for_agent(client: Any, *, demo: bool = False, headless: bool = True,
+                      devices: Sequence[Device] | None = None) -> MediaEndpoint:
     """What ``python -m site_agent run`` installs: real devices if any (and not ``--demo``), else synthetic.
 
-    ``headless=False`` (the tray on a meeting-room PC) shows the program in a window with sound.
+    The devices are the self-test's choice (:func:`site_agent.devices.choose_devices`: the remembered
+    ones first); ``devices`` defaults to what this PC has. ``headless=False`` (the tray on a
+    meeting-room PC) shows the program in a window with sound.
     """
     camera = microphone = None
     if not demo:
-        devices = list_devices()
-        for kind in ("video", "audio"):
-            device = next((d for d in devices if d.kind == kind), None)
+        choice = choose_devices(client.config.extra.get("devices"), devices)
+        for kind, device in (("video", choice.video), ("audio", choice.audio)):
             if device is None:
                 log.warning("no %s device found: using a synthetic one", kind)
                 continue
@@ -701,16 +620,6 @@ async def request_floor(client: Any, priority: int = 2, conference_id: int | Non
 async def release_floor(client: Any, conference_id: int | None = None) -> None:
     """Give the floor back (or withdraw a request not yet granted)."""
     await client.send(p.FloorRequest(action="release", conference_id=conference_id))
-
-
-def devices_main() -> int:
-    """``python -m site_agent devices``: print what FFmpeg can capture here."""
-    devices = list_devices()
-    if not devices:
-        print("ไม่พบกล้องหรือไมโครโฟน / no camera or microphone found (a synthetic source will be used)")
-    for d in devices:
-        print(f"{d.kind}\t{d.format}\t{d.file}\t{d.name}")
-    return 0
 
 
 __all__ = ["Device", "MediaEndpoint", "Profile", "ProgramPlayer", "SyntheticCamera", "ToneSource", "decode_stamp",

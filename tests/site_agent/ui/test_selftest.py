@@ -163,21 +163,6 @@ async def test_router_by_real_snmpd(snmpd: int) -> None:
     assert bad.outcome == "fail" and "เราเตอร์ไม่ตอบ" in bad.advice_th
 
 
-def test_pick_device_prefers_the_remembered_one() -> None:
-    from site_agent.clerk.selftest import pick_device
-    from site_agent.media.endpoint import Device
-
-    devices = [
-        Device("video", "Integrated Webcam", "v4l2", "/dev/video0"),
-        Device("video", "Logitech C920", "v4l2", "/dev/video2"),
-        Device("audio", "Jabra Speak 510", "pulse", "jabra"),
-    ]
-    assert pick_device(devices, "video", "Logitech C920") == devices[1]
-    assert pick_device(devices, "video", "unplugged cam") == devices[0]
-    assert pick_device(devices, "audio", None) == devices[2]
-    assert pick_device(devices[:2], "audio", None) is None
-
-
 async def test_passing_devices_are_remembered(tmp_path: Path) -> None:
     from site_agent.clerk.service import ClerkAgent
     from site_agent.client import AgentClient
