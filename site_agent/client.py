@@ -100,6 +100,10 @@ class AgentClient:
     def connected(self) -> bool:
         return self._ws is not None and not self._ws.closed and self.welcome is not None
 
+    def control_rtt_ms(self) -> float | None:
+        """Median control-channel round trip over the last heartbeats (the tray's link line)."""
+        return statistics.median(self._rtts) if self._rtts else None
+
     async def wait_connected(self, timeout: float | None = None) -> None:
         await asyncio.wait_for(self._connected.wait(), timeout)
 

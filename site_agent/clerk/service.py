@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -42,10 +41,10 @@ from site_agent.clerk.selftest import (
 )
 from site_agent.clerk.state import Briefing, Lang, Notice, UiState, notices
 from site_agent.client import AgentClient
+from site_agent.settings import load_agent_settings
 from site_agent.updater import (
     NO_UPDATE_BEFORE_BRIEFING_S,
     RESTART_EXIT,
-    UPDATES_DIR_ENV,
     Updater,
     confirm_running,
 )
@@ -89,12 +88,13 @@ class ClerkAgent:
             lambda confirm: real_inputs(cfg.hub_url, confirm, preferred=cfg.extra.get("devices") or {})
         )
         self.update_check_s = update_check_s
-        root = updates_root or Path(os.environ.get(UPDATES_DIR_ENV) or cfg.config_dir / "updates")
+        settings = load_agent_settings()
+        root = updates_root or settings.updates_dir or cfg.config_dir / "updates"
         self.updater = Updater(
             hub_url=cfg.hub_url, site=cfg.site, token=cfg.token, root=root,
             running_version=client.version, guard=self.update_guard, restart=self._restart_for_update,
             on_waiting=lambda v: self._set(update_waiting=v),
-            public_key=str(cfg.extra.get("update_public_key") or os.environ.get("SALAKLANG_UPDATE_PUBLIC_KEY", "")),
+            public_key=str(cfg.extra.get("update_public_key") or settings.update_public_key),
         )
         client.add_listener(self._on_client_event)
         client.add_command_handler("selftest", self._cmd_selftest)
@@ -298,7 +298,7 @@ class ClerkAgent:
 
     def link_status(self) -> str:
         th = self.lang == "th"
-        rtt = self.client.control_rtt_ms() if hasattr(self.client, "control_rtt_ms") else None
+        rtt = self.client.control_rtt_ms()
         words = {
             "unknown": ("ยังไม่ทราบ", "unknown"), "ok": ("ปกติ", "good"),
             "degraded": ("ช้า", "degraded"), "down": ("ขาด", "down"),
@@ -413,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def add_clerk_commands(sub: Any, cmd_run: Callable[[Any], int]) -> None:
-    """`tray`, `selftest` and `autostart` subcommands for `python -m site_agent`."""
+    """`tray` and `selftest` subcommands for `python -m site_agent` (`autostart` is the UI's, in cli)."""
     import argparse
 
     tray = sub.add_parser("tray", help="the tray icon and the clerk window (default of `run` on a desktop)")
@@ -427,10 +427,6 @@ def add_clerk_commands(sub: Any, cmd_run: Callable[[Any], int]) -> None:
     st.add_argument("--demo", action="store_true", help="synthetic camera, microphone and speaker")
     st.add_argument("--lang", choices=("th", "en"), default="th")
     st.set_defaults(func=selftest_main)
-
-    auto = sub.add_parser("autostart", help="start the agent when this user logs in (or stop doing so)")
-    auto.add_argument("action", choices=("enable", "disable", "status"))
-    auto.set_defaults(func=autostart_main)
 
 
 def selftest_main(args: Any) -> int:
@@ -450,18 +446,6 @@ def selftest_main(args: Any) -> int:
     report = asyncio.run(run_selftest(inp, on_result=lambda r: print(r.line(args.lang), flush=True)))
     print(("พร้อม" if args.lang == "th" else "READY") if report.ready else ("ยังไม่พร้อม" if args.lang == "th" else "NOT READY"))
     return 0 if report.ready else 1
-
-
-def autostart_main(args: Any) -> int:
-    from site_agent.ui import autostart
-
-    if args.action == "enable":
-        print(autostart.enable())
-    elif args.action == "disable":
-        autostart.disable()
-    else:
-        print("enabled" if autostart.is_enabled() else "disabled")
-    return 0
 
 
 def version_line() -> str:

@@ -1,34 +1,27 @@
 """The tray icon: its colour says it all, its menu holds the clerk's six actions.
 
-The menu is described by :func:`menu_entries` (pure: state → entries) and
-driven by :class:`TrayController` (entry key → a :class:`ClerkAgent` action
-on the agent's event loop), so both are tested without a desktop, with
-pystray's ``dummy`` backend and without ``run()``. pystray itself is imported
-only when an icon is built: on a Linux box without a display it would fail
-at import time.
-
-Threads: the agent (asyncio) runs in a background thread; the Tk clerk
-window owns the main thread; pystray runs detached. On Linux's xorg backend
-the icon has no menu, so the window is always shown and is the menu.
+The menu is described by :func:`site_agent.ui.menu.menu_entries` (pure:
+state → entries) and driven by :class:`TrayController` (entry key → a
+:class:`ClerkAgent` action on the agent's event loop), so both are tested
+without a desktop, with pystray's ``dummy`` backend and without ``run()``.
+pystray itself is imported only when an icon is built: on a Linux box
+without a display it would fail at import time. The process that puts the
+icon beside the clerk window is :mod:`site_agent.ui.app`.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import concurrent.futures
-import contextlib
 import logging
+import os
 import sys
-import threading
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageDraw
 
-from site_agent.clerk.service import ClerkAgent, clerk_for
+from site_agent.clerk.service import ClerkAgent
 from site_agent.clerk.state import (
     COLOUR_RGB,
     Colour,
@@ -36,43 +29,11 @@ from site_agent.clerk.state import (
     Notice,
     UiState,
     colour,
-    floor_label,
     status_sentence,
 )
+from site_agent.ui.menu import MenuEntry, menu_entries
 
 log = logging.getLogger("site_agent.ui.tray")
-
-# Keys of the clerk's actions, in menu order (the window uses the same keys).
-ACTIONS = ("join", "hand", "selftest", "network", "help", "send_logs", "language", "window", "quit")
-
-
-@dataclass(frozen=True)
-class MenuEntry:
-    key: str
-    text: str
-    enabled: bool = True
-    default: bool = False  # the icon's click action
-
-
-def menu_entries(state: UiState, lang: Lang, has_window: bool = True) -> list[MenuEntry]:
-    th = lang == "th"
-    joined = state.in_briefing
-    join_text = (
-        ("ออกจากประชุม" if joined else "เข้าร่วมประชุม") if th else ("Leave briefing" if joined else "Join briefing")
-    )
-    entries = [
-        MenuEntry("join", join_text, enabled=state.connected),
-        MenuEntry("hand", floor_label(state, lang), enabled=state.connected and state.in_briefing),
-        MenuEntry("selftest", "ทดสอบอุปกรณ์" if th else "Test devices"),
-        MenuEntry("network", "สถานะเครือข่าย" if th else "Network status"),
-        MenuEntry("help", "ช่วยเหลือ" if th else "Help"),
-        MenuEntry("send_logs", "ส่งบันทึกให้จังหวัด" if th else "Send logs to the province"),
-        MenuEntry("language", "English" if th else "ภาษาไทย"),
-    ]
-    if has_window:
-        entries.append(MenuEntry("window", "เปิดหน้าต่าง" if th else "Open window", default=True))
-    entries.append(MenuEntry("quit", "ออก" if th else "Quit"))
-    return entries
 
 
 def icon_image(c: Colour, size: int = 64) -> Image.Image:
@@ -232,32 +193,8 @@ class TrayController:
             self._say(n.title(self.lang), n.body(self.lang))
 
 
-# --- the process -------------------------------------------------------------------------
-
-
-def start_agent_thread(clerk: ClerkAgent) -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
-    """The agent's own event loop in a daemon thread; returns once the loop runs."""
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        loop.call_soon(ready.set)
-        try:
-            loop.run_until_complete(clerk.client.run())
-        finally:
-            loop.close()
-
-    thread = threading.Thread(target=run, name="agent", daemon=True)
-    thread.start()
-    ready.wait(10)
-    return loop, thread
-
-
 def ui_available() -> bool:
     """Can this session show a window? (Linux needs an X or Wayland display.)"""
-    import os
-
     if sys.platform.startswith("linux"):
         return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     return True
@@ -270,8 +207,6 @@ def start_icon(controller: TrayController) -> Any:
     loop; GTK/AppIndicator want the main thread, which Tk already owns, so on
     Linux we ask for xorg (a coloured icon without a menu; the window is the menu).
     """
-    import os
-
     if sys.platform.startswith("linux"):
         os.environ.setdefault("PYSTRAY_BACKEND", "xorg")
     try:
@@ -287,91 +222,3 @@ def start_icon(controller: TrayController) -> Any:
         controller.icon = None
         return None
     return icon
-
-
-def tray_main(args: argparse.Namespace) -> int:
-    """`python -m site_agent tray` (and `run` without --no-tray): icon + clerk window."""
-    import os
-
-    from site_agent.clerk.selftest import (
-        SelfTestInputs,
-        real_inputs,
-    )
-    from site_agent.client import AgentClient
-    from site_agent.config import NotEnrolled, default_config_dir, load_config
-    from site_agent.logs import setup_logging
-
-    setup_logging(getattr(args, "log_level", "INFO"))
-    config_dir = Path(args.config_dir) if getattr(args, "config_dir", None) else default_config_dir()
-    try:
-        config = load_config(config_dir)
-    except NotEnrolled as exc:
-        if not ui_available():
-            print(exc, file=sys.stderr)
-            return 2
-        from site_agent.ui.window import EnrolDialog
-
-        # First run on this PC: the clerk types the province's code; nothing else to set up.
-        enrolled = EnrolDialog(config_dir, os.environ.get("SALAKLANG_HUB_URL", "")).run()
-        if enrolled is None:
-            return 2
-        config = enrolled
-    from site_agent.ui.autostart import SingleInstance
-
-    lock = SingleInstance(config_dir)
-    if not lock.acquire():
-        print("โปรแกรมเปิดอยู่แล้ว / the agent is already running", file=sys.stderr)
-        return 3
-    client = AgentClient(config)
-    demo = bool(getattr(args, "demo", False)) or os.environ.get("SALAKLANG_SYNTHETIC_DEVICES") == "1"
-
-    def inputs(confirm: Any) -> SelfTestInputs:
-        return real_inputs(config.hub_url, confirm, preferred=config.extra.get("devices") or {}, synthetic=demo)
-
-    clerk = clerk_for(client, inputs_factory=inputs)
-    try:
-        from site_agent.features import install_features
-
-        install_features(client, args, headless=False)
-    except ImportError:
-        log.info("no extra agent features installed")
-    loop, thread = start_agent_thread(clerk)
-    from site_agent.ui.window import ClerkWindow
-
-    window = ClerkWindow(clerk, loop)
-    controller = TrayController(
-        clerk, loop, open_window=window.show, show_message=window.post_message, confirm_tone=window.ask_tone
-    )
-    window.controller = controller
-    icon = start_icon(controller)
-    window.always_shown = icon is None or not getattr(icon, "HAS_MENU", False)
-    if window.always_shown:
-        log.info("the tray icon has no menu here: the clerk window stays open and is the menu")
-    window.mainloop()
-    if thread.is_alive():
-        with contextlib.suppress(RuntimeError):  # the loop may have closed meanwhile
-            loop.call_soon_threadsafe(clerk.quit)
-    thread.join(10)
-    if icon is not None:
-        try:
-            icon.stop()
-        except Exception:
-            log.debug("icon stop failed", exc_info=True)
-    lock.release()
-    return clerk.exit_code
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m site_agent.ui.tray")
-    parser.add_argument("--config-dir")
-    parser.add_argument("--demo", action="store_true", help="synthetic camera, microphone and speaker")
-    parser.add_argument("--log-level", default="INFO")
-    return tray_main(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    # Run the imported module's main, not this __main__ copy: module state
-    # (the client → clerk map) must exist once.
-    from site_agent.ui.tray import main as _main
-
-    sys.exit(_main())

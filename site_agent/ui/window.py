@@ -13,11 +13,14 @@ import functools
 import json
 import os
 import queue
+import threading
 import tkinter as tk
 import tkinter.font as tkfont
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 from PIL import Image, ImageTk
@@ -25,14 +28,14 @@ from PIL import Image, ImageTk
 from site_agent.clerk.selftest import CheckResult
 from site_agent.clerk.service import ClerkAgent
 from site_agent.clerk.state import BANGKOK, COLOUR_RGB, Notice, UiState, colour, status_sentence
-
-if TYPE_CHECKING:
-    from site_agent.ui.tray import TrayController
+from site_agent.config import AgentConfig
+from site_agent.enrol import EnrolFailed, enrol
+from site_agent.settings import load_agent_settings
+from site_agent.ui.menu import Activator, MenuEntry, menu_entries
 
 # Fonts that carry Thai: Windows ships Leelawadee UI / Tahoma, Debian fonts-thai-tlwg ships Garuda/Loma.
 THAI_FONTS = ("Leelawadee UI", "Tahoma", "Garuda", "Loma", "Noto Sans Thai", "Waree", "Sawasdee")
 BUTTONS = ("join", "hand", "selftest", "network", "help", "send_logs", "language", "quit")
-UI_MAP_ENV = "SALAKLANG_UI_MAP"  # tests: where to write the buttons' screen rectangles
 
 
 def _hex(rgb: tuple[int, int, int]) -> str:
@@ -49,11 +52,12 @@ class ClerkWindow:
     def __init__(self, clerk: ClerkAgent, loop: asyncio.AbstractEventLoop) -> None:
         self.clerk = clerk
         self.loop = loop
-        self.controller: TrayController | None = None
+        self.controller: Activator | None = None  # the tray controller: presses run through it
         self.always_shown = True
         self._q: queue.Queue[Callable[[], object]] = queue.Queue()
         self._tone_future: concurrent.futures.Future[bool | None] | None = None
         self._preview: ImageTk.PhotoImage | None = None
+        self.ui_map = load_agent_settings().ui_map  # tests: where to write the buttons' screen rectangles
 
         self.root = tk.Tk(className="salaklang-agent")
         self.root.title("ศาลากลาง — ประชุมทางไกล")
@@ -146,22 +150,15 @@ class ClerkWindow:
         self.root.after(5000, self._tick)
 
     def mainloop(self) -> None:
-        if os.environ.get(UI_MAP_ENV):
-            self.root.after(800, self._write_ui_map)
+        if self.ui_map is not None:
+            self.root.after(800, self._write_ui_map, self.ui_map)
         self.root.mainloop()
 
-    def _write_ui_map(self) -> None:
+    def _write_ui_map(self, path: Path) -> None:
         self.root.update_idletasks()
         widgets: dict[str, tk.Widget] = {**self.buttons, "tone_yes": self.tone_yes, "tone_no": self.tone_no}
-        rects = {
-            k: [w.winfo_rootx(), w.winfo_rooty(), w.winfo_width(), w.winfo_height(), bool(w.winfo_ismapped())]
-            for k, w in widgets.items()
-        }
-        path = os.environ[UI_MAP_ENV]
-        with open(path + ".tmp", "w", encoding="utf-8") as fh:
-            json.dump(rects, fh)
-        os.replace(path + ".tmp", path)
-        self.root.after(300, self._write_ui_map)
+        write_ui_map(path, {k: widget_rect(w) for k, w in widgets.items()})
+        self.root.after(300, self._write_ui_map, path)
 
     # --- what the tray controller calls -----------------------------------------------------
     def show(self) -> None:
@@ -278,10 +275,19 @@ class ClerkWindow:
         if due:
             self.message.configure(text=f"{due[-1].title(lang)}: {due[-1].body(lang)}")
 
-    def _entries(self, state: UiState) -> list[Any]:
-        from site_agent.ui.tray import menu_entries
-
+    def _entries(self, state: UiState) -> list[MenuEntry]:
         return menu_entries(state, self.clerk.lang)
+
+
+def widget_rect(w: tk.Widget) -> list[Any]:
+    return [w.winfo_rootx(), w.winfo_rooty(), w.winfo_width(), w.winfo_height(), bool(w.winfo_ismapped())]
+
+
+def write_ui_map(path: Path, rects: dict[str, list[Any]]) -> None:
+    """Replace the file at once: the test reading it never sees half a JSON document."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(rects, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def today_label(now: datetime) -> str:
@@ -297,8 +303,6 @@ def parse_enrolment(text: str, default_hub: str) -> tuple[str, str]:
     ``https://hub.example/enrol?code=ABCDE-23456`` (the hub is the link's
     origin), or ``salaklang://enrol?hub=https://hub.example&code=...``.
     """
-    from urllib.parse import parse_qs, urlsplit
-
     text = text.strip()
     if "://" in text:
         parts = urlsplit(text)
@@ -314,9 +318,10 @@ def parse_enrolment(text: str, default_hub: str) -> tuple[str, str]:
 class EnrolDialog:
     """First run: the clerk types the code from the province (or pastes the link). Nothing else."""
 
-    def __init__(self, config_dir: Any, default_hub: str) -> None:
+    def __init__(self, config_dir: Path, default_hub: str) -> None:
         self.config_dir = config_dir
-        self.result: Any = None
+        self.result: AgentConfig | None = None
+        self.ui_map = load_agent_settings().ui_map
         self.root = tk.Tk(className="salaklang-agent")
         self.root.title("ศาลากลาง — ลงทะเบียนเครื่อง / enrol this PC")
         family = thai_family(self.root)
@@ -354,10 +359,6 @@ class EnrolDialog:
         self.root.after(50, self._drain)
 
     def _submit(self) -> None:
-        import threading
-
-        from site_agent.enrol import EnrolFailed, enrol
-
         hub, code = parse_enrolment(self.code.get(), self.hub.get())
         if not code or not hub:
             self.message.configure(text="กรุณาพิมพ์รหัสลงทะเบียน / please type the code")
@@ -378,22 +379,16 @@ class EnrolDialog:
 
         threading.Thread(target=work, name="enrol", daemon=True).start()
 
-    def run(self) -> Any:
-        if os.environ.get(UI_MAP_ENV):
-            self.root.after(500, self._write_ui_map)
+    def run(self) -> AgentConfig | None:
+        if self.ui_map is not None:
+            self.root.after(500, self._write_ui_map, self.ui_map)
         self.root.mainloop()
         return self.result
 
-    def _write_ui_map(self) -> None:
+    def _write_ui_map(self, path: Path) -> None:
         widgets = {"code": self.code, "hub": self.hub, "enrol": self.button, "enrol_message": self.message}
-        rects = {
-            k: [w.winfo_rootx(), w.winfo_rooty(), w.winfo_width(), w.winfo_height(), bool(w.winfo_ismapped())]
-            for k, w in widgets.items()
-        }
+        rects = {k: widget_rect(w) for k, w in widgets.items()}
         rects["enrol_message"].append(self.message.cget("text"))
-        path = os.environ[UI_MAP_ENV]
-        with open(path + ".tmp", "w", encoding="utf-8") as fh:
-            json.dump(rects, fh, ensure_ascii=False)
-        os.replace(path + ".tmp", path)
-        self.root.after(300, self._write_ui_map)
+        write_ui_map(path, rects)
+        self.root.after(300, self._write_ui_map, path)
 

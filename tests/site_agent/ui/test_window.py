@@ -73,7 +73,7 @@ async def test_clerk_window_buttons(tray_hub: TrayHub, xvfb: str, tmp_path: Path
     ui_map = tmp_path / "ui.json"
     err = tmp_path / "tray.err"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "site_agent.ui.tray", "--config-dir", str(config.config_dir), "--demo",
+        sys.executable, "-m", "site_agent", "--config-dir", str(config.config_dir), "tray", "--demo",
         env=agent_env(
             DISPLAY=xvfb, PYSTRAY_BACKEND="dummy", SALAKLANG_UI_MAP=str(ui_map),
             SALAKLANG_AGENT_LOG_DIR=str(tmp_path / "logs"),
@@ -139,7 +139,7 @@ async def test_first_run_enrolment_dialog(tray_hub: TrayHub, xvfb: str, tmp_path
     ui_map = tmp_path / "ui.json"
     err = tmp_path / "tray.err"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "site_agent.ui.tray", "--config-dir", str(tmp_path / "fresh-pc"), "--demo",
+        sys.executable, "-m", "site_agent", "--config-dir", str(tmp_path / "fresh-pc"), "tray", "--demo",
         env=agent_env(
             DISPLAY=xvfb, PYSTRAY_BACKEND="dummy", SALAKLANG_UI_MAP=str(ui_map), SALAKLANG_HUB_URL=tray_hub.url,
             SALAKLANG_AGENT_LOG_DIR=str(tmp_path / "logs"),
