@@ -6,7 +6,11 @@ adds its module here.
 
 # ruff: noqa: I001  (one import line per feature, appended by each feature: keep them apart)
 from hub import models  # noqa: F401
-from hub.updates import service as updates  # noqa: F401
-from hub.mail import outbox as mailer  # noqa: F401
-from hub.alarms import service as alarms  # noqa: F401  (link health, issue 5)
-from hub.conferences import manager as conferences  # noqa: F401  (conferences, issue 3)
+from hub.updates import store as updates  # noqa: F401
+from hub.control import store as control  # noqa: F401  (agents, enrolment codes)
+from hub.web import store as web  # noqa: F401  (operators, API tokens)
+from hub.mail import store as mailer  # noqa: F401
+from hub.alarms import store as alarms  # noqa: F401  (link health, issue 5)
+from hub.linkhealth import store as linkhealth  # noqa: F401  (link health, issue 5)
+from hub.briefings import store as briefings  # noqa: F401  (schedule, issue 4)
+from hub.conferences import store as conferences  # noqa: F401  (conferences, issue 3)

@@ -251,7 +251,7 @@ def encode_bench(frames: list[np.ndarray], seconds_of_video: float = 10.0) -> di
 
 
 def district_names(count: int) -> list[tuple[str, str]]:
-    from hub.inventory.loader.loader import load_inventory
+    from hub.inventory.loader import load_inventory
 
     from hub.settings import default_inventory_path
 

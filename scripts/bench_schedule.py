@@ -102,7 +102,7 @@ async def bench(n_agents: int, n_occ: int, spacing: float, conferences: bool = T
 
     from hub import app as app_module
     from hub.app import create_app
-    from hub.briefings.jobs import BRIEFINGS
+    from hub.briefings.keys import BRIEFINGS
     from hub.control.registry import REGISTRY
     from hub.keys import ENGINE
     from hub.settings import Settings

@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hub.linkhealth.intake.snmp_poller import poll_cycle
+from hub.linkhealth.snmp_poller import poll_cycle
 
 from site_agent.netmon.snmp import CounterTracker, SnmpPoller, SnmpTarget
 

@@ -27,7 +27,8 @@ from aiohttp import web
 from hub.app import create_app
 from hub.control.enrolment import issue_code
 from hub.db import create_db_engine, migrate
-from hub.inventory.loader import load_inventory, sync_inventory
+from hub.inventory.loader import load_inventory
+from hub.inventory.sync import sync_inventory
 from hub.settings import Settings
 from hub.web.auth import create_api_token, create_operator
 from site_agent.client import AgentClient

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import jinja2
 from icalendar import Alarm, Calendar, Event, vCalAddress, vText
@@ -23,9 +24,11 @@ from hub.briefings.model import (
     SeriesSpec,
     base_dates,
     format_thai_date,
+    format_thai_datetime,
     local_start,
     occurrences,
 )
+from hub.mail.store import MailOutbox
 from hub.paths import templates_dir
 
 PRODID = "-//Salaklang//Udon Thani briefings//TH"
@@ -280,3 +283,27 @@ def render_letter(
     text = env.get_template(f"{kind}.txt.j2").render(values)
     html = env.get_template(f"{kind}.html.j2").render(values)
     return Letter(subject=subject, text=text, html=html)
+
+
+def outbox_json(row: MailOutbox, tz: str) -> dict[str, Any]:
+    """One invitation mail as the invitations list shows it (times local, Buddhist Era in Thai)."""
+
+    def local(dt: datetime | None) -> str | None:
+        return dt.astimezone(ZoneInfo(tz)).isoformat() if dt else None
+
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "series_id": row.series_id,
+        "site_code": row.site_code,
+        "to": row.to_addr,
+        "subject": row.subject,
+        "method": row.ics_method,
+        "state": row.state,
+        "attempts": row.attempts,
+        "last_error": row.last_error,
+        "created_at": local(row.created_at),
+        "next_attempt_at": local(row.next_attempt_at) if row.state == "queued" else None,
+        "sent_at": local(row.sent_at),
+        "sent_at_th": format_thai_datetime(row.sent_at, tz) if row.sent_at else "",
+    }

@@ -1,13 +1,18 @@
-"""Briefings on a calendar: stored series, APScheduler jobs, each occurrence's timeline, the API.
+"""Briefings on a calendar, at run time: series changes, invitations, each occurrence's timeline.
 
-Series and occurrences live in the hub database; the timeline of each
-occurrence is four APScheduler 3.11 jobs (``occ-<id>-readiness``,
-``-reminder``, ``-open``, ``-end``) in a SQLAlchemy job store on the same
-database (table ``schedule_jobs``). Jobs point at the module-level
-:func:`run_step` with plain arguments; it finds the running hub through a
-registry set in ``cleanup_ctx``. Stable job ids plus ``replace_existing`` mean
-a restart never duplicates a job, and every step is guarded by the
-occurrence's state (hub.briefings.model's state machine), so a step runs at most once.
+Series and occurrences live in the hub database (hub.briefings.store); the
+timeline of each occurrence is four APScheduler 3.11 jobs
+(``occ-<id>-readiness``, ``-reminder``, ``-open``, ``-end``) in a SQLAlchemy
+job store on the same database (table ``schedule_jobs``). A job holds only
+plain arguments and points at the module-level :func:`run_step`, which only
+names the step that is due; the app's own :class:`Briefings`, listening on its
+own scheduler, runs it: no module state, each app reaches only itself.
+Stable job ids plus ``replace_existing`` mean a restart never duplicates a
+job, and every step is guarded by the occurrence's state
+(hub.briefings.model's state machine), so a step runs at most once.
+
+At T0 the conference manager starts the conference and joins the districts
+(its one join path); at the end it ends the conference and the districts leave.
 
 A hub that was down at T0 and is back within ``schedule_misfire_grace_s``
 opens the briefing at once; later than that the occurrence is marked missed.
@@ -20,34 +25,39 @@ import contextlib
 import logging
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from aiohttp import web
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    JobExecutionEvent,
+)
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Session, select
 
 from hub import audit
-from hub.alarms.service import ALARMS
+from hub.alarms.service import Alarms
+from hub.briefings import store
 from hub.briefings.invitations import (
     InviteContext,
     Kind,
     Person,
     cancel_occurrence_calendar,
     cancel_series_calendar,
+    outbox_json,
     render_letter,
     request_calendar,
 )
 from hub.briefings.model import (
     TERMINAL,
-    Booking,
     IllegalTransition,
     Leads,
     OccState,
@@ -62,121 +72,43 @@ from hub.briefings.model import (
     is_missed,
     move_occurrence,
     occurrences,
-    parse_local_datetime,
     parse_series,
     skip_occurrence,
-    songkran_preset,
-    songkran_year,
     spec_from_json,
     step_is_stale,
     step_times,
 )
-from hub.conferences.manager import CONFERENCES
-from hub.control.registry import REGISTRY, AgentOffline
-from hub.keys import ENGINE, EVENTS, SETTINGS
-from hub.mail.outbox import (
-    OUTBOX,
-    MailOutbox,
-    Outbox,
-    enqueue,
-    outbox_json,
-    retry_policy_from,
-    running_outbox,
-    smtp_config_from,
-)
+from hub.briefings.store import BriefingAttendance, BriefingOccurrence, BriefingSeries
+from hub.conferences.manager import ConferenceManager
+from hub.control.registry import AgentOffline, AgentRegistry, CommandRefused
+from hub.events import EventBus
+from hub.mail.service import Outbox
+from hub.mail.store import enqueue
 from hub.models import Site, utcnow
 from hub.settings import Settings
-from hub.web.auth import require_role
-from hub.web.body import read_json
 from hub.web.errors import json_error
-
-if TYPE_CHECKING:
-    from hub.conferences.manager import ConferenceManager
+from site_agent import protocol as p
 
 log = logging.getLogger("hub.briefings.jobs")
 
 JOB_TABLE = "schedule_jobs"
 ACTOR = "system:scheduler"
 
-
-# --- tables -----------------------------------------------------------------------------
-
-
-class BriefingSeries(SQLModel, table=True):
-    __tablename__ = "briefing_series"
-
-    id: int | None = Field(default=None, primary_key=True)
-    uid: str = Field(max_length=200, unique=True, index=True)  # iCalendar UID, never changes
-    title: str = Field(max_length=200)
-    spec: dict[str, Any] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
-    passcode: str = Field(max_length=16)
-    sequence: int = 0  # iCalendar SEQUENCE: raised on every change sent to attendees
-    state: str = Field(default="active", max_length=16)  # active | cancelled
-    invited: bool = False  # invitations went out: changes send updates
-    created_by: str = Field(default="", max_length=100)
-    created_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow)
+Mailing = Callable[[Session, BriefingSeries, SeriesSpec], int]
 
 
-class BriefingOccurrence(SQLModel, table=True):
-    __tablename__ = "briefing_occurrences"
-    __table_args__ = (sa.UniqueConstraint("series_id", "key_date"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    series_id: int = Field(foreign_key="briefing_series.id", index=True)
-    key_date: date  # the date the rule gave it; stays when the occurrence is moved
-    starts_at: datetime = Field(index=True)
-    ends_at: datetime
-    state: str = Field(default=OccState.SCHEDULED.value, max_length=16, index=True)
-    conference_id: int | None = None
-    opened_at: datetime | None = None
-    ended_at: datetime | None = None
-    extended_min: float = 0.0
-    note: str = Field(default="", max_length=500)
+class StepDue(NamedTuple):
+    occurrence_id: int
+    step: Step
 
 
-class BriefingAttendance(SQLModel, table=True):
-    """One district in one occurrence: readiness, reminder, join."""
+async def run_step(occurrence_id: int, step: str) -> StepDue:
+    """The target of every job: plain arguments so the job pickles into the database.
 
-    __tablename__ = "briefing_attendance"
-    __table_args__ = (sa.UniqueConstraint("occurrence_id", "site_code"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    occurrence_id: int = Field(foreign_key="briefing_occurrences.id", index=True)
-    site_code: str = Field(max_length=32)
-    ready: bool | None = None
-    reasons: list[str] = Field(default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False))
-    checked_at: datetime | None = None
-    reminded_at: datetime | None = None
-    join_sent_at: datetime | None = None
-    joined_at: datetime | None = None
-
-
-# --- what the timeline calls on the conference side ---------------------------------------
-
-
-def _conference_manager(app: web.Application) -> ConferenceManager | None:
-    """The conference manager (issue 3) if wired in; without it the scheduler sends ``join`` itself."""
-    return app.get(CONFERENCES)
-
-
-Mailing = Callable[[Session, "BriefingSeries", SeriesSpec], int]
-
-
-# --- the module-level registry the jobs reach the app through ------------------------------
-
-# One scheduler per database (APScheduler cannot share a job store), so one
-# running hub per process; cleanup_ctx sets and clears it.
-_running: dict[str, Briefings] = {}
-
-
-async def run_step(occurrence_id: int, step: str) -> None:
-    """The target of every job. Plain arguments so the job pickles into the database."""
-    briefings = _running.get("hub")
-    if briefings is None:
-        log.warning("job for occurrence %s (%s) fired with no hub running", occurrence_id, step)
-        return
-    await briefings.run_step(occurrence_id, Step(step))
+    It only says what is due; :meth:`Briefings.on_job_event`, listening on the scheduler of
+    the app that owns the job, runs the step (APScheduler hands it this return value).
+    """
+    return StepDue(occurrence_id, Step(step))
 
 
 _EVENT = {Step.READINESS: "readiness", Step.REMINDER: "remind", Step.OPEN: "open", Step.END: "end"}
@@ -186,7 +118,16 @@ def job_id(occurrence_id: int, step: Step) -> str:
     return f"occ-{occurrence_id}-{step.value}"
 
 
-# --- the service --------------------------------------------------------------------------
+def make_scheduler(engine: sa.Engine, settings: Settings) -> AsyncIOScheduler:
+    return AsyncIOScheduler(
+        jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOB_TABLE)},
+        job_defaults={
+            "coalesce": True,
+            "misfire_grace_time": settings.schedule_misfire_grace_s,
+            "max_instances": 1,
+        },
+        timezone=ZoneInfo(settings.timezone),
+    )
 
 
 def _local(dt: datetime | None, tz: str) -> str | None:
@@ -196,12 +137,24 @@ def _local(dt: datetime | None, tz: str) -> str | None:
 class Briefings:
     """Series, occurrences and their timeline for one running hub."""
 
-    def __init__(self, app: web.Application, scheduler: AsyncIOScheduler, outbox: Outbox) -> None:
-        self.app = app
-        self.settings: Settings = app[SETTINGS]
-        self.engine: sa.Engine = app[ENGINE]
-        self.scheduler = scheduler
+    def __init__(
+        self,
+        settings: Settings,
+        engine: sa.Engine,
+        events: EventBus,
+        registry: AgentRegistry,
+        conferences: ConferenceManager,
+        alarms: Alarms,
+        outbox: Outbox,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.events = events
+        self.registry = registry
+        self.conferences = conferences
+        self.alarms = alarms
         self.outbox = outbox
+        self.scheduler = make_scheduler(engine, settings)
         self.lock = asyncio.Lock()  # validation + write of series is one critical section
         self.leads = Leads(
             readiness=timedelta(seconds=self.settings.schedule_readiness_lead_s),
@@ -211,9 +164,6 @@ class Briefings:
         self.tz = self.settings.timezone
         self.step_log: list[tuple[int, str, datetime]] = []  # for tests and the board's history
         self._tasks: set[asyncio.Task[Any]] = set()
-        # (occurrence, site, connection) already asked to join: the open step and a
-        # reconnect racing it must not send two joins over one connection.
-        self._join_asked: set[tuple[int, str, int]] = set()
         # Opens in progress: the end step waits for its open (a slow media start must not
         # leave a conference running past its end).
         self._opening: dict[int, asyncio.Future[None]] = {}
@@ -221,26 +171,10 @@ class Briefings:
 
     # -- helpers --------------------------------------------------------------
     def _session(self) -> Session:
-        return Session(self.engine, expire_on_commit=False)
+        return store.session(self.engine)
 
     def _districts(self) -> dict[str, Site]:
-        with self._session() as s:
-            sites = s.exec(select(Site).where(Site.active == True)).all()  # noqa: E712
-        return {x.code: x for x in sites}
-
-    def _bookings(self, s: Session, exclude_series: int | None) -> list[Booking]:
-        rows = s.exec(
-            select(BriefingOccurrence, BriefingSeries)
-            .join(BriefingSeries, BriefingSeries.id == BriefingOccurrence.series_id)  # type: ignore[arg-type]
-            .where(BriefingSeries.state == "active")
-            .where(BriefingOccurrence.state.not_in([OccState.CANCELLED.value, OccState.MISSED.value]))  # type: ignore[attr-defined]
-            .where(BriefingOccurrence.ends_at > utcnow())
-        ).all()
-        return [
-            Booking(series.id or 0, series.title, frozenset(series.spec["districts"]), occ.starts_at, occ.ends_at)
-            for occ, series in rows
-            if series.id != exclude_series
-        ]
+        return store.active_sites(self.engine)
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task: asyncio.Task[Any] = asyncio.ensure_future(coro)
@@ -256,7 +190,7 @@ class Briefings:
 
     def _check_overlaps(self, spec: SeriesSpec, exclude_series: int | None) -> None:
         with self._session() as s:
-            check_overlaps(spec, self._bookings(s, exclude_series))
+            check_overlaps(spec, store.bookings(s, exclude_series, utcnow()))
 
     def _sync_occurrences(self, s: Session, series: BriefingSeries, spec: SeriesSpec) -> list[BriefingOccurrence]:
         """Make the occurrence rows match the spec; return every row whose jobs must change."""
@@ -335,7 +269,7 @@ class Briefings:
 
             series, rows = await asyncio.to_thread(write)
             self._schedule(rows)
-        self.app[EVENTS].publish("series", {"id": series.id, "action": "create"})
+        self.events.publish("series", {"id": series.id, "action": "create"})
         await audit.arecord(self.engine, actor=actor, action="series.create", target=f"series:{series.id}",
                             detail={"title": spec.title, "occurrences": len(rows)})
         return await asyncio.to_thread(self.series_json, series.id or 0)
@@ -375,7 +309,7 @@ class Briefings:
             series, rows = await asyncio.to_thread(write)
             self._schedule(rows)
         self.outbox.wake()
-        self.app[EVENTS].publish("series", {"id": series_id, "action": action.split(".", 1)[1]})
+        self.events.publish("series", {"id": series_id, "action": action.split(".", 1)[1]})
         await audit.arecord(self.engine, actor=actor, action=action, target=f"series:{series_id}",
                             detail={"sequence": series.sequence})
         return await asyncio.to_thread(self.series_json, series_id)
@@ -426,7 +360,7 @@ class Briefings:
             rows = await asyncio.to_thread(write)
             self._schedule(rows)
         self.outbox.wake()
-        self.app[EVENTS].publish("series", {"id": series_id, "action": "cancel"})
+        self.events.publish("series", {"id": series_id, "action": "cancel"})
         await audit.arecord(self.engine, actor=actor, action="series.cancel", target=f"series:{series_id}")
         return await asyncio.to_thread(self.series_json, series_id)
 
@@ -507,7 +441,7 @@ class Briefings:
 
             queued, missing = await asyncio.to_thread(write)
         self.outbox.wake()
-        self.app[EVENTS].publish("series", {"id": series_id, "action": "invite", "queued": queued})
+        self.events.publish("series", {"id": series_id, "action": "invite", "queued": queued})
         await audit.arecord(self.engine, actor=actor, action="series.invite", target=f"series:{series_id}",
                             detail={"queued": queued, "no_email": missing})
         return {"series_id": series_id, "queued": queued, "districts_without_email": missing}
@@ -580,7 +514,7 @@ class Briefings:
             att = {a.site_code: a for a in s.exec(
                 select(BriefingAttendance).where(BriefingAttendance.occurrence_id == occurrence_id)).all()}
         sites = self._districts()
-        registry = self.app[REGISTRY]
+        registry = self.registry
         now = utcnow()
         late_after = timedelta(seconds=self.settings.schedule_late_after_s)
         rows = []
@@ -611,69 +545,22 @@ class Briefings:
         return {"occurrence": self._occ_json(occ, series), "districts": rows}
 
     def list_invitations(self, series_id: int | None) -> list[dict[str, Any]]:
-        with self._session() as s:
-            q = select(MailOutbox).order_by(MailOutbox.id)  # type: ignore[arg-type]
-            if series_id is not None:
-                q = q.where(MailOutbox.series_id == series_id)
-            rows = s.exec(q).all()
-        return [outbox_json(r, self.tz) for r in rows]
+        return [outbox_json(r, self.tz) for r in store.mail_rows(self.engine, series_id)]
 
     # -- the timeline ----------------------------------------------------------------
     def _get(self, occurrence_id: int) -> tuple[BriefingOccurrence, BriefingSeries] | None:
-        with self._session() as s:
-            occ = s.get(BriefingOccurrence, occurrence_id)
-            if occ is None:
-                return None
-            series = s.get(BriefingSeries, occ.series_id)
-            assert series is not None
-            return occ, series
+        return store.get(self.engine, occurrence_id)
 
     def _transition(self, occurrence_id: int, event: str, **changes: Any) -> BriefingOccurrence | None:
-        """Apply one state-machine event; None if not allowed now.
-
-        Compare-and-set on the state column: two triggers racing (a restart's catch-up and
-        the missed-job listener, say) cannot both win, so each step happens at most once.
-        """
-        with self._session() as s:
-            occ = s.get(BriefingOccurrence, occurrence_id)
-            if occ is None:
-                return None
-            before = occ.state
-            try:
-                after = advance(before, event).value
-            except IllegalTransition as exc:
-                log.info("occurrence %s: %s", occurrence_id, exc)
-                return None
-            result = s.execute(
-                sa.update(BriefingOccurrence)
-                .where(BriefingOccurrence.id == occurrence_id, BriefingOccurrence.state == before)  # type: ignore[arg-type]
-                .values(state=after, **changes)
-            )
-            s.commit()
-            if result.rowcount != 1:  # type: ignore[attr-defined]
-                log.info("occurrence %s: %s lost a race (state changed under it)", occurrence_id, event)
-                return None
-            s.expire_all()
-            return s.get(BriefingOccurrence, occurrence_id)
+        """Apply one state-machine event; None if not allowed now or another trigger won."""
+        try:
+            return store.transition(self.engine, occurrence_id, event, **changes)
+        except (IllegalTransition, store.LostRace) as exc:
+            log.info("occurrence %s: %s", occurrence_id, exc)
+            return None
 
     def _attendance(self, occurrence_id: int, code: str, **changes: Any) -> None:
-        """Upsert one district's row; steps running side by side may both create it."""
-        for attempt in range(2):
-            with self._session() as s:
-                row = s.exec(select(BriefingAttendance).where(
-                    BriefingAttendance.occurrence_id == occurrence_id, BriefingAttendance.site_code == code)).first()
-                if row is None:
-                    row = BriefingAttendance(occurrence_id=occurrence_id, site_code=code)
-                for k, v in changes.items():
-                    setattr(row, k, v)
-                s.add(row)
-                try:
-                    s.commit()
-                    return
-                except sa.exc.IntegrityError:
-                    s.rollback()
-                    if attempt:
-                        raise
+        store.attendance(self.engine, occurrence_id, code, **changes)
 
     async def run_step(self, occurrence_id: int, step: Step) -> None:
         # Steps of one occurrence change its state in the order the scheduler fired them
@@ -714,27 +601,26 @@ class Briefings:
 
     async def _readiness(self, occ: BriefingOccurrence, series: BriefingSeries) -> None:
         assert occ.id is not None
-        registry = self.app[REGISTRY]
-        args = {"occurrence_id": occ.id, "title": series.title, "starts_at": occ.starts_at.timestamp()}
+        registry = self.registry
+        command = p.SelfTest(occurrence_id=occ.id, title=series.title, starts_at=occ.starts_at.timestamp())
 
         async def one(code: str) -> tuple[str, bool, list[str]]:
             try:
-                ack = await registry.send_command(code, "selftest", args, timeout=self.settings.schedule_selftest_timeout_s)
+                result = await registry.send_command(code, command, timeout=self.settings.schedule_selftest_timeout_s)
             except AgentOffline:
                 return code, False, ["เครื่องของอำเภอออฟไลน์ / the district agent is offline"]
             except TimeoutError:
                 return code, False, ["ไม่ตอบผลทดสอบระบบ / no self-test answer in time"]
-            if not ack.ok:
-                return code, False, [ack.detail or "self-test failed"]
-            reasons = [str(r) for r in ack.result.get("reasons") or []]
-            return code, bool(ack.result.get("ready")), reasons
+            except CommandRefused as exc:
+                return code, False, [exc.detail or "self-test failed"]
+            return code, result.ready, list(result.reasons)
 
         results = await asyncio.gather(*(one(c) for c in series.spec["districts"]))
         now = utcnow()
         for code, ready, reasons in results:
             await asyncio.to_thread(self._attendance, occ.id, code, ready=ready, reasons=reasons, checked_at=now)
         board = await asyncio.to_thread(self.board, occ.id)
-        self.app[EVENTS].publish("readiness", board)
+        self.events.publish("readiness", board)
         for row in board["districts"]:
             if row["ready"] is False:
                 await self._raise_alarm(occ, series, row)
@@ -758,37 +644,33 @@ class Briefings:
         # The control room always gets the readiness alert with the phone number, and an
         # alarm that waits for acknowledgement (critical before a briefing): "offline" for a
         # district that is not connected, "not_ready" for one whose self-test failed.
-        self.app[EVENTS].publish("alert", alert)
-        alarms = self.app.get(ALARMS)
-        if alarms is not None:
-            await alarms.raise_alarm(
-                row["code"], "offline" if not row["online"] else "not_ready",
-                {"occurrence_id": occ.id, "reasons": row["reasons"], "contact_phone": row["contact_phone"]},
-            )
+        self.events.publish("alert", alert)
+        await self.alarms.raise_alarm(
+            row["code"], "offline" if not row["online"] else "not_ready",
+            {"occurrence_id": occ.id, "reasons": row["reasons"], "contact_phone": row["contact_phone"]},
+        )
         await audit.arecord(self.engine, actor=ACTOR, action="briefing.not_ready", target=row["code"],
                             ok=False, detail={"occurrence_id": occ.id, "reasons": row["reasons"]})
 
     async def _reminder(self, occ: BriefingOccurrence, series: BriefingSeries) -> None:
         assert occ.id is not None
         local = occ.starts_at.astimezone(ZoneInfo(self.tz))
-        args = {
-            "occurrence_id": occ.id,
-            "title": series.title,
-            "starts_at": occ.starts_at.timestamp(),
-            "message_th": f"อีกไม่นานจะเริ่มประชุม “{series.title}” เวลา {local:%H:%M} น.",
-            "message_en": f"Briefing “{series.title}” starts at {local:%H:%M}.",
-        }
-        codes = [c for c in series.spec["districts"] if self.app[REGISTRY].is_online(c)]
-        await self.app[REGISTRY].broadcast("reminder", args, codes=codes)
+        reminder = p.Reminder(
+            occurrence_id=occ.id,
+            title=series.title,
+            starts_at=occ.starts_at.timestamp(),
+            message_th=f"อีกไม่นานจะเริ่มประชุม “{series.title}” เวลา {local:%H:%M} น.",
+            message_en=f"Briefing “{series.title}” starts at {local:%H:%M}.",
+        )
+        codes = [c for c in series.spec["districts"] if self.registry.is_online(c)]
+        await self.registry.broadcast(reminder, codes=codes)
         now = utcnow()
         for code in codes:
             await asyncio.to_thread(self._attendance, occ.id, code, reminded_at=now)
-        self.app[EVENTS].publish("briefing", {"occurrence_id": occ.id, "state": OccState.REMINDED.value})
+        self.events.publish("briefing", {"occurrence_id": occ.id, "state": OccState.REMINDED.value})
         # Start the media worker now, not at T0: a fresh worker process (PyAV, aiortc) takes
         # about a second to come up, which is what the districts' joins would wait for.
-        manager = _conference_manager(self.app)
-        if manager is not None:
-            await manager.prepare()
+        await self.conferences.prepare()
 
     async def _open(self, occ: BriefingOccurrence, series: BriefingSeries) -> None:
         assert occ.id is not None
@@ -799,99 +681,37 @@ class Briefings:
             done = self._opening.pop(occ.id, None)
             if done is not None and not done.done():
                 done.set_result(None)
-        self.app[EVENTS].publish("briefing", await asyncio.to_thread(self.board, occ.id))
+        self.events.publish("briefing", await asyncio.to_thread(self.board, occ.id))
         await audit.arecord(self.engine, actor=ACTOR, action="briefing.open", target=f"occurrence:{occ.id}",
                             detail={"series_id": series.id})
 
     async def _start_conference(self, occ: BriefingOccurrence, series: BriefingSeries) -> None:
+        """The conference manager starts the conference and joins the districts (its one join path)."""
         assert occ.id is not None
         codes = list(series.spec["districts"])
-        manager = _conference_manager(self.app)
-        if manager is not None:
-            try:
-                conf_id = await manager.start(
-                    codes, series.spec.get("layout") or "4x5", title=series.title, occurrence_id=occ.id,
-                    agenda=list(series.spec.get("agenda") or []), actor=ACTOR,
-                )
-            except Exception as exc:
-                log.exception("occurrence %s: conference did not start", occ.id)
-                self.app[EVENTS].publish("alert", {"source": "schedule", "severity": "critical",
-                                                   "occurrence_id": occ.id,
-                                                   "message": f"เปิดการประชุมไม่สำเร็จ / could not open the briefing: {exc}"})
-                return
-            await asyncio.to_thread(self._set_conference, occ.id, conf_id)
-        else:
-            await asyncio.gather(*(self._send_join(occ.id, series.title, c) for c in codes
-                                   if self.app[REGISTRY].is_online(c)))
-
-    def _set_conference(self, occurrence_id: int, conf_id: int) -> None:
-        with self._session() as s:
-            occ = s.get(BriefingOccurrence, occurrence_id)
-            assert occ is not None
-            occ.conference_id = conf_id
-            s.add(occ)
-            s.commit()
-
-    async def _send_join(self, occurrence_id: int, title: str, code: str) -> None:
-        """Ask one agent to join (used when no conference manager is wired in).
-
-        Once per connection: an agent that reconnects mid-briefing is asked again (it rejoins).
-        """
-        conn = self.app[REGISTRY].connections.get(code)
-        if conn is None:
-            return
-        key = (occurrence_id, code, id(conn))
-        if key in self._join_asked:
-            return
-        self._join_asked.add(key)
-        sent_at = utcnow()
-        ok = False
         try:
-            # Send before any database write: T0 → command is the latency the districts feel.
-            ack = await self.app[REGISTRY].send_command(
-                code, "join", {"occurrence_id": occurrence_id, "title": title}, timeout=15.0)
-            ok = ack.ok
-        except (AgentOffline, TimeoutError) as exc:
-            log.info("occurrence %s: %s did not join: %s", occurrence_id, code, exc)
-        await asyncio.to_thread(self._attendance, occurrence_id, code, join_sent_at=sent_at)
-        if ok:
-            await self.mark_joined(occurrence_id, code)
+            conf_id = await self.conferences.start(
+                codes, series.spec.get("layout") or "4x5", title=series.title, occurrence_id=occ.id,
+                agenda=list(series.spec.get("agenda") or []), actor=ACTOR,
+            )
+        except Exception as exc:
+            log.exception("occurrence %s: conference did not start", occ.id)
+            self.events.publish("alert", {"source": "schedule", "severity": "critical",
+                                          "occurrence_id": occ.id,
+                                          "message": f"เปิดการประชุมไม่สำเร็จ / could not open the briefing: {exc}"})
+            return
+        await asyncio.to_thread(store.set_conference, self.engine, occ.id, conf_id)
 
     async def mark_joined(self, occurrence_id: int, code: str) -> None:
-        def write() -> bool:
-            with self._session() as s:
-                row = s.exec(select(BriefingAttendance).where(
-                    BriefingAttendance.occurrence_id == occurrence_id, BriefingAttendance.site_code == code)).first()
-                if row is not None and row.joined_at is not None:
-                    return False
-            self._attendance(occurrence_id, code, joined_at=utcnow())
-            return True
-
-        if await asyncio.to_thread(write):
-            self.app[EVENTS].publish("briefing.joined", {"occurrence_id": occurrence_id, "site": code})
-
-    def _open_occurrences_for(self, code: str) -> list[tuple[int, str]]:
-        with self._session() as s:
-            rows = s.exec(
-                select(BriefingOccurrence, BriefingSeries)
-                .join(BriefingSeries, BriefingSeries.id == BriefingOccurrence.series_id)  # type: ignore[arg-type]
-                .where(BriefingOccurrence.state == OccState.OPEN.value)
-            ).all()
-        return [(o.id or 0, series.title) for o, series in rows if code in series.spec["districts"]]
-
-    async def on_connect(self, code: str, connected: bool) -> None:
-        """A district that comes online during its briefing is asked to join (it will show late)."""
-        if not connected or _conference_manager(self.app) is not None:
-            return
-        for occurrence_id, title in await asyncio.to_thread(self._open_occurrences_for, code):
-            self._spawn(self._send_join(occurrence_id, title, code))
+        if await asyncio.to_thread(store.mark_joined, self.engine, occurrence_id, code, utcnow()):
+            self.events.publish("briefing.joined", {"occurrence_id": occurrence_id, "site": code})
 
     async def on_status(self, code: str, msg: Any) -> None:
         """An agent reporting ``in_conference`` counts as joined (the conference manager's path:
         site_agent.media.endpoint sends it once its media connection is up)."""
         if getattr(msg, "state", None) != "in_conference":
             return
-        for occurrence_id, _title in await asyncio.to_thread(self._open_occurrences_for, code):
+        for occurrence_id, _title in await asyncio.to_thread(store.open_occurrences_for, self.engine, code):
             await self.mark_joined(occurrence_id, code)
 
     async def _end(self, occ: BriefingOccurrence) -> None:
@@ -899,17 +719,13 @@ class Briefings:
         self._locks.pop(occ.id, None)
         got = await asyncio.to_thread(self._get, occ.id)
         assert got is not None
-        fresh, series = got
-        manager = _conference_manager(self.app)
-        if manager is not None and fresh.conference_id is not None:
+        fresh, _series = got
+        if fresh.conference_id is not None:  # None: the conference never started (alerted at T0)
             try:
-                await manager.end(fresh.conference_id, ACTOR)
+                await self.conferences.end(fresh.conference_id, ACTOR)
             except Exception:
                 log.exception("occurrence %s: conference %s did not end cleanly", occ.id, fresh.conference_id)
-        elif manager is None:
-            codes = [c for c in series.spec["districts"] if self.app[REGISTRY].is_online(c)]
-            await self.app[REGISTRY].broadcast("leave", {"occurrence_id": occ.id}, codes=codes)
-        self.app[EVENTS].publish("briefing", {"occurrence_id": occ.id, "state": OccState.ENDED.value})
+        self.events.publish("briefing", {"occurrence_id": occ.id, "state": OccState.ENDED.value})
         await audit.arecord(self.engine, actor=ACTOR, action="briefing.end", target=f"occurrence:{occ.id}")
 
     async def extend(self, occurrence_id: int, minutes: float, actor: str) -> dict[str, Any]:
@@ -931,9 +747,8 @@ class Briefings:
             self._schedule([occ])
         else:
             self._reschedule_end(occ)
-        manager = _conference_manager(self.app)
-        if manager is not None and occ.conference_id is not None:
-            await manager.extend(occ.conference_id, minutes, actor)
+        if occ.conference_id is not None:
+            await self.conferences.extend(occ.conference_id, minutes, actor)
         await audit.arecord(self.engine, actor=actor, action="briefing.extend", target=f"occurrence:{occurrence_id}",
                             detail={"minutes": minutes})
         return await asyncio.to_thread(self.board, occurrence_id)
@@ -952,264 +767,47 @@ class Briefings:
             return
         self._unschedule(occurrence_id)
         log.warning("occurrence %s missed: the hub was down at T0 beyond the grace", occurrence_id)
-        self.app[EVENTS].publish("briefing", {"occurrence_id": occurrence_id, "state": OccState.MISSED.value})
-        self.app[EVENTS].publish("alert", {
+        self.events.publish("briefing", {"occurrence_id": occurrence_id, "state": OccState.MISSED.value})
+        self.events.publish("alert", {
             "source": "schedule", "severity": "critical", "occurrence_id": occurrence_id,
             "message": "การประชุมไม่ได้เริ่มตามกำหนด (ระบบไม่พร้อมในเวลา) / briefing missed: the hub was down at T0",
         })
         await audit.arecord(self.engine, actor=ACTOR, action="briefing.missed", target=f"occurrence:{occurrence_id}",
                             ok=False)
 
-    def next_briefing(self, code: str, now: datetime) -> datetime | None:
-        """Start of the site's next briefing not yet open (for alarm severity)."""
-        with self._session() as s:
-            rows = s.exec(
-                select(BriefingOccurrence, BriefingSeries)
-                .join(BriefingSeries, BriefingSeries.id == BriefingOccurrence.series_id)  # type: ignore[arg-type]
-                .where(BriefingOccurrence.state.in_(  # type: ignore[attr-defined]
-                    [OccState.SCHEDULED.value, OccState.READINESS.value, OccState.REMINDED.value]))
-                .where(BriefingOccurrence.starts_at >= now)
-                .order_by(BriefingOccurrence.starts_at)  # type: ignore[arg-type]
-            ).all()
-        return next((o.starts_at for o, series in rows if code in series.spec["districts"]), None)
-
     async def anext_briefing(self, code: str, now: datetime) -> datetime | None:
-        return await asyncio.to_thread(self.next_briefing, code, now)
-
-    def _overdue(self) -> list[int]:
-        limit = utcnow() - self.grace
-        with self._session() as s:
-            rows = s.exec(select(BriefingOccurrence).where(
-                BriefingOccurrence.state.in_(  # type: ignore[attr-defined]
-                    [OccState.SCHEDULED.value, OccState.READINESS.value, OccState.REMINDED.value]),
-                BriefingOccurrence.starts_at < limit)).all()
-        return [r.id for r in rows if r.id is not None]
+        """Start of the site's next briefing not yet open: the alarms room's briefing lookup."""
+        return await asyncio.to_thread(store.next_briefing, self.engine, code, now)
 
     async def reconcile(self) -> None:
         """At start: anything that should have opened more than the grace ago is missed."""
-        for occurrence_id in await asyncio.to_thread(self._overdue):
+        for occurrence_id in await asyncio.to_thread(store.overdue, self.engine, utcnow() - self.grace):
             await self.mark_missed(occurrence_id)
 
     def on_job_event(self, event: JobExecutionEvent) -> None:
-        if event.code == EVENT_JOB_MISSED and event.job_id.endswith("-open"):
+        """Listener on this app's own scheduler: a due step runs; a missed open marks it missed."""
+        if event.code == EVENT_JOB_EXECUTED and isinstance(event.retval, StepDue):
+            self._spawn(self.run_step(event.retval.occurrence_id, event.retval.step))
+        elif event.code == EVENT_JOB_MISSED and event.job_id.endswith("-open"):
             occurrence_id = int(event.job_id.split("-")[1])
             self._spawn(self.mark_missed(occurrence_id))
         elif event.code == EVENT_JOB_ERROR:
             log.error("job %s failed: %r", event.job_id, event.exception)
 
+    async def start(self) -> None:
+        """Listen to the agents, start the timeline, settle what was missed while the hub was down."""
+        self.scheduler.add_listener(self.on_job_event, EVENT_JOB_EXECUTED | EVENT_JOB_MISSED | EVENT_JOB_ERROR)
+        self.registry.add_message_handler("status", self.on_status)
+        self.alarms.set_briefing_lookup(self.anext_briefing)
+        self.scheduler.start()  # creates the job table on a fresh database
+        # Overdue beyond the grace → missed. The scheduler's own catch-up cannot open them late
+        # either: run_step checks the grace again before opening.
+        await self.reconcile()
+
     async def close(self) -> None:
+        self.scheduler.shutdown(wait=False)
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-
-
-BRIEFINGS = web.AppKey("briefings", Briefings)
-
-
-def make_scheduler(engine: sa.Engine, settings: Settings) -> AsyncIOScheduler:
-    return AsyncIOScheduler(
-        jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOB_TABLE)},
-        job_defaults={
-            "coalesce": True,
-            "misfire_grace_time": settings.schedule_misfire_grace_s,
-            "max_instances": 1,
-        },
-        timezone=ZoneInfo(settings.timezone),
-    )
-
-
-async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    outbox = Outbox(app[ENGINE], smtp_config_from(settings), retry_policy_from(settings), settings.mail_poll_s)
-    app[OUTBOX] = outbox
-    scheduler = make_scheduler(app[ENGINE], settings)
-    briefings = Briefings(app, scheduler, outbox)
-    app[BRIEFINGS] = briefings
-    scheduler.add_listener(briefings.on_job_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR)
-    app[REGISTRY].add_connect_listener(briefings.on_connect)
-    app[REGISTRY].add_message_handler("status", briefings.on_status)
-    if ALARMS in app:
-        app[ALARMS].set_briefing_lookup(briefings.anext_briefing)
-    if "hub" in _running:
-        log.warning("a second hub started in this process: scheduled jobs go to the newest")
-    _running["hub"] = briefings
-    scheduler.start()  # creates the job table on a fresh database
-    # Overdue beyond the grace → missed. The scheduler's own catch-up cannot open them late
-    # either: run_step checks the grace again before opening.
-    await briefings.reconcile()
-    async with running_outbox(outbox):
-        try:
-            yield
-        finally:
-            scheduler.shutdown(wait=False)
-            if _running.get("hub") is briefings:
-                del _running["hub"]
-            await briefings.close()
-
-
-# --- HTTP API -------------------------------------------------------------------------------
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    return await read_json(request, dict[str, Any])
-
-
-def _int(request: web.Request, name: str) -> int:
-    try:
-        return int(request.match_info[name])
-    except ValueError as exc:
-        raise json_error(404, f"{name} ไม่ถูกต้อง / bad {name}", field=name) from exc
-
-
-async def _guard(coro: Awaitable[dict[str, Any]]) -> web.Response:
-    try:
-        return web.json_response(await coro)
-    except SeriesError as exc:
-        status = 409 if exc.field == "districts" and "booked" in exc.message else 400
-        return web.json_response(exc.to_json(), status=status)
-
-
-async def post_series(request: web.Request) -> web.Response:
-    who = await require_role(request, "operator")
-    body = await _body(request)
-    resp = await _guard(request.app[BRIEFINGS].create_series(body, who.actor))
-    if resp.status == 200:
-        resp.set_status(201)
-    return resp
-
-
-async def get_series_list(request: web.Request) -> web.Response:
-    await require_role(request, "viewer")
-    return web.json_response(await asyncio.to_thread(request.app[BRIEFINGS].list_series))
-
-
-async def get_series(request: web.Request) -> web.Response:
-    await require_role(request, "viewer")
-    return web.json_response(await asyncio.to_thread(request.app[BRIEFINGS].series_json, _int(request, "id")))
-
-
-async def patch_series(request: web.Request) -> web.Response:
-    who = await require_role(request, "operator")
-    body = await _body(request)
-    return await _guard(request.app[BRIEFINGS].update_series(_int(request, "id"), body, who.actor))
-
-
-async def delete_series(request: web.Request) -> web.Response:
-    who = await require_role(request, "operator")
-    return await _guard(request.app[BRIEFINGS].cancel_series(_int(request, "id"), who.actor))
-
-
-async def post_songkran(request: web.Request) -> web.Response:
-    who = await require_role(request, "operator")
-    body = await _body(request) if request.can_read_body else {}
-    briefings = request.app[BRIEFINGS]
-    today = datetime.now(ZoneInfo(briefings.tz)).date()
-    year = body.get("year", songkran_year(today))
-    if not isinstance(year, int) or not 2000 <= year <= 2200:
-        return web.json_response({"error": "ปีไม่ถูกต้อง / bad year", "field": "year"}, status=400)
-    districts = await asyncio.to_thread(briefings._districts)
-    raw = songkran_preset(
-        year=year,
-        districts=[c for c, s in districts.items() if s.kind == "district"],
-        # The province hall's own address organises by default (replies go to people, not the relay).
-        organizer_email=str(
-            body.get("organizer_email")
-            or next((s.contact_email for s in districts.values() if s.kind == "hub" and s.contact_email), "")
-            or request.app[SETTINGS].mail_from
-        ),
-        organizer_name=str(body.get("organizer_name") or "ศาลากลางจังหวัดอุดรธานี"),
-        tz=briefings.tz,
-    )
-    resp = await _guard(briefings.create_series(raw, who.actor))
-    if resp.status == 200:
-        resp.set_status(201)
-    return resp
-
-
-def _date_param(value: str, field: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise json_error(400, f"วันที่ไม่ถูกต้อง / not a date: {value!r}", field=field) from exc
-
-
-async def post_skip(request: web.Request) -> web.Response:
-    who = await require_role(request, "operator")
-    key = _date_param(request.match_info["date"], "date")
-    return await _guard(request.app[BRIEFINGS].skip(_int(request, "id"), key, who.actor))
-
-
-async def post_move(request: web.Request) -> web.Response:
-    who = await require_role(request, "operator")
-    key = _date_param(request.match_info["date"], "date")
-    body = await _body(request)
-    briefings = request.app[BRIEFINGS]
-    try:
-        new_start = parse_local_datetime(body.get("start"), ZoneInfo(briefings.tz), "start")
-    except SeriesError as exc:
-        return web.json_response(exc.to_json(), status=400)
-    return await _guard(briefings.move(_int(request, "id"), key, new_start, who.actor))
-
-
-async def get_occurrences(request: web.Request) -> web.Response:
-    await require_role(request, "viewer")
-    briefings = request.app[BRIEFINGS]
-    zone = ZoneInfo(briefings.tz)
-    today = datetime.now(zone).date()
-    start = _date_param(request.query["from"], "from") if "from" in request.query else today
-    end = _date_param(request.query["to"], "to") if "to" in request.query else start + timedelta(days=31)
-    if end < start:
-        return web.json_response({"error": "to อยู่ก่อน from / 'to' is before 'from'", "field": "to"}, status=400)
-    lo = datetime.combine(start, datetime.min.time(), zone).astimezone(UTC)
-    hi = datetime.combine(end + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC)
-    return web.json_response(await asyncio.to_thread(briefings.list_occurrences, lo, hi))
-
-
-async def post_invitations(request: web.Request) -> web.Response:
-    who = await require_role(request, "operator")
-    resp = await _guard(request.app[BRIEFINGS].send_invitations(_int(request, "id"), who.actor))
-    if resp.status == 200:
-        resp.set_status(202)
-    return resp
-
-
-async def get_invitations(request: web.Request) -> web.Response:
-    await require_role(request, "viewer")
-    sid = request.query.get("series_id")
-    series_id = int(sid) if sid and sid.isdigit() else None
-    return web.json_response(await asyncio.to_thread(request.app[BRIEFINGS].list_invitations, series_id))
-
-
-async def get_readiness(request: web.Request) -> web.Response:
-    await require_role(request, "viewer")
-    return web.json_response(await asyncio.to_thread(request.app[BRIEFINGS].board, _int(request, "id")))
-
-
-async def post_extend(request: web.Request) -> web.Response:
-    who = await require_role(request, "operator")
-    body = await _body(request)
-    minutes = body.get("minutes")
-    if not isinstance(minutes, int | float) or isinstance(minutes, bool) or not 0 < minutes <= 240:
-        return web.json_response({"error": "นาทีต้องอยู่ระหว่าง 1–240 / minutes must be 1–240", "field": "minutes"},
-                                 status=400)
-    return await _guard(request.app[BRIEFINGS].extend(_int(request, "id"), float(minutes), who.actor))
-
-
-def setup(app: web.Application) -> None:
-    app.cleanup_ctx.append(_lifecycle)
-    r = app.router
-    r.add_post("/api/v1/series", post_series)
-    r.add_get("/api/v1/series", get_series_list)
-    r.add_post("/api/v1/series/preset/songkran", post_songkran)
-    r.add_get("/api/v1/series/{id}", get_series)
-    r.add_patch("/api/v1/series/{id}", patch_series)
-    r.add_delete("/api/v1/series/{id}", delete_series)
-    r.add_post("/api/v1/series/{id}/occurrences/{date}/skip", post_skip)
-    r.add_post("/api/v1/series/{id}/occurrences/{date}/move", post_move)
-    r.add_post("/api/v1/series/{id}/invitations", post_invitations)
-    r.add_get("/api/v1/invitations", get_invitations)
-    r.add_get("/api/v1/occurrences", get_occurrences)
-    r.add_get("/api/v1/occurrences/{id}/readiness", get_readiness)
-    r.add_post("/api/v1/occurrences/{id}/extend", post_extend)

@@ -29,6 +29,9 @@ from datetime import UTC, datetime, timedelta
 
 STATUS_ORDER = {"green": 0, "amber": 1, "red": 2, "down": 3}
 HOUR = timedelta(hours=1)
+# History ranges: (span, bucket seconds). 24 h from raw samples, 7 d from hourly rollups,
+# 30 d from rollups merged in 4-hour buckets (merge_stats).
+RANGES = {"24h": (timedelta(hours=24), 300), "7d": (timedelta(days=7), 3600), "30d": (timedelta(days=30), 4 * 3600)}
 
 
 @dataclass(frozen=True)
@@ -179,3 +182,26 @@ def hours_between(first: datetime, last_exclusive: datetime) -> list[datetime]:
         out.append(h)
         h += HOUR
     return out
+
+
+def merge_stats(parts: list[Stats]) -> Stats:
+    """Several hours' stats as one bucket: median of hourly medians, largest p95, extremes."""
+    if len(parts) == 1:
+        return parts[0]
+
+    def vals(attr: str) -> list[float]:
+        return [v for v in (getattr(s, attr) for s in parts) if v is not None]
+
+    medians = vals("rtt_median")
+    jit = vals("jitter_median")
+    return Stats(
+        samples=sum(s.samples for s in parts),
+        probes_sent=sum(s.probes_sent for s in parts),
+        probes_lost=sum(s.probes_lost for s in parts),
+        rtt_min=min(vals("rtt_min"), default=None),
+        rtt_p5=min(vals("rtt_p5"), default=None),
+        rtt_median=statistics.median(medians) if medians else None,
+        rtt_p95=max(vals("rtt_p95"), default=None),
+        rtt_max=max(vals("rtt_max"), default=None),
+        jitter_median=statistics.median(jit) if jit else None,
+    )

@@ -9,12 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from typing import cast
 
-from aiohttp import web
-
-from hub.keys import SETTINGS
 from site_agent.netmon.probe import MAGIC, MAX_PROBE_BYTES
 
 log = logging.getLogger(__name__)
@@ -49,35 +45,3 @@ async def start_echo(host: str, port: int) -> tuple[asyncio.DatagramTransport, E
         EchoProtocol, local_addr=(host, port)
     )
     return transport, protocol
-
-
-ECHO = web.AppKey("udp_echo", EchoProtocol)
-
-
-async def _echo_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    if settings.linkhealth_udp_echo_port < 0:
-        yield
-        return
-    transport, protocol = await start_echo(
-        settings.linkhealth_udp_echo_host or settings.host, settings.linkhealth_udp_echo_port
-    )
-    app[ECHO] = protocol
-    sockname = transport.get_extra_info("sockname")
-    log.info("udp echo for link probes on %s:%s", sockname[0], sockname[1])
-    try:
-        yield
-    finally:
-        transport.close()
-
-
-def bound_port(app: web.Application) -> int | None:
-    """The port the echo actually listens on (useful when the setting is 0)."""
-    protocol = app.get(ECHO)
-    if protocol is None or protocol.transport is None:
-        return None
-    return int(protocol.transport.get_extra_info("sockname")[1])
-
-
-def setup(app: web.Application) -> None:
-    app.cleanup_ctx.append(_echo_ctx)

@@ -40,14 +40,13 @@ from site_agent.netmon.thresholds import (
     DEFAULT_TMAX_MS,
     Thresholds,
 )
-from site_agent.protocol import LinkReport
+from site_agent.protocol import ConfigureLinkHealth, LinkHealthConfigured, LinkReport
 
 log = logging.getLogger(__name__)
 
 MAGIC = b"SLKP"
 _HEADER = struct.Struct("!4sIQ")  # magic, sequence number, send time (ns, agent monotonic)
 MAX_PROBE_BYTES = 512
-CONFIGURE_COMMAND = "linkhealth.configure"
 
 
 class JitterEstimator:
@@ -295,13 +294,14 @@ class LinkHealthAgent:
     _configured: asyncio.Event = field(default_factory=asyncio.Event)
     _restart: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def on_configure(self, args: dict[str, Any]) -> dict[str, Any]:
+    async def on_configure(self, command: ConfigureLinkHealth) -> LinkHealthConfigured:
+        args = command.model_dump(exclude={"type"}, exclude_none=True)
         self.config = LinkHealthConfig.from_args(args, self.default_host)
         if self.local_snmp is not None:
             self.config.snmp = self.local_snmp
         self._configured.set()
         self._restart.set()
-        return {"probing": True, "snmp": self.config.snmp is not None}
+        return LinkHealthConfigured(probing=True, snmp=self.config.snmp is not None)
 
     async def run(self, _client: Any = None) -> None:
         """Runs while connected (an AgentClient start task); restarts the loops on a new configuration."""
@@ -337,7 +337,7 @@ def attach_link_health(client: Any) -> LinkHealthAgent:
     """Wire link health into an AgentClient: the hub's configure command, the loops."""
     host = urlsplit(str(client.config.hub_url)).hostname or "127.0.0.1"
     agent = LinkHealthAgent(default_host=host, send=client.send, local_snmp=local_snmp_target(client.config))
-    client.add_command_handler(CONFIGURE_COMMAND, agent.on_configure)
+    client.add_command_handler(ConfigureLinkHealth, agent.on_configure)
     client.add_start_task(agent.run)
     return agent
 

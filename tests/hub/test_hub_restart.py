@@ -15,7 +15,8 @@ import pytest
 
 from hub.control.enrolment import issue_code
 from hub.db import create_db_engine, migrate
-from hub.inventory.loader import load_inventory, sync_inventory
+from hub.inventory.loader import load_inventory
+from hub.inventory.sync import sync_inventory
 from hub.settings import Settings
 from hub.web.auth import create_operator
 from tests.conftest import REPO, free_port

@@ -1,5 +1,8 @@
 """A real hub on a loopback port that a test can stop and start again on the same database,
-real enrolled agents (site_agent.client.AgentClient) and a real SMTP server (aiosmtpd)."""
+real enrolled agents (site_agent.client.AgentClient) and a real SMTP server (aiosmtpd).
+
+The hub is the product's own app (every feature, hub.app.create_app): at T0 the conference
+manager starts the conference and joins the agents' real media endpoints (its one join path)."""
 
 from __future__ import annotations
 
@@ -18,16 +21,17 @@ import aiohttp
 from aiohttp import web
 from aiosmtpd.controller import Controller
 
-from hub import app as app_module
 from hub.app import create_app
-from hub.briefings.jobs import BRIEFINGS, Briefings
-from hub.conferences.manager import setup as conferences_setup
+from hub.briefings.jobs import Briefings
+from hub.briefings.keys import BRIEFINGS
 from hub.control.enrolment import issue_code, redeem_code
 from hub.keys import ENGINE
 from hub.settings import Settings
 from hub.web.auth import create_api_token, create_operator
+from site_agent import protocol as p
 from site_agent.client import AgentClient
 from site_agent.config import AgentConfig
+from site_agent.media import endpoint as agent_media
 
 
 def free_port() -> int:
@@ -41,10 +45,7 @@ class TestHub:
 
     __test__ = False
 
-    def __init__(self, data_dir: Path, *, conferences: bool = False, **overrides: Any) -> None:
-        """``conferences=False`` leaves the conference manager out (the scheduler then sends
-        ``join`` itself); ``True`` runs the real one with a small program picture."""
-        self.conferences = conferences
+    def __init__(self, data_dir: Path, **overrides: Any) -> None:
         self.port = free_port()
         base: dict[str, Any] = {
             "data_dir": data_dir,
@@ -55,8 +56,8 @@ class TestHub:
             "mail_retry_base_s": 0.2,
             "mail_retry_max_s": 0.5,
         }
-        if conferences:
-            base.update(media_width=320, media_height=180, media_fps=10, media_kbps=300)
+        # A small program picture: the media worker runs for real, cheaply.
+        base.update(media_width=320, media_height=180, media_fps=10, media_kbps=300)
         base.update(overrides)
         self.settings = Settings(**base)
         self.runner: web.AppRunner | None = None
@@ -73,15 +74,7 @@ class TestHub:
         return self.app[BRIEFINGS]
 
     async def start(self) -> None:
-        if self.conferences:
-            self.app = create_app(self.settings)
-        else:
-            saved = list(app_module.FEATURES)
-            app_module.FEATURES[:] = [f for f in saved if f is not conferences_setup]
-            try:
-                self.app = create_app(self.settings)
-            finally:
-                app_module.FEATURES[:] = saved
+        self.app = create_app(self.settings)
         self.runner = web.AppRunner(self.app, handle_signals=False)
         await self.runner.setup()
         await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
@@ -122,8 +115,8 @@ TIMELINE_COMMANDS = ("selftest", "reminder", "join", "leave")
 class AgentProbe:
     """A real agent that records when each timeline command arrived.
 
-    With ``media`` the agent's real media endpoint (site_agent.media.endpoint) answers join and
-    leave, as on a district PC; otherwise plain handlers acknowledge them.
+    Its real media endpoint (site_agent.media.endpoint, synthetic camera) answers join and
+    leave, as on a district PC; self-test and reminder are answered here.
     """
 
     client: AgentClient
@@ -132,28 +125,23 @@ class AgentProbe:
     got: list[tuple[str, float, dict[str, Any]]] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
 
-    def install(self, media: bool = False) -> None:
-        def on_event(event: str, data: dict[str, Any]) -> None:
-            if event == "command" and data.get("name") in TIMELINE_COMMANDS:
-                self.got.append((str(data["name"]), time.time(), dict(data.get("args") or {})))
+    def install(self) -> None:
+        def observe(command: p.HubCommand[Any]) -> None:
+            if command.type in TIMELINE_COMMANDS:
+                self.got.append((command.type, time.time(), command.model_dump(exclude={"type"})))
 
-        self.client.add_listener(on_event)
+        self.client.add_command_observer(observe)
 
-        async def selftest(args: dict[str, Any]) -> dict[str, Any]:
-            return {"ready": self.ready, "reasons": list(self.reasons)}
+        async def selftest(command: p.SelfTest) -> p.SelfTestResult:
+            return p.SelfTestResult(ready=self.ready, reasons=list(self.reasons), started_at=time.time(),
+                                    duration_s=0.0)
 
-        async def ok(args: dict[str, Any]) -> dict[str, Any]:
-            return {}
+        async def done(command: p.HubCommand[p.Done]) -> p.Done:
+            return p.Done()
 
-        self.client.add_command_handler("selftest", selftest)
-        self.client.add_command_handler("reminder", ok)
-        if media:
-            from site_agent.media import endpoint as agent_media
-
-            agent_media.install(self.client)
-        else:
-            self.client.add_command_handler("join", ok)
-            self.client.add_command_handler("leave", ok)
+        self.client.add_command_handler(p.SelfTest, selftest)
+        self.client.add_command_handler(p.Reminder, done)
+        agent_media.install(self.client)
 
     def names(self) -> list[str]:
         return [g[0] for g in self.got]
@@ -163,14 +151,12 @@ class AgentProbe:
 
 
 @contextlib.asynccontextmanager
-async def agents(
-    hub: TestHub, codes: list[str], tmp: Path, media: bool = False
-) -> AsyncIterator[dict[str, AgentProbe]]:
+async def agents(hub: TestHub, codes: list[str], tmp: Path) -> AsyncIterator[dict[str, AgentProbe]]:
     probes: dict[str, AgentProbe] = {}
     for code in codes:
         config = await hub.enrol(code, tmp / f"agent-{code}")
         probe = AgentProbe(AgentClient(config, backoff_base=0.05, backoff_cap=0.3))
-        probe.install(media=media)
+        probe.install()
         probe.task = asyncio.create_task(probe.client.run())
         probes[code] = probe
     try:

@@ -13,7 +13,7 @@ from icalendar import Calendar
 from sqlmodel import Session, select
 
 from hub.keys import ENGINE
-from hub.mail.outbox import MailOutbox
+from hub.mail.store import MailOutbox
 
 from .harness import TestHub, free_port, smtp_server, wait_for
 

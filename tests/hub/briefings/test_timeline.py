@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hub.alarms.service import ALARMS
 from hub.keys import EVENTS
 
 from .harness import TestHub, agents, wait_for
@@ -87,15 +86,15 @@ async def test_readiness_reminder_open_join_end_in_order(tmp_path: Path) -> None
             assert phones["UDN02"] and phones["UDN02"] in next(a["message"] for a in alerts if a["site"] == "UDN02")
             assert any(e["kind"] == "readiness" for e in events)
             assert {"id": series["id"], "action": "create"} in [e["data"] for e in events if e["kind"] == "series"]
-            if ALARMS in hub.app:  # link-health alarms wired in: the offline district has one, critical
-                status, alarms = await hub.api("GET", "/api/v1/alarms?open=1")
-                offline = [a for a in alarms if a.get("site") == "UDN04" or a.get("code") == "UDN04"]
-                assert offline and offline[0]["kind"] == "offline", alarms
-                assert offline[0]["severity"] == "critical" and offline[0]["briefing_at"]
-                # Online but its camera failed: an alarm of its own, with the phone to call.
-                not_ready = [a for a in alarms if a.get("site") == "UDN02" and a["kind"] == "not_ready"]
-                assert not_ready and not_ready[0]["severity"] == "critical", alarms
-                assert not_ready[0]["detail"]["contact_phone"] == phones["UDN02"]
+            # The offline district has an alarm, critical before the briefing.
+            status, alarms = await hub.api("GET", "/api/v1/alarms?open=1")
+            offline = [a for a in alarms if a["site"] == "UDN04"]
+            assert offline and offline[0]["kind"] == "offline", alarms
+            assert offline[0]["severity"] == "critical" and offline[0]["briefing_at"]
+            # Online but its camera failed: an alarm of its own, with the phone to call.
+            not_ready = [a for a in alarms if a["site"] == "UDN02" and a["kind"] == "not_ready"]
+            assert not_ready and not_ready[0]["severity"] == "critical", alarms
+            assert not_ready[0]["detail"]["contact_phone"] == phones["UDN02"]
             kinds = [e["kind"] for e in events if e["kind"] in ("readiness", "briefing")]
             assert kinds[0] == "readiness"
             sub.close()

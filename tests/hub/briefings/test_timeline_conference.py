@@ -4,6 +4,7 @@ the board learns who joined; at T+duration the scheduler ends the conference."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -18,11 +19,11 @@ BKK = ZoneInfo("Asia/Bangkok")
 
 @pytest.mark.slow
 async def test_conference_opens_agents_join_and_it_ends(tmp_path: Path) -> None:
-    hub = TestHub(tmp_path / "hub", conferences=True, schedule_readiness_lead_s=2.5,
+    hub = TestHub(tmp_path / "hub", schedule_readiness_lead_s=2.5,
                   schedule_reminder_lead_s=1.5, schedule_selftest_timeout_s=2)
     await hub.start()
     try:
-        async with agents(hub, ["UDN01", "UDN02"], tmp_path, media=True) as probes:
+        async with agents(hub, ["UDN01", "UDN02"], tmp_path) as probes:
             body, t0 = soon(4.0, districts=["UDN01", "UDN02", "UDN03"], duration_min=0.1, layout="2x2")
             status, series = await hub.api("POST", "/api/v1/series", body)
             assert status == 201, series
@@ -36,7 +37,7 @@ async def test_conference_opens_agents_join_and_it_ends(tmp_path: Path) -> None:
             for _ in range(150):
                 if await joined():
                     break
-                await _sleep(0.1)
+                await asyncio.sleep(0.1)
             status, board = await hub.api("GET", f"/api/v1/occurrences/{oid}/readiness")
             assert board["occurrence"]["state"] == "open"
             conference_id = board["occurrence"]["conference_id"]
@@ -62,8 +63,3 @@ async def test_conference_opens_agents_join_and_it_ends(tmp_path: Path) -> None:
     finally:
         await hub.stop()
 
-
-async def _sleep(s: float) -> None:
-    import asyncio
-
-    await asyncio.sleep(s)

@@ -21,16 +21,11 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
-import hub.inventory.loader as inventory_module
+import hub.inventory.sync as inventory_sync
 from hub.db import create_db_engine, migrate
-from hub.inventory.loader import (
-    InventoryError,
-    InventoryIssue,
-    check_main,
-    format_issues,
-    load_inventory,
-    sync_inventory,
-)
+from hub.inventory.loader import check_main, load_inventory
+from hub.inventory.model import InventoryError, InventoryIssue, format_issues
+from hub.inventory.sync import sync_inventory
 from hub.models import Link, Site
 
 REPO = Path(__file__).resolve().parents[3]
@@ -553,17 +548,17 @@ def test_bad_inventory_syncs_nothing(engine: sa.Engine, tmp_path: Path, case: st
 
 def test_sync_is_all_or_nothing(engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     inv = load_inventory(REAL)
-    real_link_values = inventory_module._link_values
+    real_link_values = inventory_sync._link_values
     calls = 0
 
-    def failing(link: inventory_module.LinkSpec) -> dict[str, object]:
+    def failing(link: inventory_sync.LinkSpec) -> dict[str, object]:
         nonlocal calls
         calls += 1
         if calls == 5:
             raise RuntimeError("disk full")
         return real_link_values(link)
 
-    monkeypatch.setattr(inventory_module, "_link_values", failing)
+    monkeypatch.setattr(inventory_sync, "_link_values", failing)
     with pytest.raises(RuntimeError, match="disk full"):
         sync_inventory(engine, inv)
     assert calls == 5

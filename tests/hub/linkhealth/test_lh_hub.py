@@ -20,16 +20,17 @@ from aiohttp import web
 from aiosmtpd.controller import Controller
 from sqlmodel import select
 
-from hub.alarms.service import set_briefing_lookup
+from hub.alarms.keys import ALARMS
 from hub.db import session_scope
 from hub.keys import EVENTS
-from hub.linkhealth.intake import LINKHEALTH, Thresholds
+from hub.linkhealth.keys import LINKHEALTH
 from hub.models import AuditEvent, Link, Site
 from hub.settings import Settings
 from site_agent.clerk.service import ClerkAgent, install_clerk
 from site_agent.client import AgentClient
 from site_agent.config import AgentConfig
 from site_agent.netmon.probe import attach_link_health
+from site_agent.netmon.thresholds import Thresholds
 from tests.conftest import HubHandle, free_port
 from tests.hub.linkhealth.conftest import COMMUNITY, Snmpd
 
@@ -219,7 +220,7 @@ async def test_link_health_end_to_end(
 
         # A briefing in 20 minutes: going offline now is critical.
         briefing = datetime.now().astimezone() + timedelta(minutes=20)
-        set_briefing_lookup(hub.app, lambda code, now: briefing if code == SITE else None)
+        hub.app[ALARMS].set_briefing_lookup(lambda code, now: briefing if code == SITE else None)
 
     await wait_for(lambda: any(a["kind"] == "offline" for a in lh_alarms(hub)), timeout=10)
     offline = next(a for a in lh_alarms(hub) if a["kind"] == "offline")
@@ -239,6 +240,4 @@ async def test_link_health_end_to_end(
 
 
 def lh_alarms(hub: HubHandle) -> list[dict[str, Any]]:
-    from hub.alarms.service import ALARMS
-
     return hub.app[ALARMS].list()

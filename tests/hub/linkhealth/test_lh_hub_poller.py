@@ -11,7 +11,8 @@ import pytest
 from sqlmodel import select
 
 from hub.db import session_scope
-from hub.linkhealth.intake import LINKHEALTH, SnmpSample
+from hub.linkhealth.keys import LINKHEALTH
+from hub.linkhealth.store import SnmpSample
 from hub.models import Link, Site
 from hub.settings import Settings
 from tests.conftest import HubHandle, start_hub

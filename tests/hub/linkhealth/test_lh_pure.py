@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.alarms.service import severity_for
-from hub.linkhealth.intake import Thresholds, classify
+from hub.alarms.model import severity_for
 from site_agent.config import AgentConfig
 from site_agent.netmon.probe import JitterEstimator, LinkHealthConfig, local_snmp_target, summarise
 from site_agent.netmon.snmp import (
@@ -20,6 +19,7 @@ from site_agent.netmon.snmp import (
     target_from_env_refs,
     utilisation_pct,
 )
+from site_agent.netmon.thresholds import Thresholds, classify
 
 
 def reading(mono: float, octets_in: int, octets_out: int, *, uptime: int | None = None,

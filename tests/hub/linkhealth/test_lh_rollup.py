@@ -9,14 +9,9 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from hub.db import session_scope
-from hub.linkhealth.intake import (
-    LinkHealth,
-    LinkRollup,
-    LinkSample,
-    SnmpSample,
-    rollup,
-    rollup_to_row,
-)
+from hub.linkhealth import rollup
+from hub.linkhealth.intake import LinkHealth
+from hub.linkhealth.store import LinkRollup, LinkSample, SnmpSample, rollup_to_row
 from hub.settings import Settings
 
 H = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)

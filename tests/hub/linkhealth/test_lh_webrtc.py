@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from aiortc.stats import RTCInboundRtpStreamStats, RTCRemoteInboundRtpStreamStats
 
-from hub.linkhealth.intake import LINKHEALTH
+from hub.linkhealth.keys import LINKHEALTH
 from site_agent.client import AgentClient
 from site_agent.media.endpoint import install
 from site_agent.media.stats import WebrtcStatsTracker, report_webrtc

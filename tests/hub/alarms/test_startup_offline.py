@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from hub.alarms import service as alarms
+from hub.alarms.keys import ALARMS
 from hub.settings import Settings
 from tests.conftest import start_hub
 
@@ -24,11 +25,11 @@ async def test_enrolled_district_absent_after_hub_start_raises_offline(
     try:
         await hub.enrol_agent("UDN07")  # enrolled, never connects
         deadline = time.monotonic() + 10
-        while not hub.app[alarms.ALARMS].list():
+        while not hub.app[ALARMS].list():
             assert time.monotonic() < deadline, "no offline alarm"
             await asyncio.sleep(0.1)
         await asyncio.sleep(0.3)
-        raised = hub.app[alarms.ALARMS].list()
+        raised = hub.app[ALARMS].list()
         assert [(a["site"], a["kind"], a["severity"]) for a in raised] == [("UDN07", "offline", "warning")]
         assert raised[0]["message_th"] == "อำเภอทุ่งฝน ขาดการติดต่อ"
         assert raised[0]["message_en"] == "Thung Fon district is offline"

@@ -1,4 +1,4 @@
-"""Outgoing mail: a database outbox drained by one SMTP worker.
+"""Outgoing mail: the database outbox (hub.mail.store) drained by one SMTP worker.
 
 Every message is first written to ``mail_outbox`` (state ``queued``) in the
 same transaction as the change that caused it, so a restart or an SMTP outage
@@ -15,46 +15,21 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid
-from typing import Any, Literal
+from typing import Any
 
 import aiosmtplib
 import sqlalchemy as sa
-from aiohttp import web
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Session, select
 
+from hub.mail.store import MailOutbox
 from hub.models import utcnow
+from hub.settings import Settings
 
 log = logging.getLogger(__name__)
-
-MailState = Literal["queued", "sent", "failed"]
-
-
-class MailOutbox(SQLModel, table=True):
-    __tablename__ = "mail_outbox"
-
-    id: int | None = Field(default=None, primary_key=True)
-    created_at: datetime = Field(default_factory=utcnow)
-    kind: str = Field(max_length=16)  # invitation | update | cancel
-    series_id: int | None = Field(default=None, index=True)
-    site_code: str = Field(default="", max_length=32)
-    to_addr: str = Field(max_length=254)
-    to_name: str = Field(default="", max_length=200)
-    subject: str = Field(max_length=500)
-    text_body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
-    html_body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
-    ics: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
-    ics_method: str = Field(max_length=16)  # REQUEST | CANCEL, equal to METHOD in ``ics``
-    state: str = Field(default="queued", max_length=16, index=True)
-    attempts: int = 0
-    last_error: str = Field(default="", max_length=1000)
-    next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
-    sent_at: datetime | None = None
-    message_id: str = Field(default="", max_length=255)
-
 
 @dataclass(frozen=True)
 class SmtpConfig:
@@ -79,38 +54,9 @@ class RetryPolicy:
         return timedelta(seconds=min(self.max_s, self.base_s * 2 ** max(0, attempts - 1)))
 
 
-def enqueue(
-    session: Session,
-    *,
-    kind: str,
-    to_addr: str,
-    to_name: str,
-    subject: str,
-    text: str,
-    html: str,
-    ics: str,
-    ics_method: str,
-    series_id: int | None = None,
-    site_code: str = "",
-) -> MailOutbox:
-    row = MailOutbox(
-        kind=kind,
-        series_id=series_id,
-        site_code=site_code,
-        to_addr=to_addr,
-        to_name=to_name,
-        subject=subject,
-        text_body=text,
-        html_body=html,
-        ics=ics,
-        ics_method=ics_method,
-    )
-    session.add(row)
-    return row
-
-
 def build_message(row: MailOutbox, cfg: SmtpConfig) -> EmailMessage:
-    """multipart/mixed[ alternative[text, html, text/calendar;method=M], invite.ics ].
+    """An invitation: multipart/mixed[ alternative[text, html, text/calendar;method=M], invite.ics ].
+    Without a calendar (an alarm): alternative[text, html], or plain text without html.
 
     The inline text/calendar part is what Outlook turns into Accept/Decline
     buttons; its ``method`` parameter must equal METHOD inside it.
@@ -123,7 +69,10 @@ def build_message(row: MailOutbox, cfg: SmtpConfig) -> EmailMessage:
     msg["Message-ID"] = row.message_id or make_msgid(domain=cfg.from_addr.rsplit("@", 1)[-1])
     msg["Content-Language"] = "th, en"
     msg.set_content(row.text_body, subtype="plain", charset="utf-8")
-    msg.add_alternative(row.html_body, subtype="html", charset="utf-8")
+    if row.html_body:
+        msg.add_alternative(row.html_body, subtype="html", charset="utf-8")
+    if not row.ics:
+        return msg
     msg.add_alternative(row.ics, subtype="calendar", charset="utf-8", params={"method": row.ics_method})
     for part in msg.iter_parts():
         part.set_param("charset", "UTF-8")
@@ -240,7 +189,7 @@ class Outbox:
             self._wake.clear()
 
 
-def smtp_config_from(settings: Any) -> SmtpConfig:
+def smtp_config_from(settings: Settings) -> SmtpConfig:
     password = os.environ.get(settings.smtp_password_env, "") if settings.smtp_password_env else ""
     return SmtpConfig(
         host=settings.smtp_host,
@@ -253,15 +202,12 @@ def smtp_config_from(settings: Any) -> SmtpConfig:
     )
 
 
-def retry_policy_from(settings: Any) -> RetryPolicy:
+def retry_policy_from(settings: Settings) -> RetryPolicy:
     return RetryPolicy(
         base_s=settings.mail_retry_base_s,
         max_s=settings.mail_retry_max_s,
         max_attempts=settings.mail_max_attempts,
     )
-
-
-OUTBOX: web.AppKey[Outbox] = web.AppKey("outbox", Outbox)
 
 
 @contextlib.asynccontextmanager
@@ -273,29 +219,3 @@ async def running_outbox(outbox: Outbox) -> AsyncIterator[Outbox]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
-
-def outbox_json(row: MailOutbox, tz: str) -> dict[str, Any]:
-    from zoneinfo import ZoneInfo
-
-    from hub.briefings.model import format_thai_datetime
-
-    def local(dt: datetime | None) -> str | None:
-        return dt.astimezone(ZoneInfo(tz)).isoformat() if dt else None
-
-    return {
-        "id": row.id,
-        "kind": row.kind,
-        "series_id": row.series_id,
-        "site_code": row.site_code,
-        "to": row.to_addr,
-        "subject": row.subject,
-        "method": row.ics_method,
-        "state": row.state,
-        "attempts": row.attempts,
-        "last_error": row.last_error,
-        "created_at": local(row.created_at),
-        "next_attempt_at": local(row.next_attempt_at) if row.state == "queued" else None,
-        "sent_at": local(row.sent_at),
-        "sent_at_th": format_thai_datetime(row.sent_at, tz) if row.sent_at else "",
-    }
