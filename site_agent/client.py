@@ -18,7 +18,7 @@ import statistics
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from pydantic import BaseModel
@@ -29,7 +29,10 @@ from site_agent.config import AgentConfig
 
 log = logging.getLogger("site_agent.client")
 
-CommandHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+R = TypeVar("R", bound=p.Reply)
+C = TypeVar("C", bound=p.HubCommand[Any])
+CommandHandler = Callable[[Any], Awaitable[p.Reply]]
+CommandObserver = Callable[[p.HubCommand[Any]], None]
 StartTask = Callable[["AgentClient"], Coroutine[Any, Any, None]]
 Listener = Callable[[str, dict[str, Any]], None]
 
@@ -57,7 +60,11 @@ class AgentClient:
         self.version = version
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
-        self._handlers: dict[str, CommandHandler] = {"ping": self._ping, "status": self._status}
+        # One handler per command type; each answers with that command's reply model.
+        self._handlers: dict[str, CommandHandler] = {}
+        self._observers: list[CommandObserver] = []
+        self.add_command_handler(p.Ping, self._ping)
+        self.add_command_handler(p.GetStatus, self._status)
         self._start_tasks: list[StartTask] = []
         self._listeners: list[Listener] = []
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -68,20 +75,27 @@ class AgentClient:
         self.last_error: p.Error | None = None
         self.update_required: p.UpdateRequired | None = None
         self.connects = 0
+        self.max_frame_bytes = p.DEFAULT_MAX_FRAME_BYTES
         self._rtts: deque[float] = deque(maxlen=20)
         # Strong references: the event loop keeps only weak ones to running tasks.
         self._background: set[asyncio.Future[Any]] = set()
 
     # --- plug-in points ----------------------------------------------------------
-    def add_command_handler(self, name: str, handler: CommandHandler) -> None:
+    def add_command_handler(self, kind: type[p.HubCommand[R]], handler: Callable[[C], Awaitable[R]]) -> None:
+        """Answer every ``kind`` command with ``handler`` (replacing an earlier one)."""
+        name = kind.model_fields["type"].default
         self._handlers[name] = handler
+
+    def add_command_observer(self, observer: CommandObserver) -> None:
+        """Called (synchronously) with every valid command before its handler runs."""
+        self._observers.append(observer)
 
     def add_start_task(self, factory: StartTask) -> None:
         """A loop to run while connected; cancelled when the connection drops."""
         self._start_tasks.append(factory)
 
     def add_listener(self, listener: Listener) -> None:
-        """Called (synchronously) on 'connected', 'disconnected', 'command', 'error', 'update_required'."""
+        """Called (synchronously) on 'connected', 'disconnected', 'error', 'update_required'."""
         self._listeners.append(listener)
 
     def _emit(self, event: str, data: dict[str, Any]) -> None:
@@ -99,10 +113,6 @@ class AgentClient:
     @property
     def connected(self) -> bool:
         return self._ws is not None and not self._ws.closed and self.welcome is not None
-
-    def control_rtt_ms(self) -> float | None:
-        """Median control-channel round trip over the last heartbeats (the tray's link line)."""
-        return statistics.median(self._rtts) if self._rtts else None
 
     async def wait_connected(self, timeout: float | None = None) -> None:
         await asyncio.wait_for(self._connected.wait(), timeout)
@@ -156,7 +166,7 @@ class AgentClient:
 
     async def _session(self, http: aiohttp.ClientSession) -> None:
         self.state = "connecting"
-        async with http.ws_connect(self.config.ws_url, heartbeat=None, max_msg_size=4 * p.MAX_FRAME_BYTES,
+        async with http.ws_connect(self.config.ws_url, heartbeat=None, max_msg_size=4 * self.max_frame_bytes,
                                    timeout=aiohttp.ClientWSTimeout(ws_close=5)) as ws:
             self._ws = ws
             await ws.send_str(
@@ -173,10 +183,15 @@ class AgentClient:
                     if msg.type != aiohttp.WSMsgType.TEXT:
                         break
                     try:
-                        message = p.decode_from_hub(msg.data)
+                        message = p.decode_from_hub(msg.data, max_bytes=self.max_frame_bytes)
                     except p.ProtocolError as exc:
                         log.warning("bad message from hub: %s", exc.message)
-                        await ws.send_str(p.encode(exc.to_message()))
+                        if exc.kind == "command" and exc.ref:
+                            # A command this agent cannot read (newer hub, or a bug): say so to
+                            # the waiting hub instead of letting it time out.
+                            await ws.send_str(p.encode(p.Ack(id=exc.ref[:64], ok=False, detail=exc.message[:2000])))
+                        else:
+                            await ws.send_str(p.encode(exc.to_message()))
                         continue
                     if isinstance(message, p.Welcome):
                         self.welcome = message
@@ -229,25 +244,37 @@ class AgentClient:
                     )
                 )
 
-    async def _run_command(self, command: p.Command) -> None:
-        handler = self._handlers.get(command.name)
-        self._emit("command", {"name": command.name, "args": command.args})
+    async def _run_command(self, envelope: p.Command) -> None:
+        command = envelope.command
+        for observer in list(self._observers):
+            try:
+                observer(command)
+            except Exception:
+                log.exception("command observer failed on %s", command.type)
+        handler = self._handlers.get(command.type)
         if handler is None:
-            ack = p.Ack(id=command.id, ok=False, detail=f"unknown command {command.name!r}")
+            ack = p.Ack(id=envelope.id, ok=False, detail=f"no handler for {command.type!r} on this agent")
         else:
             try:
-                result = await handler(command.args)
-                ack = p.Ack(id=command.id, ok=True, result=result)
+                reply = await handler(command)
+                expected = command.reply_type()
+                if not isinstance(reply, expected):
+                    raise TypeError(f"{command.type} handler answered {type(reply).__name__}, not {expected.__name__}")
+                ack = p.Ack(id=envelope.id, ok=True, result=reply)
             except CommandFailed as exc:
-                ack = p.Ack(id=command.id, ok=False, detail=str(exc))
+                ack = p.Ack(id=envelope.id, ok=False, detail=str(exc)[:2000])
             except Exception as exc:
-                log.exception("command %s failed", command.name)
-                ack = p.Ack(id=command.id, ok=False, detail=f"{type(exc).__name__}: {exc}"[:2000])
+                log.exception("command %s failed", command.type)
+                ack = p.Ack(id=envelope.id, ok=False, detail=f"{type(exc).__name__}: {exc}"[:2000])
         with contextlib.suppress(ConnectionError, aiohttp.ClientError):
             await self.send(ack)
 
-    async def _ping(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"received_at": time.time(), "echo": args.get("sent_at")}
+    def control_rtt_ms(self) -> float | None:
+        """Median control-channel round trip over the last heartbeats (the tray's link line)."""
+        return statistics.median(self._rtts) if self._rtts else None
 
-    async def _status(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"state": self.state, "version": self.version, "connects": self.connects}
+    async def _ping(self, command: p.Ping) -> p.Pong:
+        return p.Pong(received_at=time.time(), echo=command.echo)
+
+    async def _status(self, command: p.GetStatus) -> p.AgentState:
+        return p.AgentState(state=self.state, version=self.version, connects=self.connects)

@@ -165,6 +165,20 @@ class Floor:
     def live(self) -> list[FloorRequest]:
         return [r for r in self._sorted() if r.status in LIVE]
 
+    def last_request_of(self, site: str) -> FloorRequest | None:
+        """The site's most recent request, live or final (a denied one still tells the clerk)."""
+        mine = [r for r in self.requests.values() if r.site == site]
+        return max(mine, key=lambda r: r.id) if mine else None
+
+    def waiting_position(self, request_id: int) -> int | None:
+        """1-based place among the requests waiting for a grant: the chair's queue
+        (Accepted) first, then those not yet looked at (Pending). None unless waiting."""
+        waiting = self.queue() + self.pending()
+        for position, r in enumerate(waiting, start=1):
+            if r.id == request_id:
+                return position
+        return None
+
     def _sorted(self) -> list[FloorRequest]:
         return sorted(self.requests.values(), key=lambda r: r.id)
 

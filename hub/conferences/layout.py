@@ -12,14 +12,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-CANVAS_W = 1280
-CANVAS_H = 720
+# The scene's coordinate space is the media worker's contract (hub.media.channel);
+# re-exported, since layouts are drawn in these units.
+from hub.media.channel import CANVAS_H as CANVAS_H
+from hub.media.channel import CANVAS_W as CANVAS_W
+from hub.media.channel import CONTENT as CONTENT
 
 LayoutName = Literal["speaker", "1+N", "2x2", "3x3", "4x5", "presentation"]
 LAYOUTS: tuple[LayoutName, ...] = ("speaker", "1+N", "2x2", "3x3", "4x5", "presentation")
 # rows, columns of the grid layouts
 GRIDS: dict[str, tuple[int, int]] = {"2x2": (2, 2), "3x3": (3, 3), "4x5": (4, 5)}
-CONTENT = "@content"  # the slot of the presentation layout that shows content, not a site
 
 TileRole = Literal["large", "thumb", "grid", "content"]
 

@@ -4,16 +4,13 @@
 :class:`hub.conferences.conference.Conference`. Each change — from the control room's
 API, an agent's floor request, the agenda clock, the media worker's voice
 levels — runs under the conference's lock, then is written to the
-``conferences`` table (the whole state as JSON) with one audit event per
+``conferences`` table (hub.conferences.store) with one audit event per
 transition, published to the control room, and pushed to the media worker as
 the new scene. So a restarted hub resumes the same layout, floor and agenda
 position, and agents rejoin by themselves when they reconnect.
 
-Signalling rides the agent's control WebSocket: the hub sends ``join``
-(conference, send profile); the agent answers with its SDP offer; the media
-worker answers it; the hub sends ``media_answer``. Send profiles follow the
-tiles (``send_profile``); floor state goes to the agents as
-``conference_state``.
+Signalling with the agents (join, offer/answer, send profiles, each site's floor
+state) is hub.conferences.signalling; every floor request gets an answer there.
 """
 
 from __future__ import annotations
@@ -24,31 +21,26 @@ import functools
 import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from aiohttp import web
-from pydantic import BaseModel
-from pydantic import Field as PField
-from sqlmodel import Field, Session, SQLModel, col, select
 
 from hub import audit
+from hub.conferences import signalling, store
 from hub.conferences.agenda import Agenda, AgendaError, AgendaItem
 from hub.conferences.conference import Conference, ConferenceError, ConferenceEvent
 from hub.conferences.floor import Actor, Floor, FloorError, RequestStatus
 from hub.conferences.layout import LAYOUTS, LayoutError, SendProfile
-from hub.control.registry import REGISTRY, AgentOffline, AgentRegistry
+from hub.conferences.store import ConferenceRecord, UnknownConference
+from hub.control.registry import AgentOffline, AgentRegistry, CommandRefused
 from hub.events import EventBus
-from hub.keys import ENGINE, EVENTS, SETTINGS
+from hub.media import channel
 from hub.media.client import MediaWorker, MediaWorkerError
-from hub.models import AuditEvent, utcnow
+from hub.models import utcnow
 from hub.settings import Settings
-from hub.web.auth import client_ip, require_role
-from hub.web.body import read_json
-from hub.web.errors import json_error
 from site_agent import protocol as p
 
 log = logging.getLogger("hub.conferences.manager")
@@ -56,27 +48,6 @@ log = logging.getLogger("hub.conferences.manager")
 TICK_S = 0.5
 LEVELS_PUBLISH_S = 0.5
 STATE_ERRORS = (ConferenceError, FloorError, AgendaError, LayoutError)
-
-
-class ConferenceRecord(SQLModel, table=True):
-    __tablename__ = "conferences"
-
-    id: int | None = Field(default=None, primary_key=True)
-    title: str = Field(max_length=200)
-    occurrence_id: int | None = Field(default=None, index=True)
-    status: str = Field(default="live", max_length=16, index=True)  # live | ended
-    layout: str = Field(max_length=16)
-    state: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
-    # site → {"joined_at": iso, "left_at": iso, "error": text}: attendance evidence
-    presence: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
-    created_by: str = Field(default="", max_length=100)
-    started_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow)
-    ended_at: datetime | None = None
-
-
-class UnknownConference(LookupError):
-    pass
 
 
 @dataclass
@@ -147,7 +118,7 @@ class ConferenceManager:
     # --- lifetime --------------------------------------------------------------------------
     async def startup(self) -> None:
         """Resume every conference that was live when the hub stopped (or crashed)."""
-        rows = await asyncio.to_thread(self._load_live)
+        rows = await asyncio.to_thread(store.load_live, self.engine)
         for row in rows:
             try:
                 conf = Conference.from_dict(row.state)
@@ -198,58 +169,11 @@ class ConferenceManager:
         task.add_done_callback(self._tasks.discard)
 
     # --- database ------------------------------------------------------------------------------
-    def _load_live(self) -> list[ConferenceRecord]:
-        with Session(self.engine, expire_on_commit=False) as s:
-            return list(s.exec(select(ConferenceRecord).where(ConferenceRecord.status == "live")).all())
-
-    def _insert(self, record: ConferenceRecord) -> int:
-        with Session(self.engine, expire_on_commit=False) as s:
-            s.add(record)
-            s.commit()
-            s.refresh(record)
-            assert record.id is not None
-            return record.id
-
     def _write(self, live: LiveConference, events: list[ConferenceEvent], ip: str) -> None:
-        """State and its audit events in one transaction: the log never disagrees with the state."""
-        conf = live.conf
-        with Session(self.engine, expire_on_commit=False) as s:
-            row = s.get(ConferenceRecord, conf.id)
-            if row is None:
-                raise UnknownConference(f"conference {conf.id} is not in the database")
-            row.state = conf.to_dict()
-            row.presence = dict(live.presence)
-            row.layout = conf.layout
-            row.status = conf.status
-            row.updated_at = utcnow()
-            if conf.status == "ended" and row.ended_at is None:
-                row.ended_at = utcnow()
-            s.add(row)
-            for e in events:
-                s.add(AuditEvent(
-                    actor=self._audit_actor(conf, e.actor)[:100],
-                    action=(e.action if e.action.startswith("conference.") else f"conference.{e.action}")[:64],
-                    target=(f"conference:{conf.id}" + (f"/{e.target}" if e.target else ""))[:200],
-                    ok=True, ip=ip[:64], detail=e.detail,
-                ))
-            s.commit()
+        store.write(self.engine, live.conf, live.presence, events, ip)
 
-    @staticmethod
-    def _audit_actor(conf: Conference, actor: str) -> str:
-        if actor in conf.participants:
-            return f"agent:{actor}"
-        if actor in ("agenda", "media", "system"):
-            return f"system:{actor}" if actor != "system" else "system"
-        return actor
-
-    def _records(self, limit: int = 20) -> list[ConferenceRecord]:
-        with Session(self.engine, expire_on_commit=False) as s:
-            q = select(ConferenceRecord).order_by(col(ConferenceRecord.id).desc()).limit(limit)
-            return list(s.exec(q).all())
-
-    def _record(self, conference_id: int) -> ConferenceRecord | None:
-        with Session(self.engine, expire_on_commit=False) as s:
-            return s.get(ConferenceRecord, conference_id)
+    def record(self, conference_id: int) -> ConferenceRecord | None:
+        return store.record(self.engine, conference_id)
 
     # --- helpers -----------------------------------------------------------------------------------
     def _names(self, codes: list[str]) -> dict[str, str]:
@@ -300,7 +224,7 @@ class ConferenceManager:
         if live.worker is None or not live.worker.running:
             return
         try:
-            await live.worker.request("scene", state=live.conf.render_state(live.names))
+            await live.worker.request(signalling.scene(live.conf, live.names))
         except MediaWorkerError as exc:
             log.warning("conference %s: scene not sent: %s", live.conf.id, exc)
 
@@ -312,23 +236,13 @@ class ConferenceManager:
             if live.profiles_sent.get(code) == profile or not self.registry.is_online(code):
                 continue
             live.profiles_sent[code] = profile
-            self._spawn(self._send_quiet(code, "send_profile", profile.to_dict()))
+            command = p.SendProfile(conference_id=live.conf.id, profile=signalling.profile_wire(profile))
+            self._spawn(signalling.send_quiet(self.registry, code, command))
 
     def _push_floor_state(self, live: LiveConference) -> None:
-        conf = live.conf
-        for code in conf.participants:
-            if not self.registry.is_online(code):
-                continue
-            req = conf.floor.live_request_of(code)
-            args = {"conference_id": conf.id, "holder": conf.holder(),
-                    "mic_open": conf.mics.get(code, False), "heard": code in conf.audible(),
-                    "request": ({"id": req.id, "status": req.status.label, "status_value": int(req.status),
-                                 "queue_position": req.queue_position} if req else None)}
-            self._spawn(self._send_quiet(code, "conference_state", args))
-
-    async def _send_quiet(self, code: str, name: str, args: dict[str, Any]) -> None:
-        with contextlib.suppress(AgentOffline, TimeoutError, ConnectionError, RuntimeError):
-            await self.registry.send_command(code, name, args, timeout=10)
+        for code in live.conf.participants:
+            if self.registry.is_online(code):
+                self._spawn(signalling.send_quiet(self.registry, code, signalling.conference_state(live.conf, code)))
 
     # --- starting and ending ---------------------------------------------------------------------------
     async def start(
@@ -359,7 +273,7 @@ class ConferenceManager:
             raise ConferenceError(f"already in a live conference: {', '.join(busy)}")
         record = ConferenceRecord(title=title[:200], occurrence_id=occurrence_id, layout=layout,
                                   created_by=actor[:100], state={}, presence={})
-        conference_id = await asyncio.to_thread(self._insert, record)
+        conference_id = await asyncio.to_thread(store.insert, self.engine, record)
         conf = Conference(id=conference_id, title=title, province=province or participants[0],
                           participants=participants, layout=layout,
                           floor=Floor(max_holders=self.settings.conference_max_holders))
@@ -410,7 +324,7 @@ class ConferenceManager:
             task.cancel()
         for code in live.conf.participants:
             if self.registry.is_online(code):
-                self._spawn(self._send_quiet(code, "leave", {"conference_id": conference_id}))
+                self._spawn(signalling.send_quiet(self.registry, code, p.LeaveConference(conference_id=conference_id)))
         if live.worker is not None:
             await live.worker.stop()
 
@@ -450,17 +364,17 @@ class ConferenceManager:
     async def take_floor(self, conference_id: int, actor: str, ip: str = "") -> None:
         await self.change(conference_id, lambda c: c.take_floor(Actor.of_chair(actor)), ip)
 
-    async def request_floor(self, conference_id: int, site: str, priority: int = 2) -> None:
-        await self.change(conference_id, lambda c: c.request_floor(site, Actor.of_site(site), priority))
+    async def request_floor(self, conference_id: int, site: str, priority: int = 2) -> list[ConferenceEvent]:
+        return await self.change(conference_id, lambda c: c.request_floor(site, Actor.of_site(site), priority))
 
-    async def release_floor(self, conference_id: int, site: str) -> None:
+    async def release_floor(self, conference_id: int, site: str) -> list[ConferenceEvent]:
         def release(c: Conference) -> list[ConferenceEvent]:
             req = c.floor.live_request_of(site)
             if req is None:
                 raise FloorError(f"{site} has no floor request to release")
             return c.release(req.id, Actor.of_site(site), now=self.clock())
 
-        await self.change(conference_id, release)
+        return await self.change(conference_id, release)
 
     async def mute(self, conference_id: int, site: str, on: bool, actor: str, ip: str = "") -> None:
         await self.change(conference_id, lambda c: c.mute(site, actor) if on else c.unmute(site, actor), ip)
@@ -534,50 +448,60 @@ class ConferenceManager:
         live.presence.setdefault(code, {})["left_at"] = utcnow().isoformat()
         if live.worker is not None and live.worker.running:
             with contextlib.suppress(MediaWorkerError):
-                await live.worker.request("leave", site=code)
+                await live.worker.request(channel.Leave(site=code))
         self.events.publish("conference", {"id": live.conf.id, "site": code, "online": False,
                                            "conference": self.summary(live)})
 
     async def _on_floor_message(self, code: str, msg: Any) -> None:
+        """A district raised or lowered its hand. Always answered with its floor state."""
         assert isinstance(msg, p.FloorRequest)
         live = self.conference_of(code)
-        if live is None or (msg.conference_id is not None and msg.conference_id != live.conf.id):
-            await self._send_quiet(code, "conference_state", {"error": "ไม่ได้อยู่ในการประชุม / not in a conference"})
+        if live is None:
+            await signalling.send_quiet(self.registry, code, signalling.NO_BRIEFING)
+            return
+        if msg.conference_id is not None and msg.conference_id != live.conf.id:
+            detail = f"conference {msg.conference_id} is not running; this district is in {live.conf.id}"
+            await signalling.send_quiet(self.registry, code, signalling.conference_state(live.conf, code, detail))
             return
         await self._site_floor(live, code, msg.action, msg.priority)
 
     async def _on_clerk_request(self, code: str, msg: Any) -> None:
+        assert isinstance(msg, p.ClerkRequest)
         live = self.conference_of(code)
         if live is None:
+            await signalling.send_quiet(self.registry, code, signalling.NO_BRIEFING)
             return
-        action = getattr(msg, "action", "")
-        if action == "floor_request":
-            await self._site_floor(live, code, "request", 2)
-        elif action == "floor_release":
-            await self._site_floor(live, code, "release", 2)
-        elif action == "join":
+        if msg.action == "join":
             self._join_soon(live, code)
-        elif action == "leave":
+        else:
             # The clerk left the call: media stops, the district stays on the list and can rejoin.
             live.in_program.discard(code)
             live.presence.setdefault(code, {})["left_at"] = utcnow().isoformat()
             if live.worker is not None and live.worker.running:
                 with contextlib.suppress(MediaWorkerError):
-                    await live.worker.request("leave", site=code)
-            await self._send_quiet(code, "leave", {"conference_id": live.conf.id})
+                    await live.worker.request(channel.Leave(site=code))
+            await signalling.send_quiet(self.registry, code, p.LeaveConference(conference_id=live.conf.id))
             await audit.arecord(self.engine, actor=f"agent:{code}", action="conference.leave",
                                 target=f"conference:{live.conf.id}/{code}")
 
     async def _site_floor(self, live: LiveConference, code: str, action: str, priority: int) -> None:
         try:
             if action == "request":
-                await self.request_floor(live.conf.id, code, priority)
+                events = await self.request_floor(live.conf.id, code, priority)
             else:
-                await self.release_floor(live.conf.id, code)
+                events = await self.release_floor(live.conf.id, code)
         except STATE_ERRORS as exc:
             await audit.arecord(self.engine, actor=f"agent:{code}", action=f"conference.floor.{action}",
                                 target=f"conference:{live.conf.id}/{code}", ok=False, detail={"error": str(exc)})
-            await self._send_quiet(code, "conference_state", {"conference_id": live.conf.id, "error": str(exc)})
+            view = signalling.conference_state(live.conf, code, str(exc))
+            if action == "request" and live.conf.floor.live_request_of(code) is None:
+                # Refused outright (the conference ended, the district is not a participant...).
+                view = view.model_copy(update={"floor": p.FloorView(status="denied", detail=str(exc))})
+            await signalling.send_quiet(self.registry, code, view)
+            return
+        if not any(e.action.startswith("floor.") for e in events):
+            # Nothing moved (so nothing was pushed): the request is still answered.
+            await signalling.send_quiet(self.registry, code, signalling.conference_state(live.conf, code))
 
     def _join_soon(self, live: LiveConference, code: str) -> None:
         if not self.settings.media_enabled:
@@ -594,28 +518,23 @@ class ConferenceManager:
         if profile is None:
             return
         error = ""
-        try:
-            ack = await self.registry.send_command(
-                code, "join", {"conference_id": conf.id, "title": conf.title, "name_th": live.names.get(code, code),
-                               "send_profile": profile.to_dict()},
-                timeout=self.settings.conference_join_timeout_s)
-            if not ack.ok:
-                raise ConferenceError(f"the agent refused to join: {ack.detail}")
-            offer = ack.result
-            await asyncio.wait_for(live.media_ready.wait(), 60)
-            worker = live.worker
-            if worker is None or not worker.running:
+
+        async def worker() -> MediaWorker:
+            await live.media_ready.wait()
+            if live.worker is None or not live.worker.running:
                 raise ConferenceError("media is not running for this conference")
-            answer = await worker.request("offer", site=code, sdp=offer.get("sdp", ""),
-                                          type=offer.get("type", "offer"))
-            done = await self.registry.send_command(code, "media_answer", answer, timeout=10)
-            if not done.ok:
-                raise ConferenceError(f"the agent could not use the hub's answer: {done.detail}")
+            return live.worker
+
+        try:
+            await signalling.negotiate(self.registry, code, conf, live.names.get(code, code), profile, worker,
+                                       self.settings.conference_join_timeout_s)
             live.profiles_sent[code] = profile
         except asyncio.CancelledError:
             raise
         except (AgentOffline, TimeoutError) as exc:
             error = f"agent unreachable: {exc or type(exc).__name__}"
+        except CommandRefused as exc:
+            error = exc.detail
         except (MediaWorkerError, ConferenceError) as exc:
             error = str(exc)
         entry = live.presence.setdefault(code, {})
@@ -644,8 +563,8 @@ class ConferenceManager:
         s = self.settings
         conference_id = live.conf.id
 
-        async def on_event(msg: dict[str, Any]) -> None:
-            await self._media_event(conference_id, msg)
+        async def on_event(event: channel.Event) -> None:
+            await self._media_event(conference_id, event)
 
         async def on_exit(code: int | None) -> None:
             if self._closing or conference_id not in self.live:
@@ -685,15 +604,13 @@ class ConferenceManager:
         await self._push_scene(live)
         live.media_ready.set()
 
-    async def _media_event(self, conference_id: int, msg: dict[str, Any]) -> None:
+    async def _media_event(self, conference_id: int, event: channel.Event) -> None:
         live = self.live.get(conference_id)
         if live is None:
             return
-        kind = msg.get("event")
-        site = str(msg.get("site", ""))
-        if kind == "levels":
-            live.levels = dict(msg.get("levels") or {})
-            loudest = msg.get("loudest")
+        if isinstance(event, channel.Levels):
+            live.levels = dict(event.levels)
+            loudest = event.loudest
             if live.conf.voice_switching and loudest != live.conf.active_speaker:
                 with contextlib.suppress(*STATE_ERRORS):
                     await self.change(conference_id, lambda c: c.loudest(loudest))
@@ -702,32 +619,33 @@ class ConferenceManager:
                 live.last_levels = now
                 self.events.publish("conference.levels", {"id": conference_id, "levels": live.levels,
                                                           "loudest": loudest})
-        elif kind == "first_video":
-            live.in_program.add(site)
-            self.events.publish("conference.media", {"id": conference_id, **msg})
-        elif kind == "site_error":
+        elif isinstance(event, channel.FirstVideo):
+            live.in_program.add(event.site)
+            self.events.publish("conference.media", {"id": conference_id, **channel.event_dict(event)})
+        elif isinstance(event, channel.SiteError):
             await audit.arecord(self.engine, actor="system", action="conference.media_error",
-                                target=f"conference:{conference_id}/{site}", ok=False,
-                                detail={"code": msg.get("code"), "message": msg.get("message")})
-            live.presence.setdefault(site, {})["error"] = str(msg.get("message", ""))
-            self.events.publish("conference.media", {"id": conference_id, **msg})
-        elif kind == "site_state":
-            if msg.get("state") in ("failed", "closed"):
-                live.in_program.discard(site)
-            self.events.publish("conference.media", {"id": conference_id, **msg})
+                                target=f"conference:{conference_id}/{event.site}", ok=False,
+                                detail={"code": event.code, "message": event.message})
+            live.presence.setdefault(event.site, {})["error"] = event.message
+            self.events.publish("conference.media", {"id": conference_id, **channel.event_dict(event)})
+        elif isinstance(event, channel.SiteState):
+            if event.state in ("failed", "closed"):
+                live.in_program.discard(event.site)
+            self.events.publish("conference.media", {"id": conference_id, **channel.event_dict(event)})
 
-    async def viewer(self, conference_id: int, sdp: str, kind: str) -> dict[str, Any]:
+    async def viewer(self, conference_id: int, sdp: str, kind: str) -> channel.SdpAnswer:
         """A control-room browser previews the program (receives only)."""
         live = self.get(conference_id)
         if live.worker is None or not live.worker.running:
             raise ConferenceError("media is not running for this conference")
-        return await live.worker.request("offer", site=f"viewer-{next(self._viewer_ids)}", sdp=sdp, type=kind)
+        return await live.worker.request(channel.Offer(site=f"viewer-{next(self._viewer_ids)}", sdp=sdp, sdp_type=kind))
 
-    async def media_stats(self, conference_id: int) -> dict[str, Any]:
+    async def media_stats(self, conference_id: int) -> channel.Stats | None:
+        """The worker's figures, or None when no media runs for this conference."""
         live = self.get(conference_id)
         if live.worker is None or not live.worker.running:
-            return {"running": False}
-        return {"running": True, **await live.worker.request("stats")}
+            return None
+        return await live.worker.request(channel.GetStats())
 
     # --- views ---------------------------------------------------------------------------------------------
     def summary(self, live: LiveConference) -> dict[str, Any]:
@@ -772,199 +690,10 @@ class ConferenceManager:
 
     async def listing(self) -> list[dict[str, Any]]:
         out = [self.summary(live) for live in sorted(self.live.values(), key=lambda x: -x.conf.id)]
-        for row in await asyncio.to_thread(self._records):
+        for row in await asyncio.to_thread(store.records, self.engine):
             if row.id not in self.live:
                 out.append({"id": row.id, "title": row.title, "status": row.status, "layout": row.layout,
                             "occurrence_id": row.occurrence_id, "sites": row.state.get("participants", []),
                             "started_at": row.started_at.isoformat(),
                             "ended_at": row.ended_at.isoformat() if row.ended_at else None})
         return out
-
-
-# Live conferences and their media workers (set by this room's setup).
-CONFERENCES = web.AppKey("conferences", ConferenceManager)
-
-
-# --- HTTP API -----------------------------------------------------------------------------------------------
-
-
-class StartBody(BaseModel):
-    sites: list[str] = PField(min_length=1, max_length=100)
-    layout: str = "4x5"
-    title: str = PField(default="การประชุม / Briefing", max_length=200)
-    agenda: list[dict[str, Any]] | None = None
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    return await read_json(request, dict[str, Any])
-
-
-def _conf_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["id"])
-    except ValueError as exc:
-        raise json_error(400, "conference id must be a number") from exc
-
-
-async def _run(request: web.Request, op: Callable[[ConferenceManager, int, str, str, dict[str, Any]], Any]) -> web.Response:
-    principal = await require_role(request, "operator")
-    mgr = request.app[CONFERENCES]
-    conference_id = _conf_id(request)
-    body = await _body(request)
-    try:
-        await op(mgr, conference_id, principal.actor, client_ip(request), body)
-        return web.json_response(mgr.summary(mgr.get(conference_id)) if conference_id in mgr.live
-                                 else {"id": conference_id, "status": "ended"})
-    except UnknownConference as exc:
-        raise json_error(404, str(exc)) from exc
-    except STATE_ERRORS as exc:
-        raise json_error(409, str(exc)) from exc
-    except MediaWorkerError as exc:
-        raise json_error(409, str(exc)) from exc
-
-
-def _flag(body: dict[str, Any], key: str = "on") -> bool:
-    value = body.get(key, True)
-    if not isinstance(value, bool):
-        raise json_error(400, f"{key} must be true or false")
-    return value
-
-
-async def list_conferences(request: web.Request) -> web.Response:
-    await require_role(request, "viewer")
-    return web.json_response(await request.app[CONFERENCES].listing())
-
-
-async def get_conference(request: web.Request) -> web.Response:
-    await require_role(request, "viewer")
-    mgr = request.app[CONFERENCES]
-    conference_id = _conf_id(request)
-    if conference_id in mgr.live:
-        return web.json_response(mgr.summary(mgr.live[conference_id]))
-    row = await asyncio.to_thread(mgr._record, conference_id)
-    if row is None:
-        raise json_error(404, f"no conference {conference_id}")
-    return web.json_response({"id": row.id, "title": row.title, "status": row.status, "layout": row.layout,
-                              "sites": row.state.get("participants", []), "presence": row.presence})
-
-
-async def start_conference(request: web.Request) -> web.Response:
-    principal = await require_role(request, "operator")
-    body: StartBody = await read_json(request, StartBody)
-    mgr = request.app[CONFERENCES]
-    try:
-        conference_id = await mgr.start(body.sites, body.layout, title=body.title, agenda=body.agenda,
-                                        actor=principal.actor)
-    except STATE_ERRORS as exc:
-        raise json_error(400 if "unknown" in str(exc) else 409, str(exc)) from exc
-    return web.json_response(mgr.summary(mgr.get(conference_id)), status=201)
-
-
-async def media_stats(request: web.Request) -> web.Response:
-    await require_role(request, "viewer")
-    try:
-        return web.json_response(await request.app[CONFERENCES].media_stats(_conf_id(request)))
-    except UnknownConference as exc:
-        raise json_error(404, str(exc)) from exc
-
-
-async def viewer(request: web.Request) -> web.Response:
-    await require_role(request, "viewer")
-    body = await _body(request)
-    try:
-        answer = await request.app[CONFERENCES].viewer(_conf_id(request), str(body.get("sdp", "")),
-                                                       str(body.get("type", "offer")))
-    except UnknownConference as exc:
-        raise json_error(404, str(exc)) from exc
-    except (ConferenceError, MediaWorkerError) as exc:
-        raise json_error(400, str(exc)) from exc
-    return web.json_response(answer)
-
-
-def _route(op: Callable[[ConferenceManager, int, str, str, dict[str, Any]], Any]) -> Callable[[web.Request], Any]:
-    async def handler(request: web.Request) -> web.Response:
-        return await _run(request, op)
-
-    return handler
-
-
-async def floor_request_verb(request: web.Request) -> web.Response:
-    verb = request.match_info["verb"]
-    try:
-        request_id = int(request.match_info["request"])
-    except ValueError as exc:
-        raise json_error(400, "floor request id must be a number") from exc
-    return await _run(request, lambda m, cid, actor, ip, body: m.floor(cid, request_id, verb, actor, ip))
-
-
-async def site_mute(request: web.Request) -> web.Response:
-    site = request.match_info["code"]
-    on = request.match_info["verb"] == "mute"
-    return await _run(request, lambda m, cid, actor, ip, body: m.mute(cid, site, on, actor, ip))
-
-
-async def agenda_verb(request: web.Request) -> web.Response:
-    verb = request.match_info["verb"]
-
-    async def op(m: ConferenceManager, cid: int, actor: str, ip: str, body: dict[str, Any]) -> None:
-        seconds = body.get("seconds", 60)
-        if not isinstance(seconds, int | float):
-            raise json_error(400, "seconds must be a number")
-        target = body.get("site", body.get("index"))
-        await m.agenda(cid, verb, actor, ip, seconds=float(seconds), target=target)
-
-    return await _run(request, op)
-
-
-async def _give_floor(m: ConferenceManager, cid: int, actor: str, ip: str, body: dict[str, Any]) -> None:
-    site = body.get("site")
-    if not isinstance(site, str):
-        raise json_error(400, "site is required")
-    await m.give_floor(cid, site, actor, ip)
-
-
-async def _extend(m: ConferenceManager, cid: int, actor: str, ip: str, body: dict[str, Any]) -> None:
-    minutes = body.get("minutes", 15)
-    if not isinstance(minutes, int | float):
-        raise json_error(400, "minutes must be a number")
-    await m.extend(cid, float(minutes), actor, ip)
-
-
-async def _set_agenda(m: ConferenceManager, cid: int, actor: str, ip: str, body: dict[str, Any]) -> None:
-    items = body.get("items")
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise json_error(400, "items must be a list of {site, minutes}")
-    await m.set_agenda(cid, items, actor, ip)
-
-
-def setup(app: web.Application) -> None:
-    async def lifetime(app: web.Application) -> AsyncIterator[None]:
-        mgr = ConferenceManager(app[SETTINGS], app[ENGINE], app[REGISTRY], app[EVENTS])
-        app[CONFERENCES] = mgr
-        await mgr.startup()
-        yield
-        await mgr.shutdown()
-
-    app.cleanup_ctx.append(lifetime)
-    base = "/api/v1/conferences"
-    r = app.router
-    r.add_get(base, list_conferences)
-    r.add_post(base, start_conference)
-    r.add_get(base + "/{id}", get_conference)
-    r.add_get(base + "/{id}/media", media_stats)
-    r.add_post(base + "/{id}/viewer", viewer)
-    r.add_post(base + "/{id}/end", _route(lambda m, cid, actor, ip, body: m.end(cid, actor, ip)))
-    r.add_post(base + "/{id}/extend", _route(_extend))
-    r.add_post(base + "/{id}/layout",
-               _route(lambda m, cid, actor, ip, body: m.set_layout(cid, str(body.get("layout", "")), actor, ip)))
-    r.add_post(base + "/{id}/floor", _route(_give_floor))
-    r.add_post(base + "/{id}/floor/take", _route(lambda m, cid, actor, ip, body: m.take_floor(cid, actor, ip)))
-    r.add_post(base + "/{id}/floor/{request:\\d+}/{verb:accept|grant|deny|revoke}", floor_request_verb)
-    r.add_post(base + "/{id}/sites/{code}/{verb:mute|unmute}", site_mute)
-    r.add_post(base + "/{id}/mute-all", _route(lambda m, cid, actor, ip, body: m.mute_all(cid, True, actor, ip)))
-    r.add_post(base + "/{id}/unmute-all", _route(lambda m, cid, actor, ip, body: m.mute_all(cid, False, actor, ip)))
-    r.add_post(base + "/{id}/lecture", _route(lambda m, cid, actor, ip, body: m.lecture(cid, _flag(body), actor, ip)))
-    r.add_post(base + "/{id}/voice-switching",
-               _route(lambda m, cid, actor, ip, body: m.voice_switching(cid, _flag(body), actor, ip)))
-    r.add_post(base + "/{id}/agenda", _route(_set_agenda))
-    r.add_post(base + "/{id}/agenda/{verb:start|pause|resume|next|stop|extend|jump}", agenda_verb)

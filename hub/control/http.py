@@ -11,19 +11,20 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import select
 
 import hub
 from hub import audit
 from hub.control import enrolment
-from hub.control.registry import REGISTRY, AgentOffline
+from hub.control.registry import REGISTRY, AgentOffline, CommandRefused
 from hub.db import session_scope
 from hub.keys import ENGINE, EVENTS, METRICS, SETTINGS
 from hub.models import Agent, Site
 from hub.web.auth import client_ip, require_role
 from hub.web.body import read_json
 from hub.web.errors import json_error
+from site_agent import protocol as p
 
 
 def iso(ts: float | None) -> str | None:
@@ -196,19 +197,34 @@ async def enrol(request: web.Request) -> web.Response:
 
 
 class CommandRequest(BaseModel):
+    """An operator's command: ``name`` is a command type of site_agent.protocol.commands."""
+
     name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.-]*$")
     args: dict[str, Any] = Field(default_factory=dict)
     sites: list[str] | None = None
     timeout_s: float = Field(default=10.0, gt=0, le=120)
 
+    def command(self) -> p.HubCommand[Any]:
+        """The typed command, validated here: the agent never gets a command it cannot read."""
+        if self.name not in p.COMMAND_TYPES:
+            raise json_error(400, f"unknown command {self.name!r}", field="name",
+                             known=sorted(p.COMMAND_TYPES))
+        try:
+            return p.parse_command({**self.args, "type": self.name})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"][1:])
+            raise json_error(400, first["msg"], field=f"args.{where}" if where else "args") from exc
+
 
 async def broadcast(request: web.Request) -> web.Response:
     principal = await require_role(request, "operator")
     body: CommandRequest = await read_json(request, CommandRequest)
+    command = body.command()
     started = time.perf_counter()
-    sent = await request.app[REGISTRY].broadcast(body.name, body.args, body.sites)
+    sent = await request.app[REGISTRY].broadcast(command, body.sites)
     took_ms = (time.perf_counter() - started) * 1000
-    if body.name not in ("ping", "bench"):  # probes would flood the audit log
+    if body.name != "ping":  # probes (the control bench) would flood the audit log
         await audit.arecord(request.app[ENGINE], actor=principal.actor, action="command.broadcast",
                             target=body.name, ip=client_ip(request), detail={"sent": sent})
     return web.json_response({"sent": sent, "took_ms": round(took_ms, 2)})
@@ -218,15 +234,20 @@ async def site_command(request: web.Request) -> web.Response:
     principal = await require_role(request, "operator")
     code = request.match_info["code"]
     body: CommandRequest = await read_json(request, CommandRequest)
+    command = body.command()
+    ok, detail, result = True, "", None
     try:
-        ack = await request.app[REGISTRY].send_command(code, body.name, body.args, timeout=body.timeout_s)
+        reply = await request.app[REGISTRY].send_command(code, command, timeout=body.timeout_s)
+        result = reply.model_dump(mode="json")
     except AgentOffline as exc:
         raise json_error(409, "agent offline", site=code) from exc
     except TimeoutError as exc:
         raise json_error(504, "agent did not answer in time", site=code) from exc
+    except CommandRefused as exc:
+        ok, detail = False, exc.detail
     await audit.arecord(request.app[ENGINE], actor=principal.actor, action="command.sent",
-                        target=code, ip=client_ip(request), detail={"name": body.name, "ok": ack.ok})
-    return web.json_response({"ok": ack.ok, "detail": ack.detail, "result": ack.result})
+                        target=code, ip=client_ip(request), detail={"name": body.name, "ok": ok})
+    return web.json_response({"ok": ok, "detail": detail, "result": result})
 
 
 # --- live updates, health, metrics ---------------------------------------------------

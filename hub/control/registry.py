@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -36,6 +36,7 @@ from site_agent import protocol as p
 log = logging.getLogger("hub.control.registry")
 
 MessageHandler = Callable[[str, Any], Awaitable[None]]
+R = TypeVar("R", bound=p.Reply)
 ConnectListener = Callable[[str, bool], Awaitable[None]]
 
 
@@ -43,6 +44,15 @@ class AgentOffline(Exception):
     def __init__(self, site: str) -> None:
         super().__init__(f"agent of {site} is not connected")
         self.site = site
+
+
+class CommandRefused(Exception):
+    """The agent answered a command with ``ok=False``, or with a reply that is not the command's."""
+
+    def __init__(self, site: str, detail: str) -> None:
+        super().__init__(f"{site}: {detail}")
+        self.site = site
+        self.detail = detail
 
 
 class TokenBucket:
@@ -171,32 +181,38 @@ class AgentRegistry:
         await conn.ws.send_str(frame if frame is not None else p.encode(message))
         self.metrics.messages_out.labels(getattr(message, "type", "?")).inc()
 
-    async def send_command(
-        self, code: str, name: str, args: dict[str, Any] | None = None, timeout: float = 10.0
-    ) -> p.Ack:
-        """Send a command and wait for the agent's ack."""
+    async def send_command(self, code: str, command: p.HubCommand[R], timeout: float = 10.0) -> R:
+        """Send a typed command and wait for the agent's typed reply.
+
+        Raises :class:`AgentOffline`, ``TimeoutError``, or :class:`CommandRefused`
+        (the agent said no, or answered with something else than ``R``).
+        """
         conn = self.connections.get(code)
         if conn is None:
             raise AgentOffline(code)
-        command = p.Command(name=name, args=args or {})
+        envelope = p.Command.wrap(command, sent_at=time.time())
         future: asyncio.Future[p.Ack] = asyncio.get_running_loop().create_future()
-        conn.pending[command.id] = future
+        conn.pending[envelope.id] = future
         try:
-            await self._send(conn, command)
-            return await asyncio.wait_for(future, timeout)
+            await self._send(conn, envelope)
+            ack = await asyncio.wait_for(future, timeout)
         finally:
-            conn.pending.pop(command.id, None)
+            conn.pending.pop(envelope.id, None)
+        if not ack.ok:
+            raise CommandRefused(code, ack.detail or f"{command.type} refused")
+        expected = command.reply_type()
+        if not isinstance(ack.result, expected):
+            got = type(ack.result).__name__ if ack.result is not None else "nothing"
+            raise CommandRefused(code, f"{command.type} answered with {got}, not {expected.__name__}")
+        return cast(R, ack.result)
 
-    async def broadcast(
-        self, name: str, args: dict[str, Any] | None = None, codes: list[str] | None = None
-    ) -> int:
+    async def broadcast(self, command: p.HubCommand[Any], codes: list[str] | None = None) -> int:
         """Send one command to many agents without waiting for acks; returns how many got it.
 
         The frame is encoded to bytes once and written to every socket as-is: at
         1,000 agents, per-agent JSON and UTF-8 work would dominate the fan-out.
         """
-        command = p.Command(name=name, args=args or {})
-        frame = p.encode(command).encode("utf-8")
+        frame = p.encode(p.Command.wrap(command, sent_at=time.time())).encode("utf-8")
         targets = [self.connections[c] for c in (codes or list(self.connections)) if c in self.connections]
         sent = 0
         for conn in targets:
@@ -247,7 +263,7 @@ class AgentRegistry:
         if first.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
             return None
         try:
-            hello = p.decode_from_agent(first.data)
+            hello = p.decode_from_agent(first.data, max_bytes=s.max_frame_bytes)
         except p.ProtocolError as exc:
             await self._reply_error(ws, p.Error(code=exc.code, message=exc.message, fatal=True))
             await ws.close(code=WSCloseCode.POLICY_VIOLATION)
@@ -399,8 +415,12 @@ class AgentRegistry:
                 )
                 continue
             try:
-                message = p.decode_from_agent(data)
+                message = p.decode_from_agent(data, max_bytes=s.max_frame_bytes)
             except p.ProtocolError as exc:
+                waiting = conn.pending.get(exc.ref or "") if exc.kind == "ack" else None
+                if waiting is not None and not waiting.done():
+                    # An answer we cannot read fails its command now, not at its timeout.
+                    waiting.set_exception(CommandRefused(conn.site, f"invalid reply: {exc.message}"))
                 await self._reply_error(conn.ws, exc.to_message())
                 continue
             self.metrics.messages_in.labels(message.type).inc()

@@ -1,20 +1,24 @@
-"""The control process's handle on a media worker process (JSON lines over pipes)."""
+"""The control process's handle on a media worker process: typed JSON lines over pipes (hub.media.channel)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import itertools
-import json
 import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TypeVar, cast
+
+from pydantic import ValidationError
+
+from hub.media import channel
 
 log = logging.getLogger(__name__)
 
-EventHandler = Callable[[dict[str, Any]], Awaitable[None]]
+EventHandler = Callable[[channel.Event], Awaitable[None]]
+R = TypeVar("R", bound=channel.Result)
 
 
 class MediaWorkerError(Exception):
@@ -39,12 +43,12 @@ class MediaWorker:
         self.on_exit = on_exit
         self.proc: asyncio.subprocess.Process | None = None
         self._ids = itertools.count(1)
-        self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._waiting: dict[int, asyncio.Future[channel.Reply]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._dispatcher: asyncio.Task[None] | None = None
         # Events are handled by their own task, in order: a handler may itself
         # call request(), whose reply only the reader can deliver.
-        self._events: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self._events: asyncio.Queue[channel.Event | None] = asyncio.Queue()
         self._ready: asyncio.Future[int] | None = None
         self._stopping = False
 
@@ -86,17 +90,20 @@ class MediaWorker:
                 if not line:
                     break
                 try:
-                    msg = json.loads(line)
-                except ValueError:
-                    log.warning("media worker wrote a non-JSON line: %r", line[:200])
+                    msg = channel.decode_output(line)
+                except ValidationError as exc:
+                    log.warning("media worker wrote a line that is not on the channel: %r (%s)",
+                                line[:200], exc.errors()[0]["msg"])
                     continue
-                if "id" in msg and ("ok" in msg):
-                    fut = self._waiting.pop(msg["id"], None)
+                if isinstance(msg, channel.Reply):
+                    fut = self._waiting.pop(msg.id, None) if msg.id is not None else None
                     if fut is not None and not fut.done():
                         fut.set_result(msg)
-                elif msg.get("event") == "ready":
+                elif isinstance(msg, channel.Ready):
                     if self._ready is not None and not self._ready.done():
-                        self._ready.set_result(int(msg.get("pid", 0)))
+                        self._ready.set_result(msg.pid)
+                elif isinstance(msg, channel.WorkerError):
+                    log.warning("media worker: %s", msg.message)
                 elif self.on_event is not None:
                     self._events.put_nowait(msg)
         finally:
@@ -124,29 +131,32 @@ class MediaWorker:
             try:
                 await self.on_event(msg)
             except Exception:
-                log.exception("media event handler failed on %s", msg.get("event"))
+                log.exception("media event handler failed on %s", msg.type)
 
-    async def request(self, op: str, timeout: float = 20.0, **args: Any) -> dict[str, Any]:
+    async def request(self, op: channel.Op[R], timeout: float = 20.0) -> R:
+        """Send one op and wait for its typed result; raises :class:`MediaWorkerError`."""
         if not self.running or self.proc is None or self.proc.stdin is None:
             raise MediaWorkerError("the media worker is not running")
         ident = next(self._ids)
-        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[channel.Reply] = asyncio.get_running_loop().create_future()
         self._waiting[ident] = fut
-        line = json.dumps({"id": ident, "op": op, **args}, ensure_ascii=False) + "\n"
-        self.proc.stdin.write(line.encode("utf-8"))
+        # Validated on the way out too: an op missing from channel.AnyOp fails here, not in the worker.
+        self.proc.stdin.write(channel.encode(channel.Request.model_validate({"id": ident, "op": op})))
         try:
             await self.proc.stdin.drain()
             reply = await asyncio.wait_for(fut, timeout)
         except (ConnectionError, BrokenPipeError) as exc:
             raise MediaWorkerError("the media worker is not running") from exc
         except TimeoutError:
-            raise MediaWorkerError(f"the media worker did not answer {op!r} in {timeout:.0f} s") from None
+            raise MediaWorkerError(f"the media worker did not answer {op.type!r} in {timeout:.0f} s") from None
         finally:
             self._waiting.pop(ident, None)
-        if not reply.get("ok"):
-            raise MediaWorkerError(str(reply.get("error") or f"{op} failed"))
-        result: dict[str, Any] = reply.get("result") or {}
-        return result
+        if not reply.ok:
+            raise MediaWorkerError(reply.error or f"{op.type} failed")
+        expected = op.result_type()
+        if not isinstance(reply.result, expected):
+            raise MediaWorkerError(f"{op.type} answered {type(reply.result).__name__}, not {expected.__name__}")
+        return cast(R, reply.result)
 
     async def stop(self, timeout: float = 10.0) -> None:
         self._stopping = True
@@ -155,7 +165,7 @@ class MediaWorker:
             return
         if proc.returncode is None:
             with contextlib.suppress(MediaWorkerError, ConnectionError):
-                await self.request("stop", timeout=timeout)
+                await self.request(channel.Stop(), timeout=timeout)
             try:
                 await asyncio.wait_for(proc.wait(), timeout)
             except TimeoutError:

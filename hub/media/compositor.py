@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, features
 
-from hub.conferences.layout import CANVAS_H, CANVAS_W, CONTENT
+from hub.media.channel import CANVAS_H, CANVAS_W, CONTENT
 
 log = logging.getLogger(__name__)
 

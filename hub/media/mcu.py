@@ -23,6 +23,7 @@ import numpy as np
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from hub.media import channel
 from hub.media.compositor import FRAME_STALE_S, Compositor
 from hub.media.encoder import (
     VIDEO_CLOCK,
@@ -43,7 +44,7 @@ MAX_PIXELS = 1920 * 1088
 MAX_SDP_BYTES = 60_000
 LEVELS_EVERY_S = 0.25
 
-Emit = Callable[[dict[str, Any]], None]
+Emit = Callable[[channel.Event], None]
 
 
 class MediaError(Exception):
@@ -174,7 +175,7 @@ class MCU:
         @pc.on("connectionstatechange")
         async def _on_state() -> None:
             peer.state = pc.connectionState
-            self.emit({"event": "site_state", "site": site, "state": pc.connectionState})
+            self.emit(channel.SiteState(site=site, state=pc.connectionState))
             if pc.connectionState == "failed" and self.peers.get(site) is peer:
                 await self.leave(site)
 
@@ -235,14 +236,14 @@ class MCU:
                     now = time.monotonic()
                     if now - peer.last_error_at > 10:
                         peer.last_error_at = now
-                        self.emit({"event": "site_error", "site": peer.site, "code": "too_large",
-                                   "message": f"{peer.site} sends {frame.width}x{frame.height}; "
-                                   f"the largest accepted is 1920x1080, shown as a slate"})
+                        self.emit(channel.SiteError(
+                            site=peer.site, code="too_large",
+                            message=f"{peer.site} sends {frame.width}x{frame.height}; "
+                                    f"the largest accepted is 1920x1080, shown as a slate"))
                     continue
                 peer.frames_in += 1
                 if peer.frames_in == 1:
-                    self.emit({"event": "first_video", "site": peer.site,
-                               "width": frame.width, "height": frame.height})
+                    self.emit(channel.FirstVideo(site=peer.site, width=frame.width, height=frame.height))
                 peer.last_video = frame
                 peer.video_seq += 1
                 peer.picture_at = time.monotonic()
@@ -321,8 +322,8 @@ class MCU:
             now = loop.time()
             if now - last_levels >= LEVELS_EVERY_S:
                 last_levels = now
-                self.emit({"event": "levels", "levels": {s: round(v, 1) for s, v in levels.items()},
-                           "loudest": self.mixer.loudest(levels)})
+                self.emit(channel.Levels(levels={s: round(v, 1) for s, v in levels.items()},
+                                         loudest=self.mixer.loudest(levels)))
             due += period
             delay = due - loop.time()
             if delay < -0.2:

@@ -2,14 +2,11 @@
 
 Separate from the web/control process so that decoding, composing and
 encoding can neither stall the control room nor crash it. The channel is
-JSON lines: commands on stdin, replies and events on stdout.
-
-    → {"id": 3, "op": "offer", "site": "UDN05", "sdp": "v=0..."}
-    ← {"id": 3, "ok": true, "result": {"sdp": "...", "type": "answer"}}
-    ← {"event": "levels", "levels": {"UDN05": -23.5}, "loudest": "UDN05"}
+JSON lines of the typed models in :mod:`hub.media.channel`: requests on
+stdin, replies and events on stdout, each validated on arrival.
 
 Ops: ``scene`` (the render state from :meth:`hub.conferences.conference.Conference.render_state`),
-``offer``, ``leave``, ``keyframe``, ``stats``, ``stop``. End of stdin stops the
+``offer``, ``leave``, ``keyframe``, ``stats``, ``ping``, ``stop``. End of stdin stops the
 worker, so it never outlives the control process.
 """
 
@@ -21,8 +18,11 @@ import json
 import logging
 import os
 import sys
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
+from pydantic import BaseModel, ValidationError
+
+from hub.media import channel
 from hub.media.mcu import MCU, MediaError
 
 log = logging.getLogger("hub.media.worker")
@@ -32,50 +32,58 @@ class Channel:
     def __init__(self, out: BinaryIO) -> None:
         self.out = out
 
-    def send(self, msg: dict[str, Any]) -> None:
-        self.out.write(json.dumps(msg, ensure_ascii=False).encode("utf-8") + b"\n")
+    def send(self, line: BaseModel) -> None:
+        self.out.write(channel.encode(line))
         self.out.flush()
 
 
-async def handle(mcu: MCU, msg: dict[str, Any]) -> dict[str, Any]:
-    op = msg.get("op")
-    if op == "scene":
-        mcu.set_scene(msg.get("state") or {})
-        return {}
-    if op == "offer":
-        return await mcu.offer(str(msg.get("site", "")), msg.get("sdp", ""), str(msg.get("type", "offer")))
-    if op == "leave":
-        await mcu.leave(str(msg.get("site", "")))
-        return {}
-    if op == "keyframe":
+async def handle(mcu: MCU, op: channel.AnyOp) -> channel.Result:
+    if isinstance(op, channel.Scene):
+        mcu.set_scene(op.model_dump(exclude={"type"}))
+        return channel.Done()
+    if isinstance(op, channel.Offer):
+        answer = await mcu.offer(op.site, op.sdp, op.sdp_type)
+        return channel.SdpAnswer(sdp=answer["sdp"])
+    if isinstance(op, channel.Leave):
+        await mcu.leave(op.site)
+        return channel.Done()
+    if isinstance(op, channel.Keyframe):
         mcu.request_keyframe()
-        return {}
-    if op == "stats":
-        return mcu.stats()
-    if op == "ping":
-        return {"pid": os.getpid()}
-    raise MediaError(f"unknown op {op!r}")
+        return channel.Done()
+    if isinstance(op, channel.GetStats):
+        return channel.Stats.model_validate(mcu.stats())
+    if isinstance(op, channel.Ping):
+        return channel.Pid(pid=os.getpid())
+    raise MediaError(f"unknown op {op.type!r}")
 
 
-async def serve(args: argparse.Namespace, channel: Channel) -> None:
-    mcu = MCU(args.width, args.height, args.fps, args.kbps, emit=channel.send)
+def _id_of(line: bytes) -> int | None:
+    try:
+        raw = json.loads(line)
+    except ValueError:
+        return None
+    ident = raw.get("id") if isinstance(raw, dict) else None
+    return ident if isinstance(ident, int) else None
+
+
+async def serve(args: argparse.Namespace, out: Channel) -> None:
+    mcu = MCU(args.width, args.height, args.fps, args.kbps, emit=out.send)
     await mcu.start()
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=1 << 20)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    channel.send({"event": "ready", "pid": os.getpid()})
+    out.send(channel.Ready(pid=os.getpid()))
     pending: set[asyncio.Task[None]] = set()
 
-    async def run(msg: dict[str, Any]) -> None:
-        ident = msg.get("id")
+    async def run(request: channel.Request) -> None:
         try:
-            result = await handle(mcu, msg)
-            channel.send({"id": ident, "ok": True, "result": result})
+            result = await handle(mcu, request.op)
+            out.send(channel.Reply(id=request.id, ok=True, result=result))
         except MediaError as exc:
-            channel.send({"id": ident, "ok": False, "error": str(exc)})
+            out.send(channel.Reply(id=request.id, ok=False, error=str(exc)))
         except Exception as exc:
-            log.exception("op %s failed", msg.get("op"))
-            channel.send({"id": ident, "ok": False, "error": f"{type(exc).__name__}: {exc}"})
+            log.exception("op %s failed", request.op.type)
+            out.send(channel.Reply(id=request.id, ok=False, error=f"{type(exc).__name__}: {exc}"))
 
     try:
         while True:
@@ -83,17 +91,21 @@ async def serve(args: argparse.Namespace, channel: Channel) -> None:
             if not line:
                 break
             try:
-                msg = json.loads(line)
-                if not isinstance(msg, dict):
-                    raise ValueError("not an object")
-            except ValueError as exc:
-                channel.send({"event": "error", "message": f"bad command line: {exc}"})
+                request = channel.decode_request(line)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                message = f"bad request line: {where}: {first['msg']}"
+                ident = _id_of(line)
+                # A request we can name fails now; its sender would otherwise wait out its timeout.
+                out.send(channel.Reply(id=ident, ok=False, error=message) if ident is not None
+                         else channel.WorkerError(message=message))
                 continue
-            if msg.get("op") == "stop":
-                channel.send({"id": msg.get("id"), "ok": True, "result": {}})
+            if isinstance(request.op, channel.Stop):
+                out.send(channel.Reply(id=request.id, ok=True, result=channel.Done()))
                 break
             # Offers take a while (ICE gathering): never make the next command wait.
-            task = asyncio.create_task(run(msg))
+            task = asyncio.create_task(run(request))
             pending.add(task)
             task.add_done_callback(pending.discard)
     finally:

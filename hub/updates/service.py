@@ -49,6 +49,7 @@ from hub.models import Agent, Site, utcnow
 from hub.web.auth import client_ip, require_role
 from hub.web.body import read_json
 from hub.web.errors import json_error
+from site_agent import protocol as p
 
 log = logging.getLogger("hub.updates.service")
 
@@ -410,7 +411,7 @@ async def nudge(app: web.Application, codes: list[str]) -> int:
     """Ask online agents of an open wave to check for their update now."""
     registry = app[REGISTRY]
     with contextlib.suppress(AgentOffline):
-        return await registry.broadcast("update_check", {}, codes=codes)
+        return await registry.broadcast(p.UpdateCheck(), codes=codes)
     return 0
 
 

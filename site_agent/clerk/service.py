@@ -1,32 +1,35 @@
 """The clerk-facing agent: UI state, the clerk's actions, and the hub commands behind them.
 
 The tray menu and the clerk window are two views of this one object; a
-headless agent (``run --no-tray``) installs it too, so the hub's
-``selftest``, ``update_check`` and ``clerk_state`` commands work everywhere.
+headless agent (``run --no-tray``) installs it too, so the hub's commands
+below work everywhere.
 
-Hub → agent commands handled here:
+Hub → agent commands handled here (typed, site_agent.protocol.commands):
 
-* ``selftest`` → ``Ack.result`` ``{"ready", "reasons", "checks"}`` (headless: the
-  speaker check is *skipped*, which is not a pass);
-* ``clerk_state`` with any of ``in_briefing``, ``floor``, ``floor_position``,
-  ``link`` (ok/degraded/down), ``briefings`` ([{title_th, title_en, starts_at}]),
-  ``help_phone``: the conference, floor and schedule features tell the clerk;
-* ``update_check``: look for an update now (see :mod:`site_agent.updater`).
+* ``SelfTest`` → ``SelfTestResult`` (headless: the speaker check is *skipped*,
+  which is not a pass);
+* ``ConferenceState`` → the floor item: queued (position), granted, denied,
+  or no briefing running — the hub's answer to every floor request;
+* ``ClerkState`` (link colour, briefings, help phone) and ``Reminder``
+  (a briefing starts soon: a notice now);
+* ``UpdateCheck`` → ``UpdateOutcome`` (see :mod:`site_agent.updater`).
 
-Agent → hub: :class:`~site_agent.protocol.ClerkRequest` (join, leave, floor
-request/release) and :class:`~site_agent.protocol.SelfTestReport`.
+Agent → hub: :class:`~site_agent.protocol.FloorRequest` (raise/lower the hand),
+:class:`~site_agent.protocol.ClerkRequest` (join, leave) and
+:class:`~site_agent.protocol.SelfTestReport`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import site_agent
 from site_agent import logs
@@ -34,13 +37,18 @@ from site_agent import protocol as p
 from site_agent.clerk.selftest import (
     CheckResult,
     Confirm,
+    PollerRouter,
     SelfTestInputs,
     SelfTestReport,
     real_inputs,
     run_selftest,
 )
-from site_agent.clerk.state import Briefing, Lang, Notice, UiState, notices
+from site_agent.clerk.state import Briefing, Lang, Notice, UiState, notices, reminder_notice
 from site_agent.client import AgentClient
+from site_agent.config import load_config
+from site_agent.features import install_features
+from site_agent.netmon.probe import local_snmp_target
+from site_agent.netmon.snmp import SnmpTarget
 from site_agent.settings import load_agent_settings
 from site_agent.updater import (
     NO_UPDATE_BEFORE_BRIEFING_S,
@@ -52,8 +60,6 @@ from site_agent.updater import (
 log = logging.getLogger("site_agent.clerk.service")
 
 Subscriber = Callable[[UiState, list[Notice]], None]
-# BFCP RequestStatus values (hub.conferences.floor) → what the raise-hand item shows.
-FLOOR_BY_BFCP_STATUS = {1: "pending", 2: "queued", 3: "granted", 4: "denied", 5: "released", 6: "released", 7: "released"}
 InputsFactory = Callable[[Confirm | None], SelfTestInputs]
 
 
@@ -97,26 +103,31 @@ class ClerkAgent:
             public_key=str(cfg.extra.get("update_public_key") or settings.update_public_key),
         )
         client.add_listener(self._on_client_event)
-        client.add_command_handler("selftest", self._cmd_selftest)
-        client.add_command_handler("clerk_state", self._cmd_clerk_state)
-        client.add_command_handler("update_check", self._cmd_update_check)
+        client.add_command_observer(self._observe_command)
+        client.add_command_handler(p.SelfTest, self._cmd_selftest)
+        client.add_command_handler(p.ClerkState, self._cmd_clerk_state)
+        client.add_command_handler(p.ConferenceState, self._cmd_conference_state)
+        client.add_command_handler(p.Reminder, self._cmd_reminder)
+        client.add_command_handler(p.UpdateCheck, self._cmd_update_check)
         client.add_start_task(self._connected_loop)
 
     # --- state ----------------------------------------------------------------------
     def subscribe(self, fn: Subscriber) -> None:
         self._subscribers.append(fn)
 
-    def _set(self, **changes: Any) -> None:
+    def _set(self, *extra: Notice, **changes: Any) -> None:
         before = self.state
         self.state = before.with_(**changes)
-        self._publish(before)
+        self._publish(before, extra)
 
     def tick(self) -> None:
         """Clock-driven notices (the 10-minute reminder); the UIs call this every few seconds."""
         self._publish(self.state)
 
-    def _publish(self, before: UiState) -> None:
-        due = notices(before, self.state, self.now(), frozenset(self._shown))
+    def _publish(self, before: UiState, extra: tuple[Notice, ...] = ()) -> None:
+        # Notices the hub asked for (a reminder) come first; the same key is never shown twice.
+        due = [n for n in extra if n.key not in self._shown]
+        due += notices(before, self.state, self.now(), frozenset(self._shown) | {n.key for n in due})
         self._shown.update(n.key for n in due)
         for fn in list(self._subscribers):
             try:
@@ -133,37 +144,19 @@ class ClerkAgent:
                 site_name_en=welcome.name_en if welcome else self.state.site_name_en,
             )
         elif event == "disconnected":
-            self._set(connected=False, in_briefing=False, floor="none", floor_position=None)
+            self._set(connected=False, in_briefing=False, floor="none", floor_position=None, floor_detail="")
         elif event == "update_required":
             self._set(update_required=str(data.get("min_version", "?")))
-        elif event == "command":
-            self._observe_command(str(data.get("name", "")), data.get("args") or {})
 
-    def _observe_command(self, name: str, args: dict[str, Any]) -> None:
-        """Follow what other features are told (join/leave, floor, reminders) to keep the UI truthful."""
-        if name == "join":
+    def _observe_command(self, command: p.HubCommand[Any]) -> None:
+        """Follow what other features are told (join/leave, the router) to keep the UI truthful."""
+        if isinstance(command, p.JoinConference):
             self._set(in_briefing=True)
-        elif name == "leave":
-            self._set(in_briefing=False, floor="none", floor_position=None)
-        elif name == "conference_state" and "conference_id" in args and not args.get("error"):
-            req = args.get("request")
-            if isinstance(req, dict):
-                floor = FLOOR_BY_BFCP_STATUS.get(int(req.get("status_value", 0)), "none")
-                pos = req.get("queue_position")
-                self._set(in_briefing=True, floor=floor, floor_position=int(pos) if floor == "queued" and pos else None)
-            else:
-                self._set(in_briefing=True, floor="none", floor_position=None)
-        elif name == "linkhealth.configure" and isinstance(args.get("snmp"), dict) and args["snmp"].get("host"):
-            from site_agent.netmon.snmp import SnmpTarget
-
-            allowed = set(SnmpTarget.__dataclass_fields__)
-            self.router_target = SnmpTarget(**{k: v for k, v in args["snmp"].items() if k in allowed})
-        elif name == "reminder" and "starts_at" in args:
-            at = datetime.fromtimestamp(float(args["starts_at"]), UTC)
-            key = f"occurrence:{args.get('occurrence_id', at.isoformat())}"
-            title = str(args.get("title", ""))
-            others = tuple(b for b in self.state.briefings if b.key != key)
-            self._set(briefings=(*others, Briefing(title, title, at, key)))
+        elif isinstance(command, p.LeaveConference):
+            self._set(in_briefing=False, floor="none", floor_position=None, floor_detail="")
+        elif isinstance(command, p.ConfigureLinkHealth) and command.snmp is not None:
+            # The router the self-test checks is the one the link-health poller uses.
+            self.router_target = SnmpTarget(**command.snmp.model_dump())
 
     def update_guard(self) -> str | None:
         """Why an update must not be installed now, or None."""
@@ -180,37 +173,51 @@ class ClerkAgent:
         asyncio.get_running_loop().call_later(0.2, self.client.stop)
 
     # --- hub commands ----------------------------------------------------------------------
-    async def _cmd_selftest(self, args: dict[str, Any]) -> dict[str, Any]:
+    async def _cmd_selftest(self, command: p.SelfTest) -> p.SelfTestResult:
         report = await self.selftest(confirm=None, push=False)
-        return report.to_result()
+        return p.SelfTestResult.model_validate(report.to_result())
 
-    async def _cmd_clerk_state(self, args: dict[str, Any]) -> dict[str, Any]:
+    async def _cmd_clerk_state(self, command: p.ClerkState) -> p.ClerkStateApplied:
         changes: dict[str, Any] = {}
-        if "in_briefing" in args:
-            changes["in_briefing"] = bool(args["in_briefing"])
-        if "floor" in args and args["floor"] in ("none", "pending", "queued", "granted", "denied", "released"):
-            changes["floor"] = args["floor"]
-        if "floor_position" in args:
-            pos = args["floor_position"]
-            changes["floor_position"] = int(pos) if pos is not None else None
-        if "link" in args and args["link"] in ("unknown", "ok", "degraded", "down"):
-            changes["link"] = args["link"]
-        if "briefings" in args:
+        if command.in_briefing is not None:
+            changes["in_briefing"] = command.in_briefing
+        if command.link is not None:
+            changes["link"] = command.link
+        if command.briefings is not None:
             changes["briefings"] = tuple(
-                Briefing(
-                    title_th=str(b.get("title_th", "")), title_en=str(b.get("title_en", "")),
-                    starts_at=datetime.fromisoformat(str(b["starts_at"])).astimezone(UTC),
-                    key=str(b.get("key", b["starts_at"])),
-                )
-                for b in args["briefings"]
+                Briefing(title_th=b.title_th, title_en=b.title_en or b.title_th,
+                         starts_at=datetime.fromtimestamp(b.starts_at, UTC), key=b.key or str(b.starts_at))
+                for b in command.briefings
             )
-        if "help_phone" in args:
-            self.help_phone = str(args["help_phone"])
+        applied = sorted(changes)
+        if command.help_phone is not None:
+            self.help_phone = command.help_phone
+            applied.append("help_phone")
         self._set(**changes)
-        return {"applied": sorted(changes)}
+        return p.ClerkStateApplied(applied=applied)
 
-    async def _cmd_update_check(self, args: dict[str, Any]) -> dict[str, Any]:
-        return await self.updater.check_and_apply()
+    async def _cmd_conference_state(self, command: p.ConferenceState) -> p.Done:
+        """The hub's floor state for this site: pushed on each change, and the answer to each request."""
+        floor = command.floor
+        self._set(
+            in_briefing=command.conference_id is not None,
+            floor=floor.status,
+            floor_position=floor.position if floor.status == "queued" else None,
+            floor_detail=floor.detail,
+        )
+        return p.Done()
+
+    async def _cmd_reminder(self, command: p.Reminder) -> p.Done:
+        """A briefing starts soon: remember it (the update guard, the status line) and say so now."""
+        at = datetime.fromtimestamp(command.starts_at, UTC)
+        key = f"occurrence:{command.occurrence_id}"
+        others = tuple(b for b in self.state.briefings if b.key != key)
+        briefing = Briefing(command.title, command.title, at, key)
+        self._set(reminder_notice(briefing, command.message_th, command.message_en), briefings=(*others, briefing))
+        return p.Done()
+
+    async def _cmd_update_check(self, command: p.UpdateCheck) -> p.UpdateOutcome:
+        return p.UpdateOutcome.model_validate(await self.updater.check_and_apply())
 
     async def _connected_loop(self, client: AgentClient) -> None:
         if confirm_running(self.updater.root, client.version):
@@ -230,19 +237,24 @@ class ClerkAgent:
 
     async def leave(self) -> str:
         await self._request("leave")
-        self._set(in_briefing=False, floor="none", floor_position=None)
+        self._set(in_briefing=False, floor="none", floor_position=None, floor_detail="")
         return "ออกจากประชุมแล้ว" if self.lang == "th" else "You left the briefing."
 
     async def toggle_hand(self) -> str:
-        if self.state.floor in ("pending", "queued", "granted"):
-            await self._request("floor_release")
-            self._set(floor="released", floor_position=None)
-            return "ลดมือแล้ว" if self.lang == "th" else "Hand lowered."
-        await self._request("floor_request")
-        self._set(floor="pending", floor_position=None)
-        return "ยกมือแล้ว รอจังหวัดอนุญาต" if self.lang == "th" else "Hand raised; waiting for the province."
+        """Raise the hand, or lower it (withdraws a request not yet granted, gives the floor back).
 
-    async def _request(self, action: str) -> None:
+        The hub answers every request with a ``conference_state`` (queued at position N,
+        granted, denied, or no briefing running) that replaces the "sent" state set here.
+        """
+        if self.state.floor in ("pending", "queued", "granted"):
+            await self.client.send(p.FloorRequest(action="release"))
+            self._set(floor="released", floor_position=None, floor_detail="")
+            return "ลดมือแล้ว" if self.lang == "th" else "Hand lowered."
+        await self.client.send(p.FloorRequest(action="request"))
+        self._set(floor="pending", floor_position=None, floor_detail="")
+        return "ยกมือแล้ว รอจังหวัดตอบ" if self.lang == "th" else "Hand raised; waiting for the province's answer."
+
+    async def _request(self, action: Literal["join", "leave"]) -> None:
         await self.client.send(p.ClerkRequest(action=action, sent_at=time.time()))
 
     async def selftest(
@@ -288,9 +300,6 @@ class ClerkAgent:
         inp = self._inputs_factory(confirm)
         if inp.router is None:
             # The router the link-health poller uses: this PC's own config first, else the hub's.
-            from site_agent.clerk.selftest import PollerRouter
-            from site_agent.netmon.probe import local_snmp_target
-
             target = local_snmp_target(self.client.config) or self.router_target
             if target is not None:
                 inp.router = PollerRouter(target)
@@ -344,49 +353,28 @@ class ClerkAgent:
         self.client.stop()
 
 
-def clerk_for(client: AgentClient, **kwargs: Any) -> ClerkAgent:
-    """The client's ClerkAgent, created on first use (tray and features may both ask)."""
-    existing = _CLERKS.get(id(client))
-    if existing is not None and existing.client is client:
-        return existing
-    clerk = ClerkAgent(client, **kwargs)
-    _CLERKS[id(client)] = clerk
-    return clerk
-
-
-_CLERKS: dict[int, ClerkAgent] = {}
-
-
 def install_clerk(client: AgentClient, demo: bool = False) -> ClerkAgent:
-    """The hook `site_agent.features` calls: self-test, clerk state and updates on any agent."""
+    """The clerk of a headless agent (``run --no-tray``): self-test, clerk state, floor and updates.
+
+    One per client, made by the entry point and held by it (the tray holds its own):
+    the agent's state lives in the objects of its process, not in module globals.
+    """
 
     def inputs(confirm: Confirm | None) -> SelfTestInputs:
         return real_inputs(
             client.config.hub_url, confirm, preferred=client.config.extra.get("devices") or {}, synthetic=demo
         )
 
-    return clerk_for(client, inputs_factory=inputs)
-
-
-def exit_code(client: AgentClient) -> int:
-    """What the agent process should exit with: 75 asks the update supervisor to restart it."""
-    clerk = _CLERKS.get(id(client))
-    return clerk.exit_code if clerk is not None and clerk.client is client else 0
+    return ClerkAgent(client, inputs_factory=inputs)
 
 
 async def run_headless(config_dir: Path | None, *, update_check_s: float = 3600.0, demo: bool = False) -> int:
     """`run --no-tray`: the same agent without UI; returns the exit code (75 = restart into an update)."""
-    import signal
-
-    from site_agent.config import load_config
-
     config = load_config(config_dir)
     client = AgentClient(config)
 
     clerk = install_clerk(client, demo=demo)
     clerk.update_check_s = update_check_s
-    from site_agent.features import install_features
-
     install_features(client)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -453,8 +441,4 @@ def version_line() -> str:
 
 
 if __name__ == "__main__":
-    # Run the imported module's main, not this __main__ copy: module state
-    # (the client → clerk map) must exist once.
-    from site_agent.clerk.service import main as _main
-
-    sys.exit(_main())
+    sys.exit(main())

@@ -18,7 +18,9 @@ REMINDER_BEFORE = timedelta(minutes=10)
 
 Lang = Literal["th", "en"]
 LinkLevel = Literal["unknown", "ok", "degraded", "down"]
-FloorState = Literal["none", "pending", "queued", "granted", "denied", "released"]
+# "pending": sent, the hub's answer not yet in; the others are the hub's answers
+# (site_agent.protocol.FloorStatus), "no_briefing" when no conference is running.
+FloorState = Literal["none", "pending", "queued", "granted", "denied", "released", "no_briefing"]
 
 
 class Colour(StrEnum):
@@ -62,6 +64,7 @@ class UiState:
     selftest_reasons_en: tuple[str, ...] = ()
     floor: FloorState = "none"
     floor_position: int | None = None  # 1 = next to speak
+    floor_detail: str = ""  # why the hub refused a request (from the hub, English)
     briefings: tuple[Briefing, ...] = field(default_factory=tuple)
     update_waiting: str | None = None  # version downloaded or offered, not yet installed
 
@@ -158,8 +161,14 @@ def floor_label(state: UiState, lang: Lang = "th") -> str:
             if th
             else f"Hand raised (position {state.floor_position})"
         )
-    if state.floor in ("pending", "queued"):
-        return "ยกมือแล้ว รอจังหวัด" if th else "Hand raised, waiting for the province"
+    if state.floor == "queued":
+        return "ยกมือแล้ว รอจังหวัดอนุญาต" if th else "Hand raised, waiting for the province"
+    if state.floor == "pending":
+        return "ส่งคำขอพูดแล้ว รอจังหวัดตอบ" if th else "Request sent, waiting for the province's answer"
+    if state.floor == "denied":
+        return "ยกมือขอพูด (ครั้งก่อนจังหวัดไม่อนุญาต)" if th else "Raise hand (last request declined)"
+    if state.floor == "no_briefing":
+        return "ยกมือขอพูด (ตอนนี้ไม่มีการประชุม)" if th else "Raise hand (no briefing is running)"
     return "ยกมือขอพูด" if th else "Raise hand"
 
 
@@ -204,6 +213,27 @@ def notices(
                 body_en="Your microphone is open: please speak.",
             )
         )
+    if after.floor == "denied" and before.floor != "denied":
+        out.append(
+            Notice(
+                key=f"floor-denied:{now.isoformat()}",
+                title_th="จังหวัดยังไม่ให้พูด",
+                title_en="The province declined your request",
+                body_th="ยกมือใหม่ได้เมื่อต้องการพูด",
+                body_en="Raise your hand again when you want to speak."
+                + (f" ({after.floor_detail})" if after.floor_detail else ""),
+            )
+        )
+    if after.floor == "no_briefing" and before.floor != "no_briefing":
+        out.append(
+            Notice(
+                key=f"floor-no-briefing:{now.isoformat()}",
+                title_th="ตอนนี้ไม่มีการประชุม",
+                title_en="No briefing is running",
+                body_th="ยกมือขอพูดได้เมื่อการประชุมเริ่มแล้ว",
+                body_en="You can raise your hand once a briefing has started.",
+            )
+        )
     if after.link == "degraded" and before.link != "degraded":
         out.append(
             Notice(
@@ -225,3 +255,15 @@ def notices(
             )
         )
     return [n for n in out if n.key not in shown]
+
+
+def reminder_notice(briefing: Briefing, message_th: str = "", message_en: str = "") -> Notice:
+    """The hub's reminder that ``briefing`` starts soon (same key as the 10-minute notice: shown once)."""
+    at = _hhmm(briefing.starts_at)
+    return Notice(
+        key=f"reminder:{briefing.key or briefing.starts_at.isoformat()}",
+        title_th="ใกล้เวลาประชุม",
+        title_en="Briefing soon",
+        body_th=message_th or f"{briefing.title_th} เริ่มเวลา {at} น. เปิดกล้องและไมค์ให้พร้อม",
+        body_en=message_en or f"{briefing.title_en} starts at {at}. Get camera and mic ready.",
+    )

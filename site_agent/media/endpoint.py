@@ -34,6 +34,7 @@ from aiortc.codecs.h264 import H264Encoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from site_agent import protocol as p
+from site_agent.client import AgentClient, CommandFailed
 from site_agent.devices import (
     Device,
     choose_devices,
@@ -58,14 +59,9 @@ class Profile:
     kbps: int = 300  # ceiling for the encoder (the link's estimate may lower it)
 
     @classmethod
-    def from_args(cls, raw: dict[str, Any] | None) -> Profile:
-        if not raw:
-            return cls()
-        w, h, fps = int(raw.get("width", 320)), int(raw.get("height", 180)), int(raw.get("fps", 15))
-        kbps = int(raw.get("kbps", 300))
-        if not (16 <= w <= 4096 and 16 <= h <= 2304 and 1 <= fps <= 60 and 50 <= kbps <= 20_000):
-            raise ValueError(f"send profile {w}x{h}@{fps} {kbps} kbit/s is out of range")
-        return cls(w - w % 2, h - h % 2, fps, kbps)
+    def of(cls, wire: p.MediaProfile) -> Profile:
+        """The hub's send profile (ranges checked by the protocol), rounded to even sizes for 4:2:0."""
+        return cls(wire.width - wire.width % 2, wire.height - wire.height % 2, wire.fps, wire.kbps)
 
 
 class LiveH264Encoder(H264Encoder):
@@ -441,7 +437,7 @@ class MediaEndpoint:
         self.video_frames = 0
         self.audio_frames = 0
         self.first_video_at: float | None = None
-        self.conference_state: dict[str, Any] = {}  # last floor/mic state the hub sent (tray UI)
+        self.conference_state: p.ConferenceState | None = None  # last floor/mic state the hub sent
         self.on_connected: Callable[[], Any] | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -527,35 +523,40 @@ class MediaEndpoint:
         self.first_video_at = None
 
 
-def install(client: Any, name_th: str | None = None, **endpoint_args: Any) -> MediaEndpoint:
-    """Register the media commands on an :class:`site_agent.client.AgentClient`."""
+def install(client: AgentClient, name_th: str | None = None, **endpoint_args: Any) -> MediaEndpoint:
+    """Register the media commands on an agent client: join, media_answer, send_profile, leave, media_status."""
     endpoint = MediaEndpoint(name_th or client.site, **endpoint_args)
 
-    async def join(args: dict[str, Any]) -> dict[str, Any]:
-        profile = Profile.from_args(args.get("send_profile"))
-        if args.get("name_th"):
-            endpoint.name_th = str(args["name_th"])
-        return await endpoint.offer(profile, args.get("conference_id"))
+    async def join(command: p.JoinConference) -> p.MediaOffer:
+        if command.name_th:
+            endpoint.name_th = command.name_th
+        offer = await endpoint.offer(Profile.of(command.send_profile), command.conference_id)
+        return p.MediaOffer(sdp=offer["sdp"])
 
-    async def media_answer(args: dict[str, Any]) -> dict[str, Any]:
-        await endpoint.answer(str(args.get("sdp", "")), str(args.get("type", "answer")))
-        return {"state": endpoint.connection_state}
+    async def media_answer(command: p.MediaAnswer) -> p.MediaConnection:
+        if command.conference_id != endpoint.conference_id:
+            raise CommandFailed(f"answer for conference {command.conference_id}, "
+                                f"but this agent offered for {endpoint.conference_id}")
+        await endpoint.answer(command.sdp, command.sdp_type)
+        return p.MediaConnection(state=endpoint.connection_state)
 
-    async def send_profile(args: dict[str, Any]) -> dict[str, Any]:
-        endpoint.set_profile(Profile.from_args(args))
-        return {"width": endpoint.profile.width, "height": endpoint.profile.height,
-                "fps": endpoint.profile.fps}
+    async def send_profile(command: p.SendProfile) -> p.ProfileApplied:
+        endpoint.set_profile(Profile.of(command.profile))
+        return p.ProfileApplied(width=endpoint.profile.width, height=endpoint.profile.height,
+                                fps=endpoint.profile.fps)
 
-    async def leave(args: dict[str, Any]) -> dict[str, Any]:
+    async def leave(command: p.LeaveConference) -> p.Done:
         await endpoint.close()
-        endpoint.conference_state = {}
+        endpoint.conference_state = None
         with contextlib.suppress(ConnectionError):
             await client.send(p.Status(state="ready"))
-        return {}
+        return p.Done()
 
-    async def conference_state(args: dict[str, Any]) -> dict[str, Any]:
-        endpoint.conference_state = dict(args)
-        return {}
+    def observe(command: p.HubCommand[Any]) -> None:
+        # The clerk answers conference_state (floor and microphone, for the tray); the
+        # endpoint keeps the last one too, for the program window and diagnostics.
+        if isinstance(command, p.ConferenceState):
+            endpoint.conference_state = command
 
     async def in_conference() -> None:
         # The scheduler's attendance counts a district as joined on this status.
@@ -564,16 +565,16 @@ def install(client: Any, name_th: str | None = None, **endpoint_args: Any) -> Me
 
     endpoint.on_connected = in_conference
 
-    async def media_status(args: dict[str, Any]) -> dict[str, Any]:
-        return {"state": endpoint.connection_state, "video_frames": endpoint.video_frames,
-                "audio_frames": endpoint.audio_frames, "conference_id": endpoint.conference_id}
+    async def media_status(command: p.MediaStatus) -> p.MediaCounters:
+        return p.MediaCounters(state=endpoint.connection_state, video_frames=endpoint.video_frames,
+                               audio_frames=endpoint.audio_frames, conference_id=endpoint.conference_id)
 
-    client.add_command_handler("join", join)
-    client.add_command_handler("media_answer", media_answer)
-    client.add_command_handler("send_profile", send_profile)
-    client.add_command_handler("leave", leave)
-    client.add_command_handler("media_status", media_status)
-    client.add_command_handler("conference_state", conference_state)
+    client.add_command_handler(p.JoinConference, join)
+    client.add_command_handler(p.MediaAnswer, media_answer)
+    client.add_command_handler(p.SendProfile, send_profile)
+    client.add_command_handler(p.LeaveConference, leave)
+    client.add_command_handler(p.MediaStatus, media_status)
+    client.add_command_observer(observe)
     return endpoint
 
 
@@ -583,7 +584,7 @@ def demo_tone_hz(site: str) -> float:
     return 300.0 + 37.0 * (int(digits) % 40)
 
 
-def install_for_agent(client: Any, *, demo: bool = False, headless: bool = True,
+def install_for_agent(client: AgentClient, *, demo: bool = False, headless: bool = True,
                       devices: Sequence[Device] | None = None) -> MediaEndpoint:
     """What ``python -m site_agent run`` installs: real devices if any (and not ``--demo``), else synthetic.
 
@@ -612,16 +613,5 @@ def install_for_agent(client: Any, *, demo: bool = False, headless: bool = True,
                    player=player)
 
 
-async def request_floor(client: Any, priority: int = 2, conference_id: int | None = None) -> None:
-    """Raise a hand: ask the chair for the floor."""
-    await client.send(p.FloorRequest(action="request", priority=priority, conference_id=conference_id))
-
-
-async def release_floor(client: Any, conference_id: int | None = None) -> None:
-    """Give the floor back (or withdraw a request not yet granted)."""
-    await client.send(p.FloorRequest(action="release", conference_id=conference_id))
-
-
 __all__ = ["Device", "MediaEndpoint", "Profile", "ProgramPlayer", "SyntheticCamera", "ToneSource", "decode_stamp",
-           "demo_tone_hz", "devices_main", "encode_stamp", "install", "install_for_agent", "list_devices", "open_device", "release_floor",
-           "request_floor"]
+           "demo_tone_hz", "devices_main", "encode_stamp", "install", "install_for_agent", "list_devices", "open_device"]

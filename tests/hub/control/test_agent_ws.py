@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 
 from hub import audit
+from hub.control.registry import CommandRefused
 from site_agent import protocol as p
 from site_agent.config import AgentConfig
 from tests.conftest import HubHandle
@@ -159,8 +160,8 @@ async def test_flood_is_rate_limited_then_closed_while_others_are_served(
         assert "rate_limited" in codes and codes[-1] == "flood"
         # The calm district was answered all along.
         started = time.monotonic()
-        ack = await hub.registry.send_command("UDN09", "ping", {"sent_at": 1})
-        assert ack.ok and time.monotonic() - started < 2
+        pong = await hub.registry.send_command("UDN09", p.Ping(echo=1))
+        assert pong.echo == 1 and time.monotonic() - started < 2
         assert calm_client.connected
     assert audit.recent(hub.engine, action_prefix="agent.flood_closed")[0].target == "UDN10"
 
@@ -192,10 +193,11 @@ async def test_silent_agent_goes_offline_within_the_limit(hub: HubHandle, http: 
 async def test_commands_are_acked_and_unknown_commands_fail_cleanly(hub: HubHandle, run_agent: Any) -> None:
     config = await hub.enrol_agent("UDN13")
     async with run_agent(config):
-        ack = await hub.registry.send_command("UDN13", "ping", {"sent_at": 5})
-        assert ack.ok and ack.result["echo"] == 5
-        bad = await hub.registry.send_command("UDN13", "format_disk", {})
-        assert bad.ok is False and "unknown command" in bad.detail
+        pong = await hub.registry.send_command("UDN13", p.Ping(echo=5))
+        assert isinstance(pong, p.Pong) and pong.echo == 5
+        # A bare client has no media: a command without a handler is refused at once, by name.
+        with pytest.raises(CommandRefused, match="no handler for 'media_status'"):
+            await hub.registry.send_command("UDN13", p.MediaStatus(), timeout=5)
 
 
 @pytest.mark.slow

@@ -18,6 +18,7 @@ import pytest
 
 from hub.conferences.conference import Conference
 from hub.conferences.layout import CANVAS_H, CANVAS_W
+from hub.media import channel
 from hub.media.client import MediaWorker
 from site_agent.media.endpoint import MediaEndpoint, Profile
 
@@ -82,13 +83,13 @@ class Rig:
         site = Site(code, ep)
         site_ref.append(site)
         offer = await ep.offer(profile)
-        answer = await self.worker.request("offer", site=code, sdp=offer["sdp"], type=offer["type"])
-        await ep.answer(answer["sdp"])
+        answer = await self.worker.request(channel.Offer(site=code, sdp=offer["sdp"], sdp_type=offer["type"]))
+        await ep.answer(answer.sdp)
         self.sites[code] = site
         return site
 
     async def scene(self, conf: Conference) -> None:
-        await self.worker.request("scene", state=conf.render_state({c: c for c in conf.participants}))
+        await self.worker.request(channel.Scene.model_validate(conf.render_state({c: c for c in conf.participants})))
 
     async def close(self) -> None:
         for s in self.sites.values():
@@ -99,8 +100,8 @@ class Rig:
 async def rig() -> AsyncIterator[Rig]:
     events: list[dict[str, Any]] = []
 
-    async def on_event(msg: dict[str, Any]) -> None:
-        events.append(msg)
+    async def on_event(event: channel.Event) -> None:
+        events.append(channel.event_dict(event))
 
     worker = MediaWorker(width=PROGRAM_W, height=PROGRAM_H, fps=15, kbps=600, on_event=on_event)
     await worker.start()

@@ -24,14 +24,9 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from hub import audit
 from hub.conferences.layout import CANVAS_H, CANVAS_W
 from hub.settings import Settings
+from site_agent import protocol as p
 from site_agent.client import AgentClient
-from site_agent.media.endpoint import (
-    MediaEndpoint,
-    ToneSource,
-    install,
-    release_floor,
-    request_floor,
-)
+from site_agent.media.endpoint import MediaEndpoint, ToneSource, install
 from tests.hub.media.mediakit import COLOURS, TONES, close_to, colour_at, wait_for
 
 SITES = ["UDN01", "UDN02", "UDN03"]
@@ -42,6 +37,12 @@ W, H = 320, 180
 def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "var", port=0, host="127.0.0.1",
                     media_width=W, media_height=H, media_fps=15, media_kbps=600)
+
+
+def floor_of(agent: Agent) -> p.FloorView:
+    """The floor state the hub last told this agent (its ConferenceState)."""
+    state = agent.endpoint.conference_state
+    return state.floor if state is not None else p.FloorView()
 
 
 class Agent:
@@ -123,7 +124,7 @@ async def test_conference_floor_and_agenda_over_the_real_protocol(
                                                                         COLOURS["UDN01"]), 5)
 
         # UDN02 raises its hand over the control WebSocket
-        await request_floor(ag["UDN02"].client, priority=3)
+        await ag["UDN02"].client.send(p.FloorRequest(action="request", priority=3))
         for _ in range(50):
             s = await state()
             if s["floor"]["requests"]:
@@ -136,9 +137,8 @@ async def test_conference_floor_and_agenda_over_the_real_protocol(
                   expect=403)
         s = await api(http, hub, "POST", f"/api/v1/conferences/{cid}/floor/{req['id']}/accept")
         assert s["floor"]["requests"][0]["status"] == "accepted" and s["floor"]["requests"][0]["position"] == 1
-        assert await wait_for(lambda: ag["UDN02"].endpoint.conference_state.get("request", {}) is not None
-                              and (ag["UDN02"].endpoint.conference_state.get("request") or {}).get("status")
-                              == "Accepted", 5)
+        assert await wait_for(lambda: floor_of(ag["UDN02"]) == p.FloorView(status="queued", position=1,
+                                                                           request_id=req["id"]), 5)
         s = await api(http, hub, "POST", f"/api/v1/conferences/{cid}/floor/{req['id']}/grant")
         assert s["floor"]["holder"] == "UDN02"
         udn02 = next(p for p in s["participants"] if p["site"] == "UDN02")
@@ -155,11 +155,11 @@ async def test_conference_floor_and_agenda_over_the_real_protocol(
 
         # illegal: granting an already granted request, a district releasing a floor it does not hold
         await api(http, hub, "POST", f"/api/v1/conferences/{cid}/floor/{req['id']}/grant", expect=409)
-        await release_floor(ag["UDN03"].client)
-        assert await wait_for(lambda: "no floor request" in str(ag["UDN03"].endpoint.conference_state.get("error")), 5)
+        await ag["UDN03"].client.send(p.FloorRequest(action="release"))
+        assert await wait_for(lambda: "no floor request" in floor_of(ag["UDN03"]).detail, 5)
         assert (await state())["floor"]["holder"] == "UDN02"
 
-        await release_floor(ag["UDN02"].client)
+        await ag["UDN02"].client.send(p.FloorRequest(action="release"))
         for _ in range(50):
             s = await state()
             if s["floor"]["holder"] is None:
@@ -247,7 +247,7 @@ async def test_conference_floor_and_agenda_over_the_real_protocol(
 async def test_prepared_worker_is_adopted_and_start_does_not_wait_for_media(
     hub: Any, http: aiohttp.ClientSession
 ) -> None:
-    from hub.conferences.manager import CONFERENCES
+    from hub.conferences.keys import CONFERENCES
 
     mgr = hub.app[CONFERENCES]
     await mgr.prepare()

@@ -8,6 +8,7 @@ import pytest
 from aiortc import RTCPeerConnection, RTCRtpSender
 
 from hub.conferences.conference import Conference
+from hub.media import channel
 from hub.media.client import MediaWorkerError
 from hub.media.compositor import SLATE_BG
 from site_agent.media.endpoint import Profile, ToneSource
@@ -37,15 +38,17 @@ async def test_bad_offers_and_4k_leave_the_conference_running(rig: Rig) -> None:
     assert await wait_for(lambda: watcher.last_video is not None, 5)
 
     with pytest.raises(MediaWorkerError, match="malformed SDP offer"):
-        await rig.worker.request("offer", site="UDN01", sdp="hello, I am not SDP", type="offer")
+        await rig.worker.request(channel.Offer(site="UDN01", sdp="hello, I am not SDP"))
     with pytest.raises(MediaWorkerError, match="malformed SDP offer"):
-        await rig.worker.request("offer", site="UDN01", sdp="v=0\r\nm=video 9 garbage\r\n", type="offer")
+        await rig.worker.request(channel.Offer(site="UDN01", sdp="v=0\r\nm=video 9 garbage\r\n"))
     with pytest.raises(MediaWorkerError, match="expected an SDP offer"):
-        await rig.worker.request("offer", site="UDN01", sdp="v=0", type="answer")
+        await rig.worker.request(channel.Offer(site="UDN01", sdp="v=0", sdp_type="answer"))
     with pytest.raises(MediaWorkerError, match=re.escape("H.264 only, the site offered VP8")):
-        await rig.worker.request("offer", site="UDN01", sdp=await _vp8_only_offer(), type="offer")
-    with pytest.raises(MediaWorkerError, match="unknown op"):
-        await rig.worker.request("dance")
+        await rig.worker.request(channel.Offer(site="UDN01", sdp=await _vp8_only_offer()))
+    # Lines that are not requests (an unknown op, garbage) are refused by the worker, which goes on.
+    assert rig.worker.proc is not None and rig.worker.proc.stdin is not None
+    rig.worker.proc.stdin.write(b'{"id": 9001, "op": {"type": "dance"}}\nnot json at all\n')
+    assert (await rig.worker.request(channel.Ping())).pid == rig.worker.pid
 
     # a district whose camera sends 4K: refused with a clear error, shown as a slate
     await rig.join("UDN02", profile=Profile(3840, 2160, 2))
@@ -70,6 +73,6 @@ async def test_bad_offers_and_4k_leave_the_conference_running(rig: Rig) -> None:
     assert close_to(colour_at(watcher.last_video, x, y + 30), SLATE_BG, tol=25)  # below the slate text
     frames = watcher.endpoint.video_frames
     assert await wait_for(lambda: watcher.endpoint.video_frames > frames + 10, 3)
-    stats = await rig.worker.request("stats")
-    assert stats["sites"]["UDN02"]["rejected"] >= 1
-    assert stats["sites"]["UDN01"]["frames_in"] > 0
+    stats = await rig.worker.request(channel.GetStats())
+    assert stats.sites["UDN02"].rejected >= 1
+    assert stats.sites["UDN01"].frames_in > 0

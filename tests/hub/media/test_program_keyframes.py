@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from hub.conferences.conference import Conference
+from hub.media import channel
 from hub.media.encoder import KeyframeGate
 from tests.hub.media.mediakit import Rig, wait_for
 
@@ -79,5 +80,5 @@ async def test_first_packets_dropped_recovers_within_a_second(rig: Rig) -> None:
     assert dropped[0] == 10 and through
     took = float(ep.first_video_at - through[0])  # type: ignore[operator]
     assert took < 1.0, f"recovery after loss took {took:.2f} s"
-    stats = await rig.worker.request("stats")
-    assert stats["keyframe_requests"] >= 3  # joins plus the receiver's PLI
+    stats = await rig.worker.request(channel.GetStats())
+    assert stats.keyframe_requests >= 3  # joins plus the receiver's PLI

@@ -96,12 +96,13 @@ async def test_menu_callbacks_on_a_real_hub(
         await until(lambda: pixel(icon) == COLOUR_RGB[Colour.GREEN])
         assert icon.title.startswith("พร้อมแล้ว")
 
-        # The scheduler's T-10 reminder becomes today's briefing and a notification.
+        # The scheduler's reminder becomes today's briefing and a notification with the hub's words.
         soon = time.time() + 300
-        await registry.broadcast("reminder", {"occurrence_id": 41, "title": "ประชุมสงกรานต์", "starts_at": soon},
-                                 codes=["UDN17"])
-        await until(lambda: any(t == "อีก 10 นาทีเริ่มประชุม" for t, _ in ctl.messages))
+        await registry.broadcast(p.Reminder(occurrence_id=41, title="ประชุมสงกรานต์", starts_at=soon,
+                                            message_th="อีกไม่นานจะเริ่มประชุม “ประชุมสงกรานต์”"), codes=["UDN17"])
+        await until(lambda: ("ใกล้เวลาประชุม", "อีกไม่นานจะเริ่มประชุม “ประชุมสงกรานต์”") in ctl.messages)
         assert [b.key for b in clerk.state.briefings] == ["occurrence:41"]
+        assert not any(t == "อีก 10 นาทีเริ่มประชุม" for t, _ in ctl.messages)  # the same reminder, once
 
         items = {e.key: item for e, item in zip(ctl.entries(), icon.menu.items, strict=True)}
         assert [str(i) for i in icon.menu.items][:6] == [
@@ -115,27 +116,27 @@ async def test_menu_callbacks_on_a_real_hub(
         await until(lambda: any(m.type == "clerk_request" and m.action == "join" for _, m in got))
         assert got[-1][0] == "UDN17"
 
-        # The province opens the briefing: blue icon, "leave" label, hand enabled.
-        await registry.send_command("UDN17", "clerk_state", {"in_briefing": True, "help_phone": "042-000-000"})
-        assert pixel(icon) == COLOUR_RGB[Colour.BLUE]
+        # The province opens the briefing over the conference API: the agent is asked to join,
+        # so the icon turns blue, the first item says "leave" and the hand is enabled.
+        await registry.send_command("UDN17", p.ClerkState(help_phone="042-000-000"))
+        status, conf = await tray_hub.api("POST", "/api/v1/conferences",
+                                          json={"sites": ["UDN17", "UDN05"], "layout": "speaker", "title": "ประชุม"})
+        assert status == 201, conf
+        cid = conf["id"]
+        await until(lambda: pixel(icon) == COLOUR_RGB[Colour.BLUE])
         assert str(icon.menu.items[0]) == "ออกจากประชุม" and items["hand"].enabled
 
-        # ยกมือขอพูด → floor request at the hub; the queue position and the grant show in the menu.
+        # ยกมือขอพูด → a floor request in the hub's conference; the hub's answer (queued,
+        # position 1) shows in the menu; the chair's grant over the API shows too.
         items["hand"](icon)
-        await until(lambda: any(m.type == "clerk_request" and m.action == "floor_request" for _, m in got))
-        await registry.send_command("UDN17", "clerk_state", {"floor": "queued", "floor_position": 2})
-        assert str(icon.menu.items[1]) == "ยกมือแล้ว (ลำดับที่ 2)"
-        await registry.send_command("UDN17", "clerk_state", {"floor": "granted"})
-        assert str(icon.menu.items[1]) == "ได้รับอนุญาตให้พูดแล้ว"
-        assert ("จังหวัดให้ท่านพูดได้แล้ว", "ไมโครโฟนเปิดแล้ว เชิญพูดได้") in ctl.messages
-
-        # The conference feature's own floor updates are followed too (BFCP status 2 = accepted, in the queue).
-        await registry.broadcast("conference_state", {
-            "conference_id": 7, "holder": None,
-            "request": {"id": 1, "status": "Accepted", "status_value": 2, "queue_position": 1},
-        }, codes=["UDN17"])
         await until(lambda: str(icon.menu.items[1]) == "ยกมือแล้ว (ลำดับที่ 1)")
-        await registry.send_command("UDN17", "clerk_state", {"floor": "granted"})
+        status, conf = await tray_hub.api("GET", f"/api/v1/conferences/{cid}")
+        (request,) = conf["floor"]["requests"]
+        assert request["site"] == "UDN17"
+        status, _ = await tray_hub.api("POST", f"/api/v1/conferences/{cid}/floor/{request['id']}/grant")
+        assert status == 200
+        await until(lambda: str(icon.menu.items[1]) == "ได้รับอนุญาตให้พูดแล้ว")
+        assert ("จังหวัดให้ท่านพูดได้แล้ว", "ไมโครโฟนเปิดแล้ว เชิญพูดได้") in ctl.messages
 
         # ทดสอบอุปกรณ์ → the full self-test (tone confirmed) is pushed to the hub.
         items["selftest"](icon)
@@ -175,10 +176,10 @@ async def test_menu_callbacks_on_a_real_hub(
         assert opened == [True]
 
         # The hub's own "selftest" command: headless, so the tone is skipped, which is not ready.
-        ack = await registry.send_command("UDN17", "selftest", {}, timeout=20)
-        assert ack.ok and ack.result["ready"] is False
-        assert any("ลำโพง" in r for r in ack.result["reasons"])
-        assert [c["outcome"] for c in ack.result["checks"]][2] == "skip"
+        result = await registry.send_command("UDN17", p.SelfTest(), timeout=20)
+        assert result.ready is False
+        assert any("ลำโพง" in r for r in result.reasons)
+        assert [c.outcome for c in result.checks][2] == "skip"
 
         # ออก → the agent stops and leaves the hub.
         items["quit"](icon)

@@ -19,7 +19,8 @@ import site_agent
 from hub.control.registry import REGISTRY
 from hub.keys import SETTINGS
 from hub.models import utcnow
-from hub.updates.service import packages_dir
+from hub.updates.store import packages_dir
+from site_agent import protocol
 from site_agent.updater import load_state
 from tests.site_agent.ui.conftest import REPO, TrayHub, agent_env
 
@@ -132,8 +133,8 @@ async def test_waves_update_reject_defer_and_roll_back(
     await wait_for(lambda: registry.live["UDN01"].agent_version == v1 and registry.is_online("UDN01"), 45,
                    "UDN01 on the new version")
     assert load_state(root1).current == v1
-    ack = await registry.send_command("UDN02", "update_check", {}, timeout=20)
-    assert ack.ok and ack.result["outcome"] == "up_to_date", ack
+    outcome = await registry.send_command("UDN02", protocol.UpdateCheck(), timeout=20)
+    assert outcome.outcome == "up_to_date", outcome
     assert registry.live["UDN02"].agent_version == str(BASE)
     # The control room's progress view counts the version each agent reported at hello
     # (written to the database just after the hello, hence the short wait).
@@ -157,20 +158,20 @@ async def test_waves_update_reject_defer_and_roll_back(
     await wave(tray_hub, 3, v2, ["UDN02"], timedelta(minutes=-1))
 
     # No update during a briefing, nor within 30 minutes of one.
-    await registry.send_command("UDN02", "clerk_state", {"in_briefing": True})
-    ack = await registry.send_command("UDN02", "update_check", {}, timeout=20)
-    assert ack.result["outcome"] == "deferred" and "briefing is running" in ack.result["reason"]
-    soon = (utcnow() + timedelta(minutes=20)).isoformat()
+    await registry.send_command("UDN02", protocol.ClerkState(in_briefing=True))
+    outcome = await registry.send_command("UDN02", protocol.UpdateCheck(), timeout=20)
+    assert outcome.outcome == "deferred" and "briefing is running" in outcome.reason
+    soon = (utcnow() + timedelta(minutes=20)).timestamp()
     await registry.send_command(
-        "UDN02", "clerk_state", {"in_briefing": False, "briefings": [{"title_th": "ประชุม", "starts_at": soon}]}
+        "UDN02", protocol.ClerkState(in_briefing=False, briefings=[protocol.BriefingInfo(title_th="ประชุม", starts_at=soon)])
     )
-    ack = await registry.send_command("UDN02", "update_check", {}, timeout=20)
-    assert ack.result["outcome"] == "deferred" and "within 30 minutes" in ack.result["reason"]
+    outcome = await registry.send_command("UDN02", protocol.UpdateCheck(), timeout=20)
+    assert outcome.outcome == "deferred" and "within 30 minutes" in outcome.reason
 
     # Briefing over: the corrupted package is refused and the old agent keeps running.
-    await registry.send_command("UDN02", "clerk_state", {"briefings": []})
-    ack = await registry.send_command("UDN02", "update_check", {}, timeout=30)
-    assert ack.result["outcome"] == "rejected" and "SHA-256" in ack.result["reason"], ack
+    await registry.send_command("UDN02", protocol.ClerkState(briefings=[]))
+    outcome = await registry.send_command("UDN02", protocol.UpdateCheck(), timeout=30)
+    assert outcome.outcome == "rejected" and "SHA-256" in outcome.reason, outcome
     await asyncio.sleep(1.0)
     assert registry.is_online("UDN02") and registry.live["UDN02"].agent_version == str(BASE)
 
@@ -183,8 +184,8 @@ async def test_waves_update_reject_defer_and_roll_back(
     await wait_for(lambda: registry.is_online("UDN01") and registry.live["UDN01"].agent_version == v1, 30,
                    "UDN01 back on v1")
     # And it is not retried.
-    ack = await registry.send_command("UDN01", "update_check", {}, timeout=20)
-    assert ack.result["outcome"] == "skipped_failed_before"
+    outcome = await registry.send_command("UDN01", protocol.UpdateCheck(), timeout=20)
+    assert outcome.outcome == "skipped_failed_before"
 
 
 async def test_upload_limits_and_auth(tray_hub: TrayHub, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from PIL import ImageGrab
 
 from hub.control.registry import REGISTRY
 from hub.models import utcnow
+from site_agent import protocol as p
 from tests.site_agent.ui.conftest import REPO, TrayHub, agent_env
 
 pytestmark = pytest.mark.slow
@@ -85,9 +86,10 @@ async def test_clerk_window_buttons(tray_hub: TrayHub, xvfb: str, tmp_path: Path
         await until(lambda: registry.is_online("UDN09") and screen.mapped("selftest"), 20, "window and agent up")
         starts = utcnow() + timedelta(minutes=8)
         await registry.send_command(
-            "UDN09", "clerk_state",
-            {"briefings": [{"title_th": "ประชุมป้องกันอุบัติเหตุช่วงสงกรานต์", "title_en": "Songkran road-safety briefing",
-                            "starts_at": starts.isoformat()}], "help_phone": "042-211-000"},
+            "UDN09",
+            p.ClerkState(briefings=[p.BriefingInfo(title_th="ประชุมป้องกันอุบัติเหตุช่วงสงกรานต์",
+                                                   title_en="Songkran road-safety briefing",
+                                                   starts_at=starts.timestamp())], help_phone="042-211-000"),
         )
         # ทดสอบอุปกรณ์: the tone question appears in the window; the clerk says "heard".
         await screen.click("selftest")

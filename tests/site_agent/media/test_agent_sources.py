@@ -1,19 +1,28 @@
-"""The agent's synthetic sources, send profiles and device listing."""
+"""The agent's media sources: synthetic ones, a real FFmpeg device scaled to the hub's send profile.
+
+The "device" is FFmpeg's lavfi test source, opened through the same PyAV/aiortc path
+(site_agent.devices.open_device) as a v4l2 or DirectShow camera: no camera is needed.
+"""
 
 from __future__ import annotations
 
+import asyncio
+
+import av
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from site_agent import protocol as p
+from site_agent.devices import Device, open_device
 from site_agent.media.endpoint import (
+    MediaEndpoint,
     Profile,
     SyntheticCamera,
     ToneSource,
     decode_stamp,
     demo_tone_hz,
     encode_stamp,
-    list_devices,
 )
 
 
@@ -49,26 +58,39 @@ def test_stamp_round_trip_survives_scaling() -> None:
 
 
 def test_profile_bounds() -> None:
-    assert Profile.from_args({"width": 641, "height": 361, "fps": 25}) == Profile(640, 360, 25)
-    assert Profile.from_args(None) == Profile()
-    with pytest.raises(ValueError, match="out of range"):
-        Profile.from_args({"width": 10000, "height": 100, "fps": 25})
+    assert Profile.of(p.MediaProfile(width=641, height=361, fps=25, kbps=300)) == Profile(640, 360, 25, 300)
+    with pytest.raises(ValidationError, match="width"):
+        p.MediaProfile(width=10000, height=100, fps=25, kbps=300)  # refused by the protocol, before the agent
 
 
-def test_demo_tones_are_distinct_and_devices_list() -> None:
+def test_demo_tones_are_distinct() -> None:
     tones = {demo_tone_hz(f"UDN{i:02d}") for i in range(21)}
     assert len(tones) == 21
-    for d in list_devices():  # none on a headless test box; shape checked when present
-        assert d.kind in ("video", "audio") and d.file
 
 
-def test_floor_request_message_round_trip() -> None:
-    msg = p.FloorRequest(action="request", priority=4, conference_id=7)
-    assert p.decode_from_agent(p.encode(msg)) == msg
-    with pytest.raises(p.ProtocolError, match="priority"):
-        p.decode_from_agent('{"type": "floor", "action": "request", "priority": 9}')
-    with pytest.raises(p.ProtocolError):
-        p.decode_from_agent('{"type": "floor", "action": "grant"}')  # a district cannot grant itself
+async def test_a_real_device_is_sent_at_the_hubs_profile() -> None:
+    """A 640×360 camera (lavfi through FFmpeg) leaves the agent at the size the hub asked for."""
+    camera = open_device(Device("video", "lavfi test camera", "lavfi", "testsrc=size=640x360:rate=10"))
+    endpoint = MediaEndpoint("หนองวัวซอ", camera=camera)
+    try:
+        await endpoint.offer(Profile(320, 180, 10, 300), conference_id=7)  # what the hub's join does
+        assert endpoint.camera is not None
+        sizes = []
+        for _ in range(3):
+            frame = await asyncio.wait_for(endpoint.camera.recv(), 10)
+            assert isinstance(frame, av.VideoFrame)
+            sizes.append((frame.width, frame.height))
+            picture = frame.to_ndarray(format="rgb24")
+        assert sizes == [(320, 180)] * 3
+        assert picture.std() > 20  # testsrc's colour bars, not a black or flat frame
+        endpoint.set_profile(Profile(160, 90, 10, 100))  # the hub's send_profile: now a thumbnail
+        for _ in range(5):  # a frame or two may already be on its way at the old size
+            frame = await asyncio.wait_for(endpoint.camera.recv(), 10)
+        assert (frame.width, frame.height) == (160, 90)
+    finally:
+        await endpoint.close()
+        camera.stop()
+        endpoint.microphone.stop()
 
 
 def test_live_encoder_obeys_the_profile_bitrate() -> None:

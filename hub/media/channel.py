@@ -1,0 +1,230 @@
+"""The control process ↔ media worker pipe: every line is one of these models (JSON lines).
+
+    → {"id": 3, "op": {"type": "offer", "site": "UDN05", "sdp": "v=0..."}}
+    ← {"type": "reply", "id": 3, "ok": true, "result": {"type": "sdp_answer", "sdp": "..."}}
+    ← {"type": "levels", "levels": {"UDN05": -23.5}, "loudest": "UDN05"}
+
+Both ends validate what they read (:func:`decode_request` in the worker,
+:func:`decode_output` in :class:`hub.media.client.MediaWorker`); an op and
+its result are paired by type (``Op[R]``), so the client's ``request``
+returns the op's own result type.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+# Tiles are placed on a 1280×720 canvas and scaled to the program size by the compositor.
+CANVAS_W = 1280
+CANVAS_H = 720
+CONTENT = "@content"  # the slot of the presentation layout that shows content, not a site
+
+
+class _Line(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- results -----------------------------------------------------------------------
+
+
+class Result(_Line):
+    pass
+
+
+class Done(Result):
+    type: Literal["done"] = "done"
+
+
+class SdpAnswer(Result):
+    type: Literal["sdp_answer"] = "sdp_answer"
+    sdp: str = Field(min_length=1)
+    sdp_type: Literal["answer"] = "answer"
+
+
+class SiteStats(_Line):
+    state: str
+    frames_in: int
+    audio_in: int
+    size: list[int] | None = None
+    rejected: int = 0
+    video_queue: int = 0
+    video_dropped: int = 0
+
+
+class Stats(Result):
+    type: Literal["stats"] = "stats"
+    frames_out: int
+    fps_out: float
+    encode_wall_s: float
+    render_wall_s: float
+    keyframes: int
+    keyframe_requests: int
+    process_cpu_s: float
+    sites: dict[str, SiteStats] = Field(default_factory=dict)
+
+
+class Pid(Result):
+    type: Literal["pid"] = "pid"
+    pid: int
+
+
+AnyResult = Annotated[Done | SdpAnswer | Stats | Pid, Field(discriminator="type")]
+R = TypeVar("R", bound=Result)
+
+# --- ops (control → worker) ----------------------------------------------------------
+
+
+class Op(_Line, Generic[R]):
+    type: str  # each op narrows it to its own Literal: the union's tag
+
+    @classmethod
+    def result_type(cls) -> builtins.type[Result]:
+        for klass in cls.__mro__:
+            meta = getattr(klass, "__pydantic_generic_metadata__", None)
+            if meta and meta["origin"] is Op and meta["args"]:
+                result: builtins.type[Result] = meta["args"][0]
+                return result
+        raise TypeError(f"{cls.__name__} does not name its result type")
+
+
+class SceneTile(_Line):
+    """hub.conferences.layout.Tile.to_dict, in 1280×720 units."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+    site: str | None = None
+    role: str
+    holder: bool = False
+
+
+class Scene(Op[Done]):
+    """What to draw and mix (hub.conferences.conference.Conference.render_state)."""
+
+    type: Literal["scene"] = "scene"
+    conference_id: int
+    layout: str
+    tiles: list[SceneTile]
+    audible: list[str] = Field(default_factory=list)
+    participants: list[str] = Field(default_factory=list)
+    names: dict[str, str] = Field(default_factory=dict)
+
+
+class Offer(Op[SdpAnswer]):
+    """A site's (or a control-room viewer's) SDP offer."""
+
+    type: Literal["offer"] = "offer"
+    site: str = Field(min_length=1, max_length=64)
+    sdp: str
+    sdp_type: str = "offer"  # checked by the MCU, which names what it got instead
+
+
+class Leave(Op[Done]):
+    type: Literal["leave"] = "leave"
+    site: str = Field(min_length=1, max_length=64)
+
+
+class Keyframe(Op[Done]):
+    type: Literal["keyframe"] = "keyframe"
+
+
+class GetStats(Op[Stats]):
+    type: Literal["stats"] = "stats"
+
+
+class Ping(Op[Pid]):
+    type: Literal["ping"] = "ping"
+
+
+class Stop(Op[Done]):
+    type: Literal["stop"] = "stop"
+
+
+AnyOp = Annotated[Scene | Offer | Leave | Keyframe | GetStats | Ping | Stop, Field(discriminator="type")]
+
+
+class Request(_Line):
+    id: int
+    op: AnyOp
+
+
+# --- worker → control: replies and events ----------------------------------------------
+
+
+class Reply(_Line):
+    type: Literal["reply"] = "reply"
+    id: int | None
+    ok: bool
+    error: str = ""
+    result: AnyResult | None = None
+
+
+class Ready(_Line):
+    type: Literal["ready"] = "ready"
+    pid: int
+
+
+class Levels(_Line):
+    type: Literal["levels"] = "levels"
+    levels: dict[str, float]
+    loudest: str | None = None
+
+
+class FirstVideo(_Line):
+    type: Literal["first_video"] = "first_video"
+    site: str
+    width: int
+    height: int
+
+
+class SiteError(_Line):
+    type: Literal["site_error"] = "site_error"
+    site: str
+    code: str
+    message: str
+
+
+class SiteState(_Line):
+    type: Literal["site_state"] = "site_state"
+    site: str
+    state: str
+
+
+class WorkerError(_Line):
+    """The worker could not read a line it was sent."""
+
+    type: Literal["worker_error"] = "worker_error"
+    message: str
+
+
+Event = Levels | FirstVideo | SiteError | SiteState | WorkerError
+AnyOutput = Annotated[Reply | Ready | Levels | FirstVideo | SiteError | SiteState | WorkerError,
+                      Field(discriminator="type")]
+
+_request_adapter: TypeAdapter[Request] = TypeAdapter(Request)
+_output_adapter: TypeAdapter[AnyOutput] = TypeAdapter(AnyOutput)
+
+
+def encode(line: BaseModel) -> bytes:
+    return line.model_dump_json().encode("utf-8") + b"\n"
+
+
+def decode_request(line: bytes | str) -> Request:
+    """A line the worker read; raises pydantic.ValidationError."""
+    return _request_adapter.validate_json(line)
+
+
+def decode_output(line: bytes | str) -> AnyOutput:
+    """A line the control process read; raises pydantic.ValidationError."""
+    result: AnyOutput = _output_adapter.validate_json(line)
+    return result
+
+
+def event_dict(event: Event) -> dict[str, Any]:
+    """An event as the control room's live feed publishes it (``{"event": type, ...}``)."""
+    data = event.model_dump(exclude={"type"})
+    return {"event": event.type, **data}
