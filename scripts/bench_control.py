@@ -140,7 +140,7 @@ class RawAgent(asyncio.Protocol):
         data = json.loads(payload)
         kind = data["type"]
         if kind == "command":
-            if data["name"] == "bench":
+            if data["command"]["type"] == "ping":
                 self.shared.latencies.append((received - data["sent_at"]) * 1000)
             # A real ack, formatted without pydantic so the load generator stays light.
             self.send_text('{"type":"ack","id":"%s","ok":true}' % data["id"])  # noqa: UP031
@@ -286,7 +286,7 @@ def main() -> int:
         sent_total = 0
         loop_ms: list[float] = []
         for _ in range(args.broadcasts):
-            result = api_post(port, api_token, "/api/v1/commands/broadcast", {"name": "bench", "args": {}})
+            result = api_post(port, api_token, "/api/v1/commands/broadcast", {"name": "ping", "args": {}})
             sent_total += int(result["sent"])  # type: ignore[call-overload]
             loop_ms.append(float(result["took_ms"]))  # type: ignore[arg-type]
             time.sleep(0.2)

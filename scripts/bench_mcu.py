@@ -252,7 +252,6 @@ def encode_bench(frames: list[np.ndarray], seconds_of_video: float = 10.0) -> di
 
 def district_names(count: int) -> list[tuple[str, str]]:
     from hub.inventory.loader import load_inventory
-
     from hub.settings import default_inventory_path
 
     try:
@@ -273,9 +272,10 @@ def percentile(values: list[float], q: float) -> float:
 
 async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
     import psutil
-    from hub.conferences.manager.conference import Conference
-    from hub.conferences.manager.floor import Actor
 
+    from hub.conferences.conference import Conference
+    from hub.conferences.floor import Actor
+    from hub.media import channel
     from hub.media.client import MediaWorker
 
     districts = district_names(args.sites)
@@ -284,11 +284,11 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
     holder = codes[0]
     first_video: dict[str, float] = {}
 
-    async def on_event(msg: dict[str, Any]) -> None:
-        if msg.get("event") == "first_video":
-            first_video.setdefault(msg["site"], time.monotonic())
-        elif msg.get("event") == "site_error":
-            print("hub:", msg.get("message"), file=sys.stderr)
+    async def on_event(event: channel.Event) -> None:
+        if isinstance(event, channel.FirstVideo):
+            first_video.setdefault(event.site, time.monotonic())
+        elif isinstance(event, channel.SiteError):
+            print("hub:", event.message, file=sys.stderr)
 
     worker = MediaWorker(width=LARGE[0], height=LARGE[1], fps=LARGE[2], kbps=2500, on_event=on_event)
     await worker.start()
@@ -298,7 +298,7 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
         psutil.Process(worker.pid).nice(args.hub_nice)
     conf = Conference(id=1, title="bench", province=codes[0], participants=codes, layout="1+N")
     conf.give_floor(holder, Actor.of_chair("bench"))
-    await worker.request("scene", state=conf.render_state(names))
+    await worker.request(channel.Scene.model_validate(conf.render_state(names)))
 
     groups = [codes[i :: args.loadgens] for i in range(args.loadgens)]
     procs = []
@@ -338,8 +338,9 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
     start = time.monotonic()
 
     async def answer(proc: Any, offer: dict[str, Any]) -> None:
-        ans = await worker.request("offer", site=offer["site"], sdp=offer["sdp"], type="offer")
-        proc.stdin.write((json.dumps({"answer": {"site": offer["site"], **ans}}) + "\n").encode())
+        ans = await worker.request(channel.Offer(site=offer["site"], sdp=offer["sdp"]))
+        proc.stdin.write((json.dumps({"answer": {"site": offer["site"], "sdp": ans.sdp, "type": "answer"}}) + "\n")
+                         .encode())
         await proc.stdin.drain()
 
     await asyncio.gather(*(answer(proc, offer) for proc, offer in ready))
@@ -351,7 +352,7 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
 
     await asyncio.sleep(args.warmup)
     hub = psutil.Process(worker.pid)
-    before = await worker.request("stats")
+    before = (await worker.request(channel.GetStats())).model_dump()
     cpu0 = sum(hub.cpu_times()[:2])
     for p in procs:
         p.stdin.write(b'{"window": "start"}\n')
@@ -363,7 +364,7 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
         samples.append(hub.cpu_percent(None) / 100)
     cpu1 = sum(hub.cpu_times()[:2])
     span = time.monotonic() - t0
-    after = await worker.request("stats")
+    after = (await worker.request(channel.GetStats())).model_dump()
     for p in procs:
         p.stdin.write(b'{"window": "stop"}\n')
         await p.stdin.drain()

@@ -50,6 +50,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def run_agents(config_file: Path) -> None:
+    from site_agent import protocol as p
     from site_agent.client import AgentClient
     from site_agent.config import AgentConfig
 
@@ -62,25 +63,25 @@ async def run_agents(config_file: Path) -> None:
             backoff_base=0.1, backoff_cap=1.0,
         )
 
-        def handlers(site: str) -> dict[str, Any]:
-            async def join(args: dict[str, Any]) -> dict[str, Any]:
-                # Received: the handler runs as soon as the frame is decoded.
-                # From the conference manager the join names the conference; from the
-                # scheduler's own fallback (no conference manager) the occurrence.
-                print(f"JOIN {args.get('occurrence_id') or -1} {args.get('conference_id') or -1} {site} "
-                      f"{time.time():.6f}", flush=True)
-                return {}
+        def install(client: AgentClient, site: str) -> None:
+            async def join(command: p.JoinConference) -> p.MediaOffer:
+                # Received: the handler runs as soon as the frame is decoded (the conference
+                # manager's join, the only one). The offer is a stub: this bench times T0 → join.
+                print(f"JOIN -1 {command.conference_id} {site} {time.time():.6f}", flush=True)
+                return p.MediaOffer(sdp="v=0\r\n")
 
-            async def selftest(args: dict[str, Any]) -> dict[str, Any]:
-                return {"ready": True, "reasons": []}
+            async def selftest(command: p.SelfTest) -> p.SelfTestResult:
+                return p.SelfTestResult(ready=True, started_at=time.time(), duration_s=0.0)
 
-            async def noop(args: dict[str, Any]) -> dict[str, Any]:
-                return {}
+            async def done(command: p.HubCommand[p.Done]) -> p.Done:
+                return p.Done()
 
-            return {"join": join, "selftest": selftest, "reminder": noop, "leave": noop}
+            client.add_command_handler(p.JoinConference, join)
+            client.add_command_handler(p.SelfTest, selftest)
+            client.add_command_handler(p.Reminder, done)
+            client.add_command_handler(p.LeaveConference, done)
 
-        for name, fn in handlers(c["site"]).items():
-            client.add_command_handler(name, fn)
+        install(client, c["site"])
         clients.append(client)
     tasks = [asyncio.create_task(c.run()) for c in clients]
     await asyncio.gather(*(c.wait_connected(30) for c in clients))
@@ -97,12 +98,12 @@ async def run_agents(config_file: Path) -> None:
 
 async def bench(n_agents: int, n_occ: int, spacing: float, conferences: bool = True) -> dict[str, Any]:
     from aiohttp import web
-    from hub.conferences.manager.manager import setup as conferences_setup
     from hub.control.registry.enrolment import issue_code, redeem_code
 
     from hub import app as app_module
     from hub.app import create_app
     from hub.briefings.keys import BRIEFINGS
+    from hub.conferences import setup as conferences_setup
     from hub.control.registry import REGISTRY
     from hub.keys import ENGINE
     from hub.settings import Settings
