@@ -9,9 +9,29 @@ import os
 import sys
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from aiohttp import web
 from pydantic import ValidationError
+from sqlmodel import select
 
+from hub import audit
+from hub.app import create_app
+from hub.control.enrolment import EnrolmentRefused, issue_code
+from hub.db import create_db_engine, migrate, session_scope
+from hub.demo import run_demo
+from hub.inventory.loader import check_main, load_inventory
+from hub.inventory.model import InventoryError, format_issues
+from hub.inventory.sync import sync_inventory
+from hub.logsetup import setup_logging
 from hub.settings import ENV_PREFIX, Settings
+from hub.web.auth import (
+    MIN_PASSWORD_LENGTH,
+    MIN_TOKEN_LENGTH,
+    AuthError,
+    create_api_token,
+    create_operator,
+)
+from hub.web.store import Operator
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -29,10 +49,55 @@ def _settings(args: argparse.Namespace) -> Settings:
         raise SystemExit(2) from exc
 
 
-def _engine(settings: Settings):  # type: ignore[no-untyped-def]
-    from hub.db import create_db_engine, migrate
-    from hub.inventory.loader import load_inventory, sync_inventory
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
+# --- argument types: a bad value is argparse's clear message and exit code 2, never a traceback.
+
+
+def _port(text: str) -> int:
+    value = _int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port (0–65535; 0: any free port)")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from exc
+
+
+def _positive(text: str) -> int:
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
+    return value
+
+
+def _agents(text: str) -> int:
+    value = _int(text)
+    if not 0 <= value <= 20:
+        raise argparse.ArgumentTypeError(f"{value}: the demo simulates 0 to 20 districts")
+    return value
+
+
+def _token(text: str) -> str:
+    # The same rule as create_api_token, checked before anything starts.
+    if len(text) < MIN_TOKEN_LENGTH:
+        raise argparse.ArgumentTypeError(
+            f"an API token needs at least {MIN_TOKEN_LENGTH} characters, {text!r} has {len(text)}"
+        )
+    return text
+
+
+def _password(text: str) -> str:
+    if len(text) < MIN_PASSWORD_LENGTH:
+        raise argparse.ArgumentTypeError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    return text
+
+
+def _engine(settings: Settings) -> sa.Engine:
     engine = create_db_engine(settings.effective_database_url)
     migrate(engine)
     sync_inventory(engine, load_inventory(settings.inventory_path))
@@ -40,29 +105,23 @@ def _engine(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from aiohttp import web
-
-    from hub.app import create_app
-    from hub.logsetup import setup_logging
-
     settings = _settings(args)
     setup_logging(args.log_level)
     app = create_app(settings)
     print(f"Salaklang hub on {settings.effective_public_url}  (Ctrl-C or SIGTERM to stop)", flush=True)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=10)
+    try:
+        web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=10)
+    except OSError as exc:  # the port is taken or the address is not this machine's
+        print(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from hub.demo import run_demo
-
     return asyncio.run(run_demo(args))
 
 
 def cmd_enroll(args: argparse.Namespace) -> int:
-    from hub import audit
-    from hub.control.enrolment import EnrolmentRefused, issue_code
-
     settings = _settings(args)
     engine = _engine(settings)
     ttl = args.ttl_hours * 3600 if args.ttl_hours else settings.enrolment_code_ttl_s
@@ -96,9 +155,6 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
-    from hub import audit
-    from hub.web.auth import AuthError, create_operator
-
     settings = _settings(args)
     engine = _engine(settings)
     try:
@@ -113,9 +169,6 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 
 def cmd_user_token(args: argparse.Namespace) -> int:
-    from hub import audit
-    from hub.web.auth import AuthError, create_api_token
-
     settings = _settings(args)
     engine = _engine(settings)
     try:
@@ -129,11 +182,6 @@ def cmd_user_token(args: argparse.Namespace) -> int:
 
 
 def cmd_user_list(args: argparse.Namespace) -> int:
-    from sqlmodel import select
-
-    from hub.db import session_scope
-    from hub.models import Operator
-
     engine = _engine(_settings(args))
     with session_scope(engine) as session:
         for op in session.exec(select(Operator).order_by(Operator.username)):
@@ -142,15 +190,10 @@ def cmd_user_list(args: argparse.Namespace) -> int:
 
 
 def cmd_inventory_check(args: argparse.Namespace) -> int:
-    from hub.inventory.loader import check_main
-
     return check_main(args.path)
 
 
 def cmd_inventory_sync(args: argparse.Namespace) -> int:
-    from hub.db import create_db_engine, migrate
-    from hub.inventory.loader import InventoryError, format_issues, load_inventory, sync_inventory
-
     settings = _settings(args)
     engine = create_db_engine(settings.effective_database_url)
     migrate(engine)
@@ -164,8 +207,6 @@ def cmd_inventory_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from hub.db import create_db_engine, migrate
-
     settings = _settings(args)
     migrate(create_db_engine(settings.effective_database_url))
     print("database is at the newest revision")
@@ -183,23 +224,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the hub")
     serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument("--log-level", default="INFO")
+    serve.add_argument("--port", type=_port)
+    serve.add_argument("--log-level", default="INFO", type=str.upper, choices=LOG_LEVELS)
     serve.set_defaults(func=cmd_serve)
 
     demo = sub.add_parser("demo", help="hub + 20 simulated districts on SQLite")
-    demo.add_argument("--port", type=int, default=8080, help="listen port (0: any free port)")
-    demo.add_argument("--token", help="also accept this string as an admin API bearer token")
-    demo.add_argument("--agents", type=int, default=20, help="how many districts to simulate (≤ 20)")
+    demo.add_argument("--port", type=_port, default=8080, help="listen port (0: any free port)")
+    demo.add_argument("--token", type=_token,
+                      help=f"also accept this string as an admin API bearer token (≥ {MIN_TOKEN_LENGTH} characters)")
+    demo.add_argument("--agents", type=_agents, default=20, help="how many districts to simulate (≤ 20)")
     demo.add_argument("--data-dir", default="var/demo", help="demo database and agent configs (wiped)")
-    demo.add_argument("--password", help="admin password (default: random, printed)")
+    demo.add_argument("--password", type=_password, help="admin password (default: random, printed)")
     demo.add_argument("--no-media", action="store_true", help="control plane only")
-    demo.add_argument("--log-level", default="WARNING")
+    demo.add_argument("--log-level", default="WARNING", type=str.upper, choices=LOG_LEVELS)
     demo.set_defaults(func=cmd_demo)
 
     enroll = sub.add_parser("enroll", help="print a one-time enrolment code for a district")
     enroll.add_argument("site_code")
-    enroll.add_argument("--ttl-hours", type=int, help="code lifetime (default: setting)")
+    enroll.add_argument("--ttl-hours", type=_positive, help="code lifetime (default: setting)")
     enroll.set_defaults(func=cmd_enroll)
 
     user = sub.add_parser("user", help="control-room accounts")

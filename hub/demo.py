@@ -31,6 +31,7 @@ from hub.logsetup import setup_logging
 from hub.settings import Settings
 from hub.web.auth import create_api_token, create_operator, require_role
 from hub.web.errors import json_error
+from site_agent.enrol import enrol
 
 log = logging.getLogger("hub.demo")
 
@@ -46,8 +47,6 @@ class DemoAgents:
         self.dirs: dict[str, Path] = {}
 
     async def enrol(self, engine: Any, codes: list[str]) -> None:
-        from site_agent.enrol import enrol
-
         for code in codes:
             one_time, _ = await asyncio.to_thread(issue_code, engine, code, 3600, "demo")
             config_dir = self.root / "agents" / code
@@ -135,7 +134,12 @@ async def run_demo(args: argparse.Namespace) -> int:
     runner = web.AppRunner(app, shutdown_timeout=5)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:  # the port is taken
+        await runner.cleanup()
+        print(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     port = runner.addresses[0][1]
     url = f"http://127.0.0.1:{port}"
     engine = app[ENGINE]

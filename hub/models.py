@@ -1,4 +1,8 @@
-"""Database tables (SQLModel). Every change goes through an Alembic migration.
+"""The kernel's tables (SQLModel), read by every room: sites, links, the audit log.
+
+A room's own tables live in its ``store.py`` (agents and enrolment codes in
+:mod:`hub.control.store`, operators and API tokens in :mod:`hub.web.store`, ...);
+:mod:`hub.tables` imports them all. Every change goes through an Alembic migration.
 
 SQLModel ``table=True`` models skip validation, so values are validated
 before they get here (inventory models, API request models).
@@ -61,61 +65,6 @@ class Link(SQLModel, table=True):
     snmp_auth_key_env: str = Field(default="", max_length=100)
     snmp_priv_protocol: str = Field(default="", max_length=16)
     snmp_priv_key_env: str = Field(default="", max_length=100)
-
-
-class Agent(SQLModel, table=True):
-    """The enrolled agent of a site. Re-enrolling replaces the token."""
-
-    __tablename__ = "agents"
-
-    id: int | None = Field(default=None, primary_key=True)
-    site_id: int = Field(foreign_key="sites.id", unique=True, index=True)
-    # SHA-256 of a 256-bit random token: the token is not a password a human
-    # chose, so a slow hash buys nothing and would cost CPU at every connect.
-    token_hash: str = Field(max_length=64, index=True)
-    enrolled_at: datetime = Field(default_factory=utcnow)
-    version: str = Field(default="", max_length=32)
-    hostname: str = Field(default="", max_length=255)
-    os: str = Field(default="", max_length=64)
-    last_seen_at: datetime | None = None
-    last_ip: str = Field(default="", max_length=64)
-
-
-class EnrolmentCode(SQLModel, table=True):
-    __tablename__ = "enrolment_codes"
-
-    id: int | None = Field(default=None, primary_key=True)
-    site_id: int = Field(foreign_key="sites.id", index=True)
-    code_hash: str = Field(max_length=64, unique=True, index=True)
-    created_at: datetime = Field(default_factory=utcnow)
-    expires_at: datetime
-    used_at: datetime | None = None
-    created_by: str = Field(default="", max_length=100)
-
-
-class Operator(SQLModel, table=True):
-    __tablename__ = "operators"
-
-    id: int | None = Field(default=None, primary_key=True)
-    username: str = Field(index=True, unique=True, max_length=64)
-    display_name: str = Field(default="", max_length=200)
-    password_hash: str = Field(max_length=255)  # argon2id
-    role: str = Field(max_length=16)  # viewer | operator | admin
-    created_at: datetime = Field(default_factory=utcnow)
-    last_login_at: datetime | None = None
-    disabled: bool = False
-
-
-class ApiToken(SQLModel, table=True):
-    __tablename__ = "api_tokens"
-
-    id: int | None = Field(default=None, primary_key=True)
-    operator_id: int = Field(foreign_key="operators.id", index=True)
-    name: str = Field(max_length=100)
-    token_hash: str = Field(max_length=64, unique=True, index=True)
-    created_at: datetime = Field(default_factory=utcnow)
-    last_used_at: datetime | None = None
-    revoked_at: datetime | None = None
 
 
 class AuditEvent(SQLModel, table=True):

@@ -18,8 +18,9 @@ from typing import ClassVar
 import sqlalchemy as sa
 from sqlmodel import select
 
+from hub.control.store import Agent, EnrolmentCode
 from hub.db import session_scope
-from hub.models import Agent, EnrolmentCode, Site, utcnow
+from hub.models import Site, utcnow
 from hub.web.auth import sha256_hex
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I

@@ -1,26 +1,19 @@
-"""JSON API under /api/v1/: sites with live status, agents, audit, enrolment, commands."""
+"""The control room's JSON API: sites with live status, agents, enrolment, commands."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import time
 from datetime import UTC, datetime
 from typing import Any
 
-from aiohttp import WSMsgType, web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
-from sqlmodel import select
 
-import hub
 from hub import audit
-from hub.control import enrolment
+from hub.control import enrolment, store
 from hub.control.registry import REGISTRY, AgentOffline, CommandRefused
-from hub.db import session_scope
-from hub.keys import ENGINE, EVENTS, METRICS, SETTINGS
-from hub.models import Agent, Site
+from hub.keys import ENGINE, EVENTS, SETTINGS
 from hub.web.auth import client_ip, require_role
 from hub.web.body import read_json
 from hub.web.errors import json_error
@@ -31,20 +24,12 @@ def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat() if ts else None
 
 
-def _site_rows() -> Any:
-    return select(Site).where(Site.active == True).order_by(Site.code)  # noqa: E712
-
-
 async def sites(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
     include_hub = request.query.get("include_hub") in ("1", "true")
     registry = request.app[REGISTRY]
 
-    def load() -> list[Site]:
-        with session_scope(request.app[ENGINE]) as session:
-            return list(session.exec(_site_rows()))
-
-    rows = await asyncio.to_thread(load)
+    rows = await asyncio.to_thread(store.active_sites, request.app[ENGINE])
     out = []
     for site in rows:
         if site.kind == "hub" and not include_hub:
@@ -84,48 +69,8 @@ async def site_detail(request: web.Request) -> web.Response:
 
 async def agents(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
-    registry = request.app[REGISTRY]
-
-    def load() -> list[dict[str, Any]]:
-        with session_scope(request.app[ENGINE]) as session:
-            rows = session.exec(
-                select(Agent, Site).join(Site, Site.id == Agent.site_id).order_by(Site.code)  # type: ignore[arg-type]
-            ).all()
-            return [
-                {
-                    "site": site.code,
-                    "name_th": site.name_th,
-                    "version": agent.version,
-                    "hostname": agent.hostname,
-                    "os": agent.os,
-                    "enrolled_at": agent.enrolled_at.isoformat(),
-                    "last_seen": agent.last_seen_at.isoformat() if agent.last_seen_at else None,
-                    "last_ip": agent.last_ip,
-                    "online": registry.is_online(site.code),
-                }
-                for agent, site in rows
-            ]
-
-    return web.json_response(await asyncio.to_thread(load))
-
-
-async def audit_events(request: web.Request) -> web.Response:
-    await require_role(request, "admin")
-    try:
-        limit = max(1, min(1000, int(request.query.get("limit", "100"))))
-    except ValueError as exc:
-        raise json_error(400, "limit must be a number", field="limit") from exc
-    rows = await asyncio.to_thread(
-        audit.recent, request.app[ENGINE], limit=limit,
-        action_prefix=request.query.get("action", ""), target=request.query.get("target", ""),
-    )
-    return web.json_response(
-        [
-            {"id": r.id, "at": r.at.isoformat(), "actor": r.actor, "action": r.action,
-             "target": r.target, "ok": r.ok, "ip": r.ip, "detail": r.detail}
-            for r in rows
-        ]
-    )
+    online = set(request.app[REGISTRY].online_codes())
+    return web.json_response(await asyncio.to_thread(store.agent_listing, request.app[ENGINE], online))
 
 
 # --- enrolment ---------------------------------------------------------------------
@@ -250,94 +195,12 @@ async def site_command(request: web.Request) -> web.Response:
     return web.json_response({"ok": ok, "detail": detail, "result": result})
 
 
-# --- live updates, health, metrics ---------------------------------------------------
-
-UI_SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("ui_sockets")
-
-
-async def events_ws(request: web.Request) -> web.WebSocketResponse:
-    await require_role(request, "viewer")
-    ws = web.WebSocketResponse(heartbeat=20)
-    await ws.prepare(request)
-    bus = request.app[EVENTS]
-    sub = bus.subscribe()
-    sockets: set[web.WebSocketResponse] = request.app[UI_SOCKETS]
-    sockets.add(ws)
-    metrics = request.app[METRICS]
-    metrics.ui_clients.set(len(sockets))
-    await ws.send_str(json.dumps({"kind": "snapshot", "at": time.time(),
-                                  "data": {"sites": request.app[REGISTRY].snapshot()}}, default=str))
-
-    async def pump() -> None:
-        while True:
-            await ws.send_str(await sub.queue.get())
-
-    pump_task = asyncio.create_task(pump())
-    try:
-        async for msg in ws:  # the page sends nothing; this notices it leaving
-            if msg.type == WSMsgType.ERROR:
-                break
-    finally:
-        pump_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pump_task
-        sub.close()
-        sockets.discard(ws)
-        metrics.ui_clients.set(len(sockets))
-    return ws
-
-
-async def healthz(request: web.Request) -> web.Response:
-    def db_ok() -> bool:
-        with session_scope(request.app[ENGINE]) as session:
-            session.exec(select(Site.id).limit(1)).first()
-        return True
-
-    try:
-        ok = await asyncio.to_thread(db_ok)
-    except Exception:
-        ok = False
-    registry = request.app[REGISTRY]
-    return web.json_response(
-        {"status": "ok" if ok else "degraded", "database": ok, "version": hub.__version__,
-         "agents_connected": len(registry.connections)},
-        status=200 if ok else 503,
-    )
-
-
-async def metrics_view(request: web.Request) -> web.Response:
-    if not request.app[SETTINGS].metrics_public:
-        await require_role(request, "viewer")
-    metrics = request.app[METRICS]
-    body = generate_latest(metrics.registry)
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-
-async def me(request: web.Request) -> web.Response:
-    principal = await require_role(request, "viewer")
-    return web.json_response({"username": principal.username, "role": principal.role, "via": principal.via})
-
-
-async def _close_ui_sockets(app: web.Application) -> None:
-    sockets: set[web.WebSocketResponse] = app[UI_SOCKETS]
-    for ws in list(sockets):
-        with contextlib.suppress(Exception):
-            await ws.close(code=1001, message=b"hub shutting down")
-
-
 def setup(app: web.Application) -> None:
-    app[UI_SOCKETS] = set()
-    app.on_shutdown.append(_close_ui_sockets)
     r = app.router
-    r.add_get("/healthz", healthz)
-    r.add_get("/metrics", metrics_view)
-    r.add_get("/api/v1/me", me)
     r.add_get("/api/v1/sites", sites)
     r.add_get("/api/v1/sites/{code}", site_detail)
     r.add_post("/api/v1/sites/{code}/enrolment-codes", issue_enrolment_code)
     r.add_post("/api/v1/sites/{code}/commands", site_command)
     r.add_get("/api/v1/agents", agents)
-    r.add_get("/api/v1/audit", audit_events)
     r.add_post("/api/v1/enrol", enrol)
     r.add_post("/api/v1/commands/broadcast", broadcast)
-    r.add_get("/api/v1/events/ws", events_ws)

@@ -26,10 +26,11 @@ from sqlmodel import select
 import hub
 from hub import audit
 from hub.control.enrolment import check_site_token
+from hub.control.store import Agent
 from hub.db import session_scope
 from hub.events import EventBus
 from hub.metrics import Metrics
-from hub.models import Agent, Site
+from hub.models import Site
 from hub.settings import Settings
 from site_agent import protocol as p
 

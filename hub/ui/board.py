@@ -13,31 +13,20 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from hub.briefings.keys import BRIEFINGS
 from hub.control.registry import REGISTRY
+from hub.linkhealth.keys import LINKHEALTH
 from hub.models import utcnow
 from hub.web.auth import require_role
 
 
 def _link_states(app: web.Application) -> dict[str, Any]:
-    try:
-        from hub.linkhealth.intake import LINKHEALTH
-    except ImportError:
-        return {}
-    lh = app.get(LINKHEALTH)
-    if lh is None:
-        return {}
-    return {code: live.as_dict() for code, live in lh.live.items()}
+    return {code: live.as_dict() for code, live in app[LINKHEALTH].live.items()}
 
 
 def _readiness(app: web.Application) -> dict[str, Any] | None:
-    """The board of the next (or running) briefing, if the scheduler is there."""
-    try:
-        from hub.briefings.jobs import BRIEFINGS
-    except ImportError:
-        return None
-    briefings = app.get(BRIEFINGS)
-    if briefings is None:
-        return None
+    """The readiness board of the next (or running) briefing; None when none is coming."""
+    briefings = app[BRIEFINGS]
     now = utcnow()
     rows = briefings.list_occurrences(now - timedelta(hours=12), now + timedelta(days=2))
     for occ in rows:

@@ -9,20 +9,18 @@ import aiohttp_jinja2
 from aiohttp import web
 from sqlmodel import col, select
 
+from hub.briefings.store import BriefingAttendance, BriefingOccurrence, BriefingSeries
 from hub.control.registry import REGISTRY
+from hub.control.store import Agent
 from hub.db import session_scope
 from hub.keys import ENGINE
-from hub.models import Agent, Link, Site
+from hub.models import Link, Site
 from hub.web.auth import require_role
 from hub.web.i18n import N_
 
 
-def _attendance(engine: Any, code: str) -> list[dict[str, Any]] | None:
-    """Past and coming briefings of this district; None when scheduling is absent."""
-    try:
-        from hub.briefings.jobs import BriefingAttendance, BriefingOccurrence, BriefingSeries
-    except ImportError:
-        return None
+def _attendance(engine: Any, code: str) -> list[dict[str, Any]]:
+    """Past and coming briefings of this district (the latest 30 of the province's)."""
     with session_scope(engine) as session:
         rows = session.exec(
             select(BriefingOccurrence, BriefingSeries, BriefingAttendance)

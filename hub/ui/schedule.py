@@ -9,28 +9,20 @@ from zoneinfo import ZoneInfo
 import aiohttp_jinja2
 from aiohttp import web
 
+from hub.briefings.model import SONGKRAN_TITLE, songkran_preset, songkran_year
+from hub.conferences.layout import LAYOUTS
 from hub.control.registry import REGISTRY
 from hub.keys import SETTINGS
 from hub.web.auth import require_role
 
-DEFAULT_LAYOUTS = ("speaker", "1+N", "2x2", "3x3", "4x5", "presentation")
-
 
 def layouts() -> tuple[str, ...]:
-    try:
-        from hub.conferences.layout import LAYOUTS
-    except ImportError:
-        return DEFAULT_LAYOUTS
     return tuple(LAYOUTS)
 
 
 def songkran_defaults(tz: str, mail_from: str) -> dict[str, Any]:
     """What the preset button fills in; the same rule as the scheduler's preset."""
     today = datetime.now(ZoneInfo(tz)).date()
-    try:
-        from hub.briefings.model import SONGKRAN_TITLE, songkran_preset, songkran_year
-    except ImportError:
-        return {}
     raw = songkran_preset(year=songkran_year(today), districts=[], organizer_email=mail_from, tz=tz)
     raw["title"] = SONGKRAN_TITLE
     return raw

@@ -1,1 +1,46 @@
-"""hub/web."""
+"""The hub's shared web machinery, installed once for every room.
+
+- :mod:`hub.web.errors`: ``json_error`` and the middleware that makes every error on
+  ``/api/`` and ``/agent/`` a JSON body;
+- :mod:`hub.web.body`: ``read_json(request, Model)``, the one request-body reader;
+- :mod:`hub.web.auth`: accounts, sessions, bearer tokens, roles, CSRF, security headers;
+  :mod:`hub.web.store` holds their tables;
+- :mod:`hub.web.i18n`: Thai-first catalogs and Buddhist-Era dates;
+- :mod:`hub.web.pages`: templates, the page context, login, logout, language;
+- :mod:`hub.web.http`: the routes no feature owns (health, metrics, me, audit, accounts).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp_session import session_middleware
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
+
+from hub.keys import SETTINGS
+from hub.web import http, pages
+from hub.web.auth import csrf_middleware, security_headers_middleware, session_key
+from hub.web.errors import error_middleware
+from hub.web.i18n import CATALOGS, Catalogs
+
+
+def setup(app: web.Application) -> None:
+    """Middlewares (outermost first), catalogs, templates and the web room's routes."""
+    settings = app[SETTINGS]
+    storage = EncryptedCookieStorage(
+        session_key(settings),
+        cookie_name="salaklang_session",
+        max_age=settings.session_max_age_s,
+        httponly=True,
+        samesite="Lax",
+        secure=settings.secure_cookies,
+    )
+    app.middlewares.extend([
+        security_headers_middleware,  # outermost: errors and redirects get the headers too
+        error_middleware,
+        session_middleware(storage),
+        pages.language_middleware,
+        csrf_middleware,
+    ])
+    app[CATALOGS] = Catalogs()
+    pages.setup(app)
+    http.setup(app)

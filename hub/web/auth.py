@@ -31,14 +31,17 @@ from sqlmodel import select
 from hub import audit
 from hub.db import session_scope
 from hub.keys import ENGINE, SETTINGS
-from hub.models import ApiToken, Operator, utcnow
+from hub.models import utcnow
 from hub.settings import Settings
 from hub.web.errors import json_error
+from hub.web.store import ApiToken, Operator
 
 ROLES = ("viewer", "operator", "admin")
 _RANK = {role: rank for rank, role in enumerate(ROLES)}
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "slk_"
+MIN_TOKEN_LENGTH = 16
+MIN_PASSWORD_LENGTH = 8
 
 
 @dataclass(frozen=True)
@@ -74,8 +77,8 @@ def create_operator(
         raise AuthError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     if not username or len(username) > 64 or not username.replace("_", "").replace(".", "").isalnum():
         raise AuthError("username: 1–64 letters, digits, '.' or '_'")
-    if len(password) < 8:
-        raise AuthError("password: at least 8 characters")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AuthError(f"password: at least {MIN_PASSWORD_LENGTH} characters")
     with session_scope(engine) as session:
         if session.exec(select(Operator).where(Operator.username == username)).first():
             raise AuthError(f"user {username!r} already exists")
@@ -114,8 +117,8 @@ def create_api_token(
 ) -> str:
     """Make a bearer token for an operator; returns it once (only its hash is kept)."""
     token = token or TOKEN_PREFIX + secrets.token_urlsafe(32)
-    if len(token) < 16:
-        raise AuthError("token: at least 16 characters")
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise AuthError(f"token: at least {MIN_TOKEN_LENGTH} characters")
     with session_scope(engine) as session:
         operator = session.exec(select(Operator).where(Operator.username == username)).first()
         if operator is None or operator.id is None:

@@ -55,8 +55,6 @@
         S.el("td", {}, S.el("code", { text: r.sha256.slice(0, 16) + "…", title: r.sha256 })),
         S.el("td", { text: r.signed ? "✔ " + T.yes : "✖ " + T.no }), S.el("td", { text: S.fmtDate(r.uploaded_at) })))
         : [S.el("tr", {}, S.el("td", { colspan: 5, text: T.no_versions }))]));
-      const box = document.getElementById("rollout");
-      if (box.dataset.enabled !== "1") return;
       const waves = await S.api("GET", "/api/v1/agent-waves");
       const holder = document.getElementById("waves");
       if (!waves.length) { holder.replaceChildren(S.el("p", { class: "muted", text: T.no_waves })); return; }

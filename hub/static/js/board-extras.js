@@ -167,7 +167,6 @@
   }
 
   // --- conferences: who is in one, who is talking -------------------------------------------
-  const confEnabled = document.getElementById("tiles").dataset.conferences === "1";
   function markConference(participants, holder) {
     document.querySelectorAll("#tiles > li.tile").forEach((tile) => {
       const inConf = participants.has(tile.dataset.code);
@@ -181,7 +180,6 @@
   }
   let confTimer = null;
   async function loadConferences() {
-    if (!confEnabled) return;
     try {
       const rows = await S.api("GET", "/api/v1/conferences");
       const live = rows.filter((c) => c.status === "live");

@@ -113,7 +113,7 @@
     } catch (e) { S.say(e.message, false); }
   }
 
-  if (box && box.dataset.enabled === "1") {
+  if (box) {
     let range = "24h";
     document.querySelectorAll("[data-range]").forEach((b) => b.addEventListener("click", () => { range = b.dataset.range; load(range); }));
     load(range);

@@ -1,31 +1,10 @@
-// Reports: the reports feature's list with downloads, and recent briefings' attendance.
+// Reports: recent briefings' attendance (the monthly reports come with the reports feature).
 "use strict";
 (function () {
   const S = window.Salaklang;
   const T = S.pageText();
 
-  async function loadReports() {
-    const box = document.getElementById("reports");
-    if (!box || box.dataset.enabled !== "1") return;
-    const body = document.querySelector("#report-list tbody");
-    try {
-      const data = await S.api("GET", "/api/v1/reports");
-      const rows = Array.isArray(data) ? data : (data.reports || []);
-      if (!rows.length) { body.replaceChildren(S.el("tr", {}, S.el("td", { colspan: 3, text: T.no_reports }))); return; }
-      body.replaceChildren(...rows.map((r) => {
-        const links = S.el("td", { class: "actions" });
-        for (const [fmt, url] of Object.entries(r.downloads || r.formats || {})) {
-          links.append(S.el("a", { class: "button", href: url, download: "", text: "⬇ " + fmt.toUpperCase() }));
-        }
-        return S.el("tr", {}, S.el("td", { text: r.title || r.name || r.kind || "" }),
-          S.el("td", { text: r.period || r.month || "" }), links);
-      }));
-    } catch (e) { S.say(e.message, false); }
-  }
-
   async function loadPast() {
-    const box = document.getElementById("past");
-    if (!box || box.dataset.enabled !== "1") return;
     const body = document.querySelector("#past-list tbody");
     const today = new Date();
     const from = new Date(today.getTime() - 31 * 86400000).toISOString().slice(0, 10);
@@ -49,6 +28,5 @@
       }));
     } catch (e) { S.say(e.message, false); }
   }
-  loadReports();
   loadPast();
 })();

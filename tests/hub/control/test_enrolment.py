@@ -13,7 +13,8 @@ from sqlmodel import select
 
 from hub import audit
 from hub.db import session_scope
-from hub.models import EnrolmentCode, utcnow
+from hub.control.store import EnrolmentCode
+from hub.models import utcnow
 from site_agent.config import NotEnrolled, load_config
 from site_agent.enrol import EnrolFailed, enrol
 from tests.conftest import HubHandle, python_module
