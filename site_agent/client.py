@@ -86,6 +86,11 @@ class AgentClient:
         name = kind.model_fields["type"].default
         self._handlers[name] = handler
 
+    @property
+    def command_types(self) -> frozenset[str]:
+        """The command types this agent answers; any other gets ``Ack(ok=False)`` naming it."""
+        return frozenset(self._handlers)
+
     def add_command_observer(self, observer: CommandObserver) -> None:
         """Called (synchronously) with every valid command before its handler runs."""
         self._observers.append(observer)
