@@ -21,7 +21,17 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
+import aiohttp
 import numpy as np
+from pysnmp.hlapi.v3arch.asyncio import (
+    CommunityData,
+    ContextData,
+    ObjectIdentity,
+    ObjectType,
+    SnmpEngine,
+    UdpTransportTarget,
+    get_cmd,
+)
 
 from site_agent.devices import (
     AvCamera,
@@ -30,6 +40,7 @@ from site_agent.devices import (
     SystemSpeaker,
     choose_devices,
 )
+from site_agent.netmon.snmp import SnmpPoller, SnmpState
 from site_agent.settings import load_agent_settings
 
 Outcome = Literal["pass", "fail", "skip"]
@@ -410,8 +421,6 @@ class HttpHub:
         self.probe_timeout_s = probe_timeout_s
 
     async def reachable(self) -> tuple[bool, str]:
-        import aiohttp
-
         try:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout_s)) as s:
                 t0 = time.perf_counter()
@@ -425,8 +434,6 @@ class HttpHub:
             return False, f"{self.base}: {type(exc).__name__} {exc}".strip()
 
     async def probe(self, count: int) -> list[float | None]:
-        import aiohttp
-
         out: list[float | None] = []
         # One connection for all probes: we measure the path, not TCP handshakes.
         conn = aiohttp.TCPConnector(limit=1)
@@ -452,16 +459,6 @@ class SnmpRouter:
         self.host, self.port, self.community, self.timeout_s = host, port, community, timeout_s
 
     async def sys_uptime(self) -> int:
-        from pysnmp.hlapi.v3arch.asyncio import (
-            CommunityData,
-            ContextData,
-            ObjectIdentity,
-            ObjectType,
-            SnmpEngine,
-            UdpTransportTarget,
-            get_cmd,
-        )
-
         engine = SnmpEngine()
         try:
             target = await UdpTransportTarget.create(
@@ -490,8 +487,6 @@ class PollerRouter:
         self.target = target  # site_agent.netmon.snmp.SnmpTarget
 
     async def sys_uptime(self) -> int:
-        from site_agent.netmon.snmp import SnmpPoller, SnmpState
-
         poller = SnmpPoller()
         try:
             reading = await poller.poll(self.target)

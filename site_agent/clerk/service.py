@@ -21,6 +21,7 @@ Agent → hub: :class:`~site_agent.protocol.FloorRequest` (raise/lower the hand)
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import signal
@@ -45,7 +46,7 @@ from site_agent.clerk.selftest import (
 )
 from site_agent.clerk.state import Briefing, Lang, Notice, UiState, notices, reminder_notice
 from site_agent.client import AgentClient
-from site_agent.config import load_config
+from site_agent.config import default_config_dir, load_config
 from site_agent.features import install_features
 from site_agent.netmon.probe import local_snmp_target
 from site_agent.netmon.snmp import SnmpTarget
@@ -384,8 +385,6 @@ async def run_headless(config_dir: Path | None, *, update_check_s: float = 3600.
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-
     parser = argparse.ArgumentParser(prog="python -m site_agent.clerk.service", description="headless agent with clerk features")
     parser.add_argument("--config-dir")
     parser.add_argument("--update-check-s", type=float, default=3600.0)
@@ -402,8 +401,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def add_clerk_commands(sub: Any, cmd_run: Callable[[Any], int]) -> None:
     """`tray` and `selftest` subcommands for `python -m site_agent` (`autostart` is the UI's, in cli)."""
-    import argparse
-
     tray = sub.add_parser("tray", help="the tray icon and the clerk window (default of `run` on a desktop)")
     tray.add_argument("--demo", action="store_true", help="synthetic camera, microphone and speaker")
     tray.add_argument("--log-level", default="INFO")
@@ -419,8 +416,6 @@ def add_clerk_commands(sub: Any, cmd_run: Callable[[Any], int]) -> None:
 
 def selftest_main(args: Any) -> int:
     """`python -m site_agent selftest`: the clerk's checks in a terminal (asks about the tone if it can)."""
-    from site_agent.config import default_config_dir, load_config
-
     config = load_config(Path(args.config_dir) if args.config_dir else default_config_dir())
     confirm: Confirm | None = None
     if sys.stdin.isatty():

@@ -32,6 +32,7 @@ import numpy as np
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from PIL import Image, ImageDraw
 
 from site_agent import protocol as p
 from site_agent.client import AgentClient, CommandFailed
@@ -160,8 +161,6 @@ class SyntheticCamera(MediaStreamTrack):
                 bg = np.empty((h, w, 3), dtype=np.uint8)
                 bg[:] = self.colour
             else:
-                from PIL import Image, ImageDraw
-
                 img = Image.new("RGB", (w, h), (20, 90, 70))
                 draw = ImageDraw.Draw(img)
                 font = thai_font(max(10, h // 7))
@@ -179,8 +178,6 @@ class SyntheticCamera(MediaStreamTrack):
             # moving bar: proves the picture is live, not a frozen frame
             x = int((self.count * 4) % max(1, w - w // 10))
             rgb[h - h // 8 : h - h // 16, x : x + w // 10] = (250, 200, 40)
-            from PIL import Image, ImageDraw
-
             img = Image.fromarray(rgb)
             draw = ImageDraw.Draw(img)
             clock = time.strftime("%H:%M:%S", time.localtime(now))
