@@ -52,10 +52,10 @@ def make_inventory(path: Path, n: int) -> None:
 
 def prepare(data: Path, inventory: Path, n: int) -> tuple[str, dict[str, str]]:
     """Database with N enrolled sites (real codes redeemed) and an admin API token."""
-    from hub.control.registry.enrolment import issue_code, redeem_code
+    from hub.control.enrolment import issue_code, redeem_code
     from hub.inventory.loader import load_inventory
     from hub.inventory.sync import sync_inventory
-    from hub.web.pages.auth import create_api_token, create_operator
+    from hub.web.auth import create_api_token, create_operator
 
     from hub.db import create_db_engine, migrate
     from hub.settings import Settings

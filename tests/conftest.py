@@ -26,9 +26,11 @@ from aiohttp import web
 
 from hub.app import create_app
 from hub.control.enrolment import issue_code
+from hub.control.registry import REGISTRY
 from hub.db import create_db_engine, migrate
 from hub.inventory.loader import load_inventory
 from hub.inventory.sync import sync_inventory
+from hub.keys import ENGINE
 from hub.settings import Settings
 from hub.web.auth import create_api_token, create_operator
 from site_agent.client import AgentClient
@@ -93,8 +95,6 @@ class HubHandle:
 
     @property
     def registry(self) -> Any:
-        from hub.control.registry import REGISTRY
-
         return self.app[REGISTRY]
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -114,7 +114,6 @@ async def start_hub(settings: Settings, tmp: Path) -> HubHandle:
     port = runner.addresses[0][1]
     url = f"http://127.0.0.1:{port}"
     settings.public_url = url
-    from hub.keys import ENGINE
 
     handle = HubHandle(app, runner, settings, url, app[ENGINE], tmp)
     return handle

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
@@ -507,8 +507,6 @@ class AgentRegistry:
         dirty, self._dirty = self._dirty, set()
         if not dirty:
             return
-        from datetime import datetime
-
         stamps = {
             code: datetime.fromtimestamp(self.live[code].last_seen or 0, UTC)
             for code in dirty

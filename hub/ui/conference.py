@@ -1,8 +1,7 @@
 """Live conference: program preview, layout, floor queue, microphones, agenda.
 
-The conference API belongs to the media feature. Until ``/api/v1/conferences``
-is registered the page shows a labelled placeholder; once it is, the page's
-script drives it (see static/js/conference.js for the calls it makes).
+The page renders the panels; its script drives the conference room's API
+(``/api/v1/conferences``, see static/js/conference.js for the calls it makes).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Reports: the monthly cost/usage report and per-briefing reports.
 
-The report generator is another feature's; this page lists what it offers
-once ``/api/v1/reports`` exists. Until then it shows the briefings the
-scheduler has recorded (attendance is on each briefing's readiness board).
+The monthly reports come with the reports feature (a later issue; the page says
+so). Today it shows the briefings the scheduler has recorded, with their
+attendance from each briefing's readiness board.
 """
 
 from __future__ import annotations

@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 
 from hub.settings import Settings
+from site_agent.enrol import EnrolFailed, enrol
 from tests.conftest import free_port, start_hub
+from tests.hub.schema import schema_diff
 
 
 def _pg_bin(name: str) -> str:
@@ -65,7 +67,6 @@ async def test_migrations_and_enrolment_on_postgresql(postgres_url: str, tmp_pat
         config = await hub.enrol_agent("UDN17")
         async with run_agent(config):
             assert hub.registry.is_online("UDN17")
-        from site_agent.enrol import EnrolFailed, enrol
 
         code = hub.issue_code("UDN01")
         await enrol(hub.url, code, tmp_path / "one")
@@ -74,7 +75,6 @@ async def test_migrations_and_enrolment_on_postgresql(postgres_url: str, tmp_pat
         with hub.engine.connect() as conn:
             heads = [r[0] for r in conn.exec_driver_sql("SELECT version_num FROM alembic_version")]
         assert len(heads) >= 1 and all(heads)
-        from tests.hub.schema import schema_diff
 
         assert schema_diff(hub.engine) == []
     finally:

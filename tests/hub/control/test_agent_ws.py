@@ -14,7 +14,7 @@ from hub import audit
 from hub.control.registry import CommandRefused
 from site_agent import protocol as p
 from site_agent.config import AgentConfig
-from tests.conftest import HubHandle
+from tests.conftest import HubHandle, start_hub
 
 
 async def raw_connect(hub: HubHandle, http: aiohttp.ClientSession) -> aiohttp.ClientWebSocketResponse:
@@ -204,8 +204,6 @@ async def test_commands_are_acked_and_unknown_commands_fail_cleanly(hub: HubHand
 async def test_agent_reconnects_after_hub_restart_on_same_port(
     hub: HubHandle, run_agent: Any, tmp_path: Any
 ) -> None:
-    from tests.conftest import start_hub
-
     config = await hub.enrol_agent("UDN14")
     port = int(hub.url.rsplit(":", 1)[1])
     async with run_agent(config) as client:

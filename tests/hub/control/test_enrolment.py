@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -12,12 +19,12 @@ import pytest
 from sqlmodel import select
 
 from hub import audit
-from hub.db import session_scope
 from hub.control.store import EnrolmentCode
+from hub.db import session_scope
 from hub.models import utcnow
 from site_agent.config import NotEnrolled, load_config
 from site_agent.enrol import EnrolFailed, enrol
-from tests.conftest import HubHandle, python_module
+from tests.conftest import REPO, HubHandle, free_port, python_module
 
 
 async def test_code_is_single_use_and_reuse_is_refused_and_audited(hub: HubHandle, tmp_path: Path) -> None:
@@ -90,21 +97,12 @@ async def test_enrol_endpoint_rejects_malformed_bodies(hub: HubHandle, http: aio
 @pytest.mark.slow
 def test_cli_enroll_then_agent_enroll_and_run(tmp_path: Path) -> None:
     """The documented flow, as commands: hub enroll → site_agent enroll → site_agent run."""
-    import signal
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-
-    from tests.conftest import REPO, free_port
-
     port = free_port()
     env = {"SALAKLANG_DATA_DIR": str(tmp_path / "var"), "SALAKLANG_PORT": str(port)}
     made = python_module("hub", "enroll", "UDN17", env=env)
     assert made.returncode == 0, made.stderr
     code = re.search(r"[A-Z2-9]{5}-[A-Z2-9]{5}", made.stdout)
     assert code and "นายูง" in made.stdout
-    import os
 
     server = subprocess.Popen([sys.executable, "-m", "hub", "serve"], cwd=REPO,
                               env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -126,8 +124,6 @@ def test_cli_enroll_then_agent_enroll_and_run(tmp_path: Path) -> None:
                                  cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         health: dict[str, Any] = {}
         for _ in range(100):
-            import json
-
             health = json.load(urllib.request.urlopen(f"{hub_url}/healthz", timeout=1))
             if health["agents_connected"] == 1:
                 break

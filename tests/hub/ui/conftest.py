@@ -6,11 +6,13 @@ scripts/apt-packages.txt); no browser is downloaded.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -21,6 +23,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
+from site_agent import protocol as p
+from site_agent.client import AgentClient
+from site_agent.enrol import enrol
 from tests.conftest import REPO, free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -86,8 +91,6 @@ def start_demo(tmp: Path, env: dict[str, str] | None = None) -> Demo:
             break
     assert url, "demo never printed its URL"
     # Keep reading its output so a full pipe never blocks the demo.
-    import threading
-
     threading.Thread(target=lambda: [None for _ in proc.stdout or []], daemon=True).start()
     demo = Demo(url, token, proc)
     demo.wait_online()
@@ -162,13 +165,6 @@ class OwnAgent:
     test can make that district ask for the floor the way a clerk's tray does."""
 
     def __init__(self, demo: Demo, code: str, folder: Path) -> None:
-        import asyncio
-        import threading
-
-        from site_agent import protocol as p
-        from site_agent.client import AgentClient
-        from site_agent.enrol import enrol
-
         self.code = code
         self._p = p
         status, body = demo.api("POST", f"/api/v1/demo/agents/{code}/stop")
@@ -190,8 +186,6 @@ class OwnAgent:
         assert ready.wait(20), "own agent did not enrol"
 
     def request_floor(self) -> None:
-        import asyncio
-
         msg = self._p.FloorRequest(action="request")
         asyncio.run_coroutine_threadsafe(self.client.send(msg), self.loop).result(10)
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
 import pytest
+from PIL import Image, ImageStat
 from playwright.sync_api import BrowserContext, expect
 
 from tests.hub.ui.conftest import PASSWORD, Demo, OwnAgent, login, shot, watch_console
@@ -260,9 +262,7 @@ def test_pages_send_security_headers_and_no_inline_script(demo: Demo, context: B
 
 def _frame_stats(png: bytes) -> tuple[float, list[float]]:
     """Mean brightness and a coarse 4x4 brightness grid of a screenshot (Pillow)."""
-    import io
 
-    from PIL import Image, ImageStat
 
     img = Image.open(io.BytesIO(png)).convert("L").resize((64, 36))
     cells = [ImageStat.Stat(img.crop((x * 16, y * 9, x * 16 + 16, y * 9 + 9))).mean[0]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import aiohttp
 import pytest
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from hub import audit
+from hub.web import pages
 from hub.web.auth import AuthError, create_operator, verify_password
 from tests.conftest import PASSWORD, HubHandle
 
@@ -97,9 +100,7 @@ async def test_security_headers(hub: HubHandle, http: aiohttp.ClientSession) -> 
 
 
 async def test_session_expires(hub: HubHandle, http: aiohttp.ClientSession) -> None:
-    import asyncio
 
-    from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
     await login(http, hub, "viewer", PASSWORD)
     async with http.get(f"{hub.url}/api/v1/me") as resp:
@@ -116,7 +117,6 @@ async def test_session_expires(hub: HubHandle, http: aiohttp.ClientSession) -> N
 
 
 async def test_login_is_throttled_after_many_failures(hub: HubHandle, http: aiohttp.ClientSession) -> None:
-    from hub.web import pages
 
     pages._failures.clear()
     statuses = [(await login(http, hub, "admin", "bad-password-x")).status for _ in range(pages.LOGIN_MAX_FAILURES + 1)]
