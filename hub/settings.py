@@ -129,7 +129,7 @@ class Settings(BaseSettings):
     mail_max_attempts: int = Field(12, ge=1, description="Attempts before a mail is marked failed.")
     mail_poll_s: float = Field(5.0, gt=0, description="How often the outbox looks for mail due for a retry.")
 
-    # --- link health and alarms (issue 5: hub/linkhealth.py, hub/alarms.py) -------------
+    # --- link health and alarms (issue 5: hub/linkhealth/, hub/alarms/) -----------------
     linkhealth_udp_echo_port: int = Field(
         0, ge=-1, le=65535,
         description="UDP port of the echo the agents probe; agents are told the bound port "
@@ -161,7 +161,7 @@ class Settings(BaseSettings):
     )
     alarms_webhook_url: str = Field("", description="POST each alarm as JSON to this URL (empty: no webhook).")
     alarms_email_to: str = Field("", description="Comma-separated addresses that receive alarms by email (empty: none).")
-    alarms_delivery_timeout_s: float = Field(10.0, gt=0, description="Timeout for one webhook or email delivery of an alarm.")
+    alarms_delivery_timeout_s: float = Field(10.0, gt=0, description="Timeout for one webhook delivery of an alarm (alarm e-mail goes through the mail outbox: smtp_timeout_s, mail_retry_*).")
 
     # --- conferences and media (issue 3: hub/conferences.py, hub/media/) ---------------
     media_enabled: bool = Field(

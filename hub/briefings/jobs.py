@@ -746,9 +746,10 @@ class Briefings:
         if OccState(occ.state) is OccState.SCHEDULED:
             self._schedule([occ])
         else:
+            # The end step ends the conference. ConferenceManager.extend is not called: the
+            # conference of a briefing has no end of its own, and extending one from "none"
+            # gives it an end ``minutes`` from now, before the briefing's new end.
             self._reschedule_end(occ)
-        if occ.conference_id is not None:
-            await self.conferences.extend(occ.conference_id, minutes, actor)
         await audit.arecord(self.engine, actor=actor, action="briefing.extend", target=f"occurrence:{occurrence_id}",
                             detail={"minutes": minutes})
         return await asyncio.to_thread(self.board, occurrence_id)

@@ -124,6 +124,7 @@ class AgentProbe:
     reasons: list[str] = field(default_factory=list)
     got: list[tuple[str, float, dict[str, Any]]] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
+    media: agent_media.MediaEndpoint | None = None
 
     def install(self) -> None:
         def observe(command: p.HubCommand[Any]) -> None:
@@ -141,7 +142,7 @@ class AgentProbe:
 
         self.client.add_command_handler(p.SelfTest, selftest)
         self.client.add_command_handler(p.Reminder, done)
-        agent_media.install(self.client)
+        self.media = agent_media.install(self.client)
 
     def names(self) -> list[str]:
         return [g[0] for g in self.got]
@@ -169,6 +170,10 @@ async def agents(hub: TestHub, codes: list[str], tmp: Path) -> AsyncIterator[dic
             assert p.task is not None
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(p.task, 5)
+            # A peer connection whose hub went away mid-briefing is closed here, not by the loop's end.
+            if p.media is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(p.media.close(), 5)
 
 
 class MailSink:
