@@ -36,6 +36,8 @@ from pydantic import Field as PField
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from hub import audit
+from hub.attendance import model as attendance_model
+from hub.attendance import store as attendance
 from hub.conferences.agenda import Agenda, AgendaError, AgendaItem
 from hub.conferences.conference import Conference, ConferenceError, ConferenceEvent
 from hub.conferences.floor import Actor, Floor, FloorError, RequestStatus
@@ -145,6 +147,7 @@ class ConferenceManager:
     # --- lifetime --------------------------------------------------------------------------
     async def startup(self) -> None:
         """Resume every conference that was live when the hub stopped (or crashed)."""
+        await asyncio.to_thread(self._close_attendance)  # intervals a crash left open (issue 13)
         rows = await asyncio.to_thread(self._load_live)
         for row in rows:
             try:
@@ -174,6 +177,7 @@ class ConferenceManager:
     async def shutdown(self) -> None:
         """Stop media but leave conferences live in the database: a restart resumes them."""
         self._closing = True
+        await asyncio.to_thread(self._close_attendance)  # the sites drop with the hub (issue 13)
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -200,6 +204,24 @@ class ConferenceManager:
         with Session(self.engine, expire_on_commit=False) as s:
             return list(s.exec(select(ConferenceRecord).where(ConferenceRecord.status == "live")).all())
 
+    # --- attendance intervals (issue 13): the record the monthly report reads -------------------
+    def _close_attendance(self) -> None:
+        with Session(self.engine) as s:
+            attendance.close_all_open(s, utcnow())
+            s.commit()
+
+    async def _attendance(self, live: LiveConference, code: str, closed: attendance_model.Closed | None) -> None:
+        """Open (``closed`` None) or close the site's interval, in its own small transaction."""
+        def write() -> None:
+            with Session(self.engine) as s:
+                if closed is None:
+                    attendance.open_interval(s, live.conf.id, live.occurrence_id, code, utcnow())
+                else:
+                    attendance.close_interval(s, live.conf.id, code, utcnow(), closed)
+                s.commit()
+
+        await asyncio.to_thread(write)
+
     def _insert(self, record: ConferenceRecord) -> int:
         with Session(self.engine, expire_on_commit=False) as s:
             s.add(record)
@@ -223,6 +245,9 @@ class ConferenceManager:
             if conf.status == "ended" and row.ended_at is None:
                 row.ended_at = utcnow()
             s.add(row)
+            # Attendance record (issue 13): floor grants/releases, removals and the end, same transaction.
+            attendance.apply_conference_events(s, conf.id, live.occurrence_id,
+                                               [(e.action, e.target, e.actor) for e in events], utcnow())
             for e in events:
                 s.add(AuditEvent(
                     actor=self._audit_actor(conf, e.actor)[:100],
@@ -530,6 +555,7 @@ class ConferenceManager:
         if task is not None:
             task.cancel()
         live.presence.setdefault(code, {})["left_at"] = utcnow().isoformat()
+        await self._attendance(live, code, attendance_model.Closed.LINK_LOST)
         if live.worker is not None and live.worker.running:
             with contextlib.suppress(MediaWorkerError):
                 await live.worker.request("leave", site=code)
@@ -559,6 +585,7 @@ class ConferenceManager:
             # The clerk left the call: media stops, the district stays on the list and can rejoin.
             live.in_program.discard(code)
             live.presence.setdefault(code, {})["left_at"] = utcnow().isoformat()
+            await self._attendance(live, code, attendance_model.Closed.LEFT)
             if live.worker is not None and live.worker.running:
                 with contextlib.suppress(MediaWorkerError):
                     await live.worker.request("leave", site=code)
@@ -628,6 +655,7 @@ class ConferenceManager:
         entry.pop("error", None)
         entry.setdefault("joined_at", utcnow().isoformat())
         entry.pop("left_at", None)
+        await self._attendance(live, code, None)
         await audit.arecord(self.engine, actor=f"agent:{code}", action="conference.join",
                             target=f"conference:{conf.id}/{code}", detail={"profile": profile.to_dict()})
         async with live.lock:
