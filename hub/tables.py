@@ -11,3 +11,4 @@ from hub.mail import outbox as mailer  # noqa: F401
 from hub.alarms import service as alarms  # noqa: F401  (link health, issue 5)
 from hub.conferences import manager as conferences  # noqa: F401  (conferences, issue 3)
 from hub.attendance import store as attendance  # noqa: F401  (attendance intervals, issue 13)
+from hub.reports import store as reports  # noqa: F401  (monthly reports, issue 13)
