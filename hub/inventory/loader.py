@@ -170,7 +170,7 @@ class VatChange(_Strict):
     vat_rate: Rate
 
 
-def _dates_increase(changes: tuple[FeeChange, ...] | tuple[VatChange, ...]) -> None:
+def _dates_increase(changes: tuple[FeeChange | VatChange, ...]) -> None:
     for before, after in itertools.pairwise(changes):
         if after.effective <= before.effective:
             raise PydanticCustomError(

@@ -75,6 +75,28 @@ LABELS: dict[str, tuple[str, str]] = {
     "briefings": ("การประชุมในเดือน", "Briefings in the month"),
     "none": ("ไม่มี", "none"),
     "thb": ("บาท", "THB"),
+    # the control room's Reports page
+    "page_monthly": ("รายงานประจำเดือน", "Monthly report"),
+    "preview": ("แสดงตัวอย่าง", "Preview"),
+    "download": ("ดาวน์โหลด", "Download"),
+    "send_now": ("ส่งอีเมลถึงฝ่ายการเงินตอนนี้", "E-mail finance now"),
+    "language": ("ภาษา", "Language"),
+    "runs": ("การจัดทำและการส่ง", "Runs and deliveries"),
+    "run_trigger": ("ที่มา", "Trigger"),
+    "run_state": ("ผล", "Result"),
+    "run_files": ("ไฟล์", "Files"),
+    "deliveries": ("การส่งอีเมล", "E-mail deliveries"),
+    "next_run": ("ส่งอัตโนมัติครั้งถัดไป", "Next automatic run"),
+    "finance_to": ("ผู้รับ", "Recipients"),
+    "no_runs": ("ยังไม่มีการจัดทำ", "No runs yet."),
+    "ok": ("สำเร็จ", "done"),
+    "failed": ("ล้มเหลว", "failed"),
+    "schedule": ("อัตโนมัติ", "automatic"),
+    "api": ("สั่งจากหน้านี้", "from this page"),
+    "cli": ("บรรทัดคำสั่ง", "command line"),
+    "queued": ("รอส่ง", "queued"),
+    "sent": ("ส่งแล้ว", "sent"),
+    "attempts": ("ครั้งที่ลอง", "attempts"),
 }
 
 

@@ -165,9 +165,9 @@ def tariff_timeline(
     out: list[Tariff] = []
     cur_fee, cur_vat = fee, vat_rate
     for d in sorted(points):
-        f, r = points[d]
-        cur_fee = f if f is not None else cur_fee
-        cur_vat = r if r is not None else cur_vat
+        new_fee, new_vat = points[d]
+        cur_fee = new_fee if new_fee is not None else cur_fee
+        cur_vat = new_vat if new_vat is not None else cur_vat
         out.append(Tariff(d, cur_fee, cur_vat))
     return tuple(out)
 

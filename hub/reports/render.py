@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
+import markupsafe
 
 from hub.paths import templates_dir
 from hub.reports import charts, csvout, pdf, xlsxout
@@ -36,6 +37,12 @@ _env = jinja2.Environment(
 
 def _pct(value: Decimal | float | None, places: int = 2) -> str:
     return "—" if value is None else f"{float(value):.{places}f}"
+
+
+def _rate_pct(rate: Decimal) -> str:
+    """0.0700 → '7', 0.0725 → '7.25' (Decimal's %g keeps the stored trailing zeros)."""
+    text = format(rate * 100, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _dec(value: Decimal | None) -> str:
@@ -119,7 +126,7 @@ def html_context(r: m.MonthlyReport, lang: str, tz: str, *, for_pdf: bool) -> di
             "cost": charts.cost_saving_chart(lines, lang),
         } if lines else {},
         "rate_text": lambda p: label("rate_period", lang).format(
-            fee=m.format_thb(p.monthly_fee), vat=f"{p.vat_rate * 100:g}", first=m.thai_date(p.first, lang),
+            fee=m.format_thb(p.monthly_fee), vat=_rate_pct(p.vat_rate), first=m.thai_date(p.first, lang),
             last=m.thai_date(p.last, lang), days=p.days),
     }
 
@@ -170,5 +177,5 @@ def mail_body(r: m.MonthlyReport, lang: str) -> tuple[str, str, str]:
         text = (f"Monthly report for {r.month.label('en')}, {r.province_en}\n"
                 f"Fee {m.format_thb(t.fee)} THB, VAT {m.format_thb(t.vat)} THB, total {m.format_thb(t.total)} THB\n"
                 f"Travel saved {m.format_thb(t.saving_thb)} THB\n\nPDF, XLSX and CSV attached.\n")
-    html = "<html><body><pre style=\"font-family: sans-serif\">" + jinja2.utils.escape(text) + "</pre></body></html>"
+    html = "<html><body><pre style=\"font-family: sans-serif\">" + markupsafe.escape(text) + "</pre></body></html>"
     return subject, text, str(html)

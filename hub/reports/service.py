@@ -252,6 +252,9 @@ class Reports:
         scheduler.add_job(self.monthly_job, self.trigger(), id=JOB_ID, jobstore=JOB_STORE, replace_existing=True,
                           misfire_grace_time=3600, coalesce=True)
 
+    def next_run(self) -> datetime | None:
+        return self.trigger().get_next_fire_time(None, self.clock())
+
     def due_month(self, now: datetime) -> m.Month:
         """The month the job reports at ``now``: the one before the current local month."""
         local = now.astimezone(ZoneInfo(self.settings.timezone))

@@ -118,14 +118,14 @@ def sync_tariffs(engine: sa.Engine, inventory: Inventory) -> int:
             old = have.get(site.code, {})
             wanted = {t.effective for t in timeline}
             for t in timeline:
-                row = old.get(t.effective)
-                if row is None:
+                found = old.get(t.effective)
+                if found is None:
                     s.add(ReportTariff(site_code=site.code, effective=t.effective,
                                        monthly_fee_thb=t.monthly_fee, vat_rate=t.vat_rate))
                     changed += 1
-                elif (Decimal(row.monthly_fee_thb), Decimal(row.vat_rate)) != (t.monthly_fee, t.vat_rate):
-                    row.monthly_fee_thb, row.vat_rate = t.monthly_fee, t.vat_rate
-                    s.add(row)
+                elif (Decimal(found.monthly_fee_thb), Decimal(found.vat_rate)) != (t.monthly_fee, t.vat_rate):
+                    found.monthly_fee_thb, found.vat_rate = t.monthly_fee, t.vat_rate
+                    s.add(found)
                     changed += 1
             for eff, row in old.items():
                 if eff not in wanted:  # the contract was corrected in the inventory

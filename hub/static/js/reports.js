@@ -1,26 +1,37 @@
-// Reports: the reports feature's list with downloads, and recent briefings' attendance.
+// Reports: the monthly report's preview, downloads and e-mail, and recent briefings' attendance.
 "use strict";
 (function () {
   const S = window.Salaklang;
   const T = S.pageText();
 
-  async function loadReports() {
-    const box = document.getElementById("reports");
-    if (!box || box.dataset.enabled !== "1") return;
-    const body = document.querySelector("#report-list tbody");
-    try {
-      const data = await S.api("GET", "/api/v1/reports");
-      const rows = Array.isArray(data) ? data : (data.reports || []);
-      if (!rows.length) { body.replaceChildren(S.el("tr", {}, S.el("td", { colspan: 3, text: T.no_reports }))); return; }
-      body.replaceChildren(...rows.map((r) => {
-        const links = S.el("td", { class: "actions" });
-        for (const [fmt, url] of Object.entries(r.downloads || r.formats || {})) {
-          links.append(S.el("a", { class: "button", href: url, download: "", text: "⬇ " + fmt.toUpperCase() }));
-        }
-        return S.el("tr", {}, S.el("td", { text: r.title || r.name || r.kind || "" }),
-          S.el("td", { text: r.period || r.month || "" }), links);
-      }));
-    } catch (e) { S.say(e.message, false); }
+  // The monthly report: preview in a frame, downloads follow the chosen month and language.
+  function monthlyForm() {
+    const form = document.getElementById("monthly-form");
+    if (!form) return;
+    const month = document.getElementById("report-month");
+    const lang = document.getElementById("report-lang");
+    const frame = document.getElementById("report-frame");
+    const url = (fmt) => `${form.dataset.api}?month=${encodeURIComponent(month.value)}&format=${fmt}&lang=${lang.value}`;
+    const links = () => form.querySelectorAll("a[data-format]").forEach((a) => { a.href = url(a.dataset.format); });
+    month.addEventListener("change", links);
+    lang.addEventListener("change", links);
+    links();
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const err = document.getElementById("report-error");
+      err.hidden = true;
+      // Ask for JSON first: a bad month comes back as a clear error instead of an error page in the frame.
+      try { await S.api("GET", url("json")); } catch (e) { err.textContent = e.message; err.hidden = false; return; }
+      frame.src = url("html");
+      frame.hidden = false;
+    });
+    const send = document.getElementById("report-send");
+    if (send) {
+      send.addEventListener("click", async () => {
+        const out = await S.act(send, () => S.api("POST", "/api/v1/reports/monthly/runs", { month: month.value }), T.sent);
+        if (out) window.setTimeout(() => window.location.reload(), 1500);
+      });
+    }
   }
 
   async function loadPast() {
@@ -49,6 +60,6 @@
       }));
     } catch (e) { S.say(e.message, false); }
   }
-  loadReports();
+  monthlyForm();
   loadPast();
 })();
