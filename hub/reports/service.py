@@ -236,11 +236,12 @@ class Reports:
     """The room at run time: the monthly job, runs, deliveries."""
 
     def __init__(self, engine: sa.Engine, settings: Settings, outbox: Outbox,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.engine = engine
         self.settings = settings
         self.outbox = outbox
-        self.clock = clock
+        # Looked up at each call (not bound at import) so a test can move the hub's idea of "now".
+        self.clock = clock or (lambda: utcnow())
         self._lock = asyncio.Lock()
 
     def trigger(self) -> CronTrigger:
