@@ -6,6 +6,7 @@ the PDF and the CLI alike (no web app needed to render).
 
 from __future__ import annotations
 
+import functools
 import json
 from decimal import Decimal
 from typing import Any
@@ -107,6 +108,16 @@ def report_json(r: m.MonthlyReport) -> dict[str, Any]:
     }
 
 
+@functools.lru_cache(maxsize=4)
+def _charts(lines: tuple[m.DistrictLine, ...], lang: str) -> dict[str, str]:
+    """Drawn once per report and language: the preview, the PDF and the mail all reuse them."""
+    return {
+        "attendance": charts.attendance_chart(lines, lang),
+        "availability": charts.availability_chart(lines, lang),
+        "cost": charts.cost_saving_chart(lines, lang),
+    }
+
+
 def html_context(r: m.MonthlyReport, lang: str, tz: str, *, for_pdf: bool) -> dict[str, Any]:
     lines = list(r.lines)
     return {
@@ -120,11 +131,7 @@ def html_context(r: m.MonthlyReport, lang: str, tz: str, *, for_pdf: bool) -> di
         "util": m.utilisation_pct,
         "rule_saving": label("rule_saving", lang).format(rate=r.rules.travel_rate_thb_per_km,
                                                          people=r.rules.people_per_district),
-        "charts": {
-            "attendance": charts.attendance_chart(lines, lang),
-            "availability": charts.availability_chart(lines, lang),
-            "cost": charts.cost_saving_chart(lines, lang),
-        } if lines else {},
+        "charts": _charts(r.lines, lang) if lines else {},
         "rate_text": lambda p: label("rate_period", lang).format(
             fee=m.format_thb(p.monthly_fee), vat=_rate_pct(p.vat_rate), first=m.thai_date(p.first, lang),
             last=m.thai_date(p.last, lang), days=p.days),
