@@ -114,11 +114,25 @@ def _lines(engine: sa.Engine, sites: Sequence[store.SiteRow], month: m.Month, ru
     intervals = store.intervals(engine, lo, hi, until=min(hi, now))
     floors = store.floors(engine, lo, hi, until=min(hi, now))
     links = link_months(engine, sites, month, tz, now)
+    # Grouped by site once: at national size each district then sees only its own records.
+    by_site: dict[str, tuple[list[m.Briefing], list[m.Interval], list[m.Interval]]] = {
+        s.district.code: ([], [], []) for s in sites}
+    for b in briefings:
+        for code in b.districts:
+            if code in by_site:
+                by_site[code][0].append(b)
+    for i in intervals:
+        if i.site in by_site:
+            by_site[i.site][1].append(i)
+    for f in floors:
+        if f.site in by_site:
+            by_site[f.site][2].append(f)
     lines = []
     for s in sites:
         if m.billed_window(s.district, month) is None:
             continue  # not yet connected that month: no line, no fee
-        lines.append(m.district_line(s.district, month, briefings, intervals, floors, links[s.site_id], rules))
+        mine, spans, holds = by_site[s.district.code]
+        lines.append(m.district_line(s.district, month, mine, spans, holds, links[s.site_id], rules))
     return lines, briefings
 
 
