@@ -8,7 +8,18 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from hub import alarms, briefings, conferences, control, inventory, linkhealth, mail, ui, updates
+from hub import (
+    alarms,
+    briefings,
+    conferences,
+    control,
+    inventory,
+    linkhealth,
+    mail,
+    reports,
+    ui,
+    updates,
+)
 from hub import web as web_room
 from hub.db import create_db_engine, migrate
 from hub.events import EventBus
@@ -32,6 +43,7 @@ FEATURES: list[Callable[[web.Application], None]] = [
     briefings.setup,  # briefing series, timeline jobs, invitations (issue 4)
     ui.setup,  # control-room pages and their live feed (issue 6)
     updates.setup,  # agent releases, rollout waves, agent log uploads, self-tests (issue 7)
+    reports.setup,  # monthly cost and usage reports, the 07:00 job on the 1st (issue 13)
 ]
 
 

@@ -213,6 +213,12 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report_monthly(args: argparse.Namespace) -> int:
+    from hub.reports.cli import cmd_monthly
+
+    return cmd_monthly(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m hub",
@@ -270,6 +276,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     mig = sub.add_parser("migrate", help="bring the database schema up to date")
     mig.set_defaults(func=cmd_migrate)
+
+    report = sub.add_parser("report", help="monthly cost and usage report (PDF, XLSX, CSV, HTML, JSON)")
+    kinds = report.add_subparsers(dest="report_command", required=True, metavar="KIND")
+    monthly = kinds.add_parser("monthly", help="the monthly report for finance (issue 13)")
+    monthly.add_argument("--month", required=True, help="YYYY-MM, Common or Buddhist Era (2018-04 or 2561-04)")
+    monthly.add_argument("--format", default="pdf", choices=["pdf", "xlsx", "csv", "html", "json"])
+    monthly.add_argument("--lang", default="th", choices=["th", "en"])
+    monthly.add_argument("-o", "--output", help="file to write (default: standard output)")
+    monthly.set_defaults(func=cmd_report_monthly)
     return parser
 
 

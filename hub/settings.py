@@ -10,6 +10,7 @@ two in step.
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -176,6 +177,27 @@ class Settings(BaseSettings):
     )
     conference_join_timeout_s: float = Field(
         20.0, gt=0, description="Time an agent has to answer a join (its SDP offer) before the hub retries."
+    )
+
+    # --- monthly cost and usage reports (issue 13) ------------------------------------------------
+    reports_finance_to: str = Field(
+        "", description="Comma-separated addresses that receive the monthly report by e-mail (empty: none)."
+    )
+    reports_language: str = Field("th", pattern="^(th|en)$", description="Language of the e-mailed monthly report.")
+    reports_travel_rate_thb_per_km: Decimal = Field(
+        Decimal("4"), ge=0, description="Official travel rate per km (private car) used for the saving."
+    )
+    reports_people_per_district: int = Field(
+        2, ge=1, le=50, description="People a district would send to the hall for one briefing."
+    )
+    reports_travel_speed_kmh: Decimal = Field(
+        Decimal("60"), gt=0, description="Average road speed for the hours of travel saved."
+    )
+    reports_left_early_s: float = Field(
+        300.0, ge=0, description="A district whose last interval ends this many seconds before the end left early."
+    )
+    reports_monthly_job: bool = Field(
+        True, description="Produce and e-mail the report at 07:00 on the 1st for the month before."
     )
 
     @field_validator("timezone")

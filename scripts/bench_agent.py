@@ -31,9 +31,8 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hub.control.enrolment import issue_code, redeem_code  # noqa: E402
-
 from hub.app import create_app  # noqa: E402
+from hub.control.enrolment import issue_code, redeem_code  # noqa: E402
 from hub.control.registry import REGISTRY  # noqa: E402
 from hub.keys import ENGINE  # noqa: E402
 from hub.settings import Settings  # noqa: E402

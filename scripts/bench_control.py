@@ -53,12 +53,11 @@ def make_inventory(path: Path, n: int) -> None:
 def prepare(data: Path, inventory: Path, n: int) -> tuple[str, dict[str, str]]:
     """Database with N enrolled sites (real codes redeemed) and an admin API token."""
     from hub.control.enrolment import issue_code, redeem_code
+    from hub.db import create_db_engine, migrate
     from hub.inventory.loader import load_inventory
     from hub.inventory.sync import sync_inventory
-    from hub.web.auth import create_api_token, create_operator
-
-    from hub.db import create_db_engine, migrate
     from hub.settings import Settings
+    from hub.web.auth import create_api_token, create_operator
 
     settings = Settings(data_dir=data, inventory_path=inventory)
     engine = create_db_engine(settings.effective_database_url)

@@ -98,12 +98,12 @@ async def run_agents(config_file: Path) -> None:
 
 async def bench(n_agents: int, n_occ: int, spacing: float, conferences: bool = True) -> dict[str, Any]:
     from aiohttp import web
-    from hub.control.enrolment import issue_code, redeem_code
 
     from hub import app as app_module
     from hub.app import create_app
     from hub.briefings.keys import BRIEFINGS
     from hub.conferences import setup as conferences_setup
+    from hub.control.enrolment import issue_code, redeem_code
     from hub.control.registry import REGISTRY
     from hub.keys import ENGINE
     from hub.settings import Settings

@@ -32,7 +32,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hub.linkhealth.snmp_poller import poll_cycle
-
 from site_agent.netmon.snmp import CounterTracker, SnmpPoller, SnmpTarget
 
 PERIOD_S = 60.0

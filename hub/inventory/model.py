@@ -6,6 +6,7 @@ hub.inventory.sync writes them into the database.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -126,6 +127,30 @@ class SnmpSpec(_Strict):
         return self
 
 
+class FeeChange(_Strict):
+    """A new monthly fee (excluding VAT) in force from ``effective`` (a contract change)."""
+
+    effective: date
+    monthly_fee_thb: MoneyTHB
+
+
+class VatChange(_Strict):
+    """A new VAT rate in force from ``effective`` (a change in the law)."""
+
+    effective: date
+    vat_rate: Rate
+
+
+def _dates_increase(changes: tuple[FeeChange | VatChange, ...]) -> None:
+    for before, after in itertools.pairwise(changes):
+        if after.effective <= before.effective:
+            raise PydanticCustomError(
+                "tariff_dates",
+                "effective dates must increase: {after} is not after {before}",
+                {"after": after.effective.isoformat(), "before": before.effective.isoformat()},
+            )
+
+
 class LinkSpec(_Strict):
     """The site's leased line and what it costs (fee excluding VAT)."""
 
@@ -138,6 +163,20 @@ class LinkSpec(_Strict):
     billing_start: date
     billed_to: Text
     snmp: SnmpSpec
+    fee_changes: tuple[FeeChange, ...] = ()
+    vat_changes: tuple[VatChange, ...] = ()
+
+    @model_validator(mode="after")
+    def _tariff_dates(self) -> LinkSpec:
+        for changes in (self.fee_changes, self.vat_changes):
+            _dates_increase(changes)
+            if changes and changes[0].effective <= self.billing_start:
+                raise PydanticCustomError(
+                    "tariff_dates",
+                    "a change effective {first} must come after billing_start {start}",
+                    {"first": changes[0].effective.isoformat(), "start": self.billing_start.isoformat()},
+                )
+        return self
 
 
 class SiteSpec(_Strict):
@@ -182,6 +221,8 @@ class LinkDefaults(_Strict):
     billing_start: date | None = None
     billed_to: Text | None = None
     snmp: SnmpDefaults | None = None
+    fee_changes: tuple[FeeChange, ...] | None = None
+    vat_changes: tuple[VatChange, ...] | None = None
 
 
 class Defaults(_Strict):

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
@@ -54,9 +54,15 @@ class RetryPolicy:
         return timedelta(seconds=min(self.max_s, self.base_s * 2 ** max(0, attempts - 1)))
 
 
-def build_message(row: MailOutbox, cfg: SmtpConfig) -> EmailMessage:
+# (filename, MIME type "maintype/subtype", content) of one file attached at send time.
+Attachment = tuple[str, str, bytes]
+AttachmentSource = Callable[[int], list[Attachment]]
+
+
+def build_message(row: MailOutbox, cfg: SmtpConfig, attachments: Sequence[Attachment] = ()) -> EmailMessage:
     """An invitation: multipart/mixed[ alternative[text, html, text/calendar;method=M], invite.ics ].
-    Without a calendar (an alarm): alternative[text, html], or plain text without html.
+    Without a calendar (an alarm, a report): alternative[text, html] (or plain text without
+    html), plus the row's ``attachments`` looked up when it is sent.
 
     The inline text/calendar part is what Outlook turns into Accept/Decline
     buttons; its ``method`` parameter must equal METHOD inside it.
@@ -71,18 +77,18 @@ def build_message(row: MailOutbox, cfg: SmtpConfig) -> EmailMessage:
     msg.set_content(row.text_body, subtype="plain", charset="utf-8")
     if row.html_body:
         msg.add_alternative(row.html_body, subtype="html", charset="utf-8")
-    if not row.ics:
+    if row.ics:
+        msg.add_alternative(row.ics, subtype="calendar", charset="utf-8", params={"method": row.ics_method})
+    if not row.ics and not attachments:
         return msg
-    msg.add_alternative(row.ics, subtype="calendar", charset="utf-8", params={"method": row.ics_method})
     for part in msg.iter_parts():
         part.set_param("charset", "UTF-8")
     msg.make_mixed()
-    msg.add_attachment(
-        row.ics.encode("utf-8"),
-        maintype="application",
-        subtype="ics",
-        filename="invite.ics",
-    )
+    if row.ics:
+        msg.add_attachment(row.ics.encode("utf-8"), maintype="application", subtype="ics", filename="invite.ics")
+    for filename, mime, content in attachments:
+        maintype, _, subtype = mime.partition("/")
+        msg.add_attachment(content, maintype=maintype, subtype=subtype, filename=filename)
     return msg
 
 
@@ -106,6 +112,11 @@ class Outbox:
         self.poll_s = poll_s
         self._wake = asyncio.Event()
         self.sent_count = 0
+        # kind -> files to attach to a row of that kind, looked up when it is sent (reports)
+        self.attachment_sources: dict[str, AttachmentSource] = {}
+
+    def add_attachment_source(self, kind: str, source: AttachmentSource) -> None:
+        self.attachment_sources[kind] = source
 
     def wake(self) -> None:
         """Something was queued: look now rather than at the next poll."""
@@ -135,7 +146,9 @@ class Outbox:
         assert row.id is not None
         if not row.message_id:
             row.message_id = make_msgid(domain=self.cfg.from_addr.rsplit("@", 1)[-1])
-        msg = build_message(row, self.cfg)
+        source = self.attachment_sources.get(row.kind)
+        files = await asyncio.to_thread(source, row.id) if source is not None else []
+        msg = build_message(row, self.cfg, files)
         attempts = row.attempts + 1
         try:
             await aiosmtplib.send(
