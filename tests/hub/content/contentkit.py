@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import subprocess
 import zipfile
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import numpy as np
 import pymupdf
 from PIL import Image
 from pptx import Presentation
 from pptx.dml.color import RGBColor
 from pptx.enum.shapes import MSO_SHAPE
 from pptx.util import Inches, Pt
+
+from hub.content.model import kind_of, safe_name
+from hub.content.service import CHUNK, ContentService
+from hub.content.store import ContentItem
 
 SLIDE_BLUE = (0x10, 0x80, 0xE0)
 THAI_TITLE = "สรุปอุบัติเหตุช่วงสงกรานต์ อำเภอนายูง"
@@ -105,12 +112,52 @@ def mp4_file(path: Path, seconds: float = 2.0, tone_hz: int = 1000) -> Path:
 
 
 def mean_rgb(picture: Image.Image, box: tuple[int, int, int, int]) -> tuple[float, float, float]:
-    region = picture.convert("RGB").crop(box)
-    pixels = list(region.getdata())
-    n = len(pixels)
-    return (sum(p[0] for p in pixels) / n, sum(p[1] for p in pixels) / n, sum(p[2] for p in pixels) / n)
+    mean = np.asarray(picture.convert("RGB").crop(box), dtype=np.float64).reshape(-1, 3).mean(axis=0)
+    return float(mean[0]), float(mean[1]), float(mean[2])
 
 
 def close(a: tuple[float, float, float], b: tuple[float, float, float], tol: float = 12) -> bool:
     return all(abs(x - y) <= tol for x, y in zip(a, b, strict=True))
 
+
+
+async def ingest_bytes(service: ContentService, data: bytes, name: str, conference_id: int = 1,
+                       series_id: int | None = None) -> ContentItem:
+    """What the upload route does with a file part: check the name, stream, ingest."""
+    name = safe_name(name)
+    kind = kind_of(name)
+    upload = service.start_upload()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(data), CHUNK):
+            yield data[start:start + CHUNK]
+
+    try:
+        await upload.receive(chunks())
+    except BaseException:
+        upload.discard()
+        raise
+    return await service.ingest(upload, name, kind, conference_id=conference_id, series_id=series_id,
+                                actor="operator:test")
+
+
+def files_under(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting for its reaper counts as dead)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+async def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """Whether ``predicate`` becomes true within ``timeout`` (polled: processes have no event to wait on)."""
+    for _ in range(int(timeout / 0.05)):
+        if predicate():
+            return True
+        await asyncio.sleep(0.05)
+    return predicate()
