@@ -13,6 +13,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from hub.briefings.jobs import setup as scheduler_setup
 from hub.conferences import manager as conferences
+from hub.content import setup as content_setup
 from hub.control import http as api
 from hub.control.registry import AgentRegistry
 from hub.db import create_db_engine, migrate
@@ -38,6 +39,7 @@ FEATURES: list[Callable[[web.Application], None]] = [
     scheduler_setup,  # briefing series, timeline jobs, invitations (issue 4)
     views_setup,  # control-room pages: schedule, conference, district, reports, admin (issue 6)
     updates.setup,  # agent releases, rollout waves, agent log uploads (issue 7)
+    content_setup,  # slides, documents, photos and clips: upload, conversion, presentation (issue 14)
 ]
 
 

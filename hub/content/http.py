@@ -24,6 +24,7 @@ import json
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, TypeVar
+from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
 from pydantic import BaseModel, Field, ValidationError
@@ -195,7 +196,13 @@ async def upload(request: web.Request) -> web.Response:
             if part.name == "file":
                 break
             await part.release()
-        name = safe_name(part.filename or "")
+        # Browsers send the name as UTF-8; aiohttp and some other clients percent-encode it.
+        # Decoded before the check, so "..%2F" cannot slip a separator past it.
+        try:
+            name = unquote(part.filename or "", errors="strict")
+        except UnicodeDecodeError:
+            raise ContentError("bad_name") from None
+        name = safe_name(name)
         kind = kind_of(name)  # refused before reading: an .exe costs no disk
         sink = service.start_upload()
         try:
