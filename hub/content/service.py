@@ -371,6 +371,7 @@ class ContentService:
         self._listeners: list[Listener] = []
         self._slots = asyncio.Semaphore(settings.content_parallel_conversions)
         self._locks: dict[int, asyncio.Lock] = {}
+        self._on_stage: dict[int, ContentItem] = {}  # conference → the item its stage shows
 
     # --- files ---
     @property
@@ -523,8 +524,8 @@ class ContentService:
 
     def _drop_original(self, item: ContentItem) -> None:
         # The bytes stay while another item (ready or still converting) uses them.
-        users = [other for other in store.library(self.engine)
-                 if other.sha256 == item.sha256 and other.id != item.id and other.status != "failed"]
+        users = [other for other in store.items_with_sha(self.engine, item.sha256)
+                 if other.id != item.id and other.status != "failed"]
         if not users:
             self._abs(item.original_path).unlink(missing_ok=True)
 
@@ -548,20 +549,26 @@ class ContentService:
         (the media room forwards the change down its worker pipe).
         """
         self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
 
     def stage(self, conference_id: int) -> Stage:
         return self.stages.setdefault(conference_id, Stage())
 
     def current_frame(self, conference_id: int) -> ContentFrame | None:
-        """What the content tile of ``conference_id`` shows now; None when nothing is shown."""
+        """What the content tile of ``conference_id`` shows now; None when nothing is shown.
+
+        Memory only (no database, no file read): safe to call on the event loop at frame rate.
+        """
         stage = self.stages.get(conference_id)
-        if stage is None or stage.showing is None:
+        item = self._on_stage.get(conference_id)
+        if stage is None or stage.showing is None or item is None:
             return None
         shown = stage.showing
-        item = store.get_item(self.engine, shown.item_id)
-        if item is None:
-            return None
         clip = None
         if shown.clip is not None:
             now = self.clock()
@@ -593,6 +600,7 @@ class ContentService:
             stage = self.stage(conference_id)
             change = stage.show(item_id, Kind(item.kind), item.page_count, layout_now=layout_now,
                                 duration_s=item.duration_s, page=page)
+            self._on_stage[conference_id] = item
             return await self._changed(conference_id, change, actor, ip, "content.show",
                                        {"item_id": item_id, "name": item.original_name,
                                         "sha256": item.sha256, "page": page})
@@ -618,6 +626,7 @@ class ContentService:
                 change = stage.seek(position_s, now)
             elif verb == "end":
                 change, restore = stage.end()
+                self._on_stage.pop(conference_id, None)
             else:
                 raise ContentError("bad_request", verb)
             action = {"next": "content.page", "prev": "content.page", "goto": "content.page",
@@ -635,7 +644,7 @@ class ContentService:
     async def _changed(self, conference_id: int, change: Change, actor: str, ip: str, action: str,
                        detail: dict[str, Any], restore: str | None = None) -> ContentChange:
         stage = self.stage(conference_id)
-        frame = await asyncio.to_thread(self.current_frame, conference_id)
+        frame = self.current_frame(conference_id)
         layout = "presentation" if change is Change.SHOW else restore if change is Change.END else None
         event = ContentChange(conference_id, stage.version, change, frame,
                               keyframe=change in (Change.SHOW, Change.PAGE), layout=layout)

@@ -95,6 +95,11 @@ def ready_twin(engine: sa.Engine, sha256: str, width: int, height: int) -> Conte
         ).first()
 
 
+def items_with_sha(engine: sa.Engine, sha256: str) -> list[ContentItem]:
+    with session_scope(engine) as session:
+        return list(session.exec(select(ContentItem).where(ContentItem.sha256 == sha256)))
+
+
 def library(
     engine: sa.Engine, *, conference_id: int | None = None, series_id: int | None = None
 ) -> list[ContentItem]:
