@@ -12,6 +12,7 @@ from hub import (
     alarms,
     briefings,
     conferences,
+    content,
     control,
     inventory,
     linkhealth,
@@ -44,6 +45,7 @@ FEATURES: list[Callable[[web.Application], None]] = [
     ui.setup,  # control-room pages and their live feed (issue 6)
     updates.setup,  # agent releases, rollout waves, agent log uploads, self-tests (issue 7)
     reports.setup,  # monthly cost and usage reports, the 07:00 job on the 1st (issue 13)
+    content.setup,  # slides, documents, photos and clips: upload, conversion, presentation (issue 14)
 ]
 
 

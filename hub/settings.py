@@ -199,6 +199,26 @@ class Settings(BaseSettings):
     reports_monthly_job: bool = Field(
         True, description="Produce and e-mail the report at 07:00 on the 1st for the month before."
     )
+    # --- content: slides, photos and clips (issue 14: hub/content/) ---------------------
+    content_dir: Path | None = Field(
+        None, description="Directory for uploaded content and its rendered pages. Empty: <data_dir>/content."
+    )
+    content_max_upload_bytes: int = Field(
+        200 * 1024 * 1024, gt=0, description="Largest file an operator or district may upload for showing (413 above)."
+    )
+    content_convert_timeout_s: float = Field(
+        120.0, gt=0, description="Time limit for converting one upload (LibreOffice, page rendering, clip probe); the converter is killed past it."
+    )
+    content_parallel_conversions: int = Field(2, ge=1, le=8, description="Conversions that may run at the same time.")
+    content_max_pages: int = Field(500, ge=1, description="Documents with more pages than this are refused.")
+    content_page_width: int = Field(
+        960, ge=160, le=3840, multiple_of=2,
+        description="Width pages are rendered at: the content tile of the presentation layout, so text is drawn at its real size.",
+    )
+    content_page_height: int = Field(540, ge=90, le=2160, multiple_of=2, description="Height pages are rendered at (see content_page_width).")
+    content_soffice: str = Field(
+        "soffice", description="LibreOffice command used headless to turn PPTX, PPT, ODP and DOCX into PDF."
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 from aiosmtpd.controller import Controller
-from hub.mail.store import MailOutbox
 from sqlmodel import Session, select
 
 from hub.briefings.keys import BRIEFINGS
 from hub.db import create_db_engine, migrate
+from hub.mail.store import MailOutbox
 from hub.reports import service
 from hub.reports.keys import REPORTS
 from hub.reports.store import ReportRun
