@@ -17,6 +17,7 @@ from hub.control import http as api
 from hub.control.registry import AgentRegistry
 from hub.db import create_db_engine, migrate
 from hub.events import EventBus
+from hub.guests import setup as guests_setup
 from hub.keys import CATALOGS, ENGINE, EVENTS, REGISTRY, SETTINGS
 from hub.linkhealth.intake import setup as linkhealth_setup
 from hub.metrics import Metrics
@@ -38,6 +39,7 @@ FEATURES: list[Callable[[web.Application], None]] = [
     scheduler_setup,  # briefing series, timeline jobs, invitations (issue 4)
     views_setup,  # control-room pages: schedule, conference, district, reports, admin (issue 6)
     updates.setup,  # agent releases, rollout waves, agent log uploads (issue 7)
+    guests_setup,  # guests and browser districts: join page, lobby (issue 15)
 ]
 
 

@@ -10,3 +10,4 @@ from hub.updates import service as updates  # noqa: F401
 from hub.mail import outbox as mailer  # noqa: F401
 from hub.alarms import service as alarms  # noqa: F401  (link health, issue 5)
 from hub.conferences import manager as conferences  # noqa: F401  (conferences, issue 3)
+from hub.guests import store as guests  # noqa: F401  (guests, issue 15)
