@@ -27,7 +27,7 @@ from hub.guests.keys import GUESTS
 from hub.guests.service import GuestService, date_label, guest_json, new_seat, opens_label
 from hub.mail.outbox import OUTBOX
 from hub.models import utcnow
-from hub.web.auth import client_ip, csrf_token, require_role
+from hub.web.auth import client_ip, require_role
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -130,7 +130,6 @@ async def _page(request: web.Request, site_code: str) -> web.Response:
         return _render(request, "guests/closed.html", base, 410)
     return _render(request, "guests/join.html", {
         **base,
-        "csrf": await csrf_token(request),
         "passcode_needed": not session.get(_pass_key(occurrence_id)),
         "guest": guest_json(guest) if guest is not None else None,
     }, 200)

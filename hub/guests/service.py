@@ -546,7 +546,8 @@ def _apply(row: store.Guest, event: m.LobbyEvent, now: datetime, reason: str) ->
 
 
 def version(guest: store.Guest) -> str:
-    return _aware(guest.updated_at).isoformat()
+    """Changes whenever the row does; plain digits, so it travels in a URL as it is."""
+    return str(int(_aware(guest.updated_at).timestamp() * 1_000_000))
 
 
 def guest_json(g: store.Guest) -> dict[str, Any]:
