@@ -52,7 +52,7 @@ def validate_offer(text: str, max_bytes: int) -> ValidatedOffer:
         raise _bad("sdp_malformed", "ข้อมูลการเชื่อมต่อ (SDP) ไม่ถูกต้อง", "The SDP offer is malformed")
     try:
         desc = aiortc_sdp.SessionDescription.parse(text)
-    except (ValueError, KeyError, IndexError, TypeError) as exc:
+    except Exception as exc:  # aiortc's parser raises whatever garbage makes it trip over (even StopIteration)
         raise _bad("sdp_malformed", "ข้อมูลการเชื่อมต่อ (SDP) ไม่ถูกต้อง",
                    f"The SDP offer is malformed ({type(exc).__name__})") from exc
     video = [m for m in desc.media if m.kind == "video" and m.port != 0]
