@@ -38,9 +38,14 @@
     }
     $("preview").srcObject = stream;
     const ctx = new (window.AudioContext || window.webkitAudioContext)();
+    // iOS Safari and Chrome start an AudioContext suspended; this runs inside the tap.
+    if (ctx.state === "suspended") await ctx.resume();
     const analyser = ctx.createAnalyser();
     analyser.fftSize = 512;
-    ctx.createMediaStreamSource(stream).connect(analyser);
+    // The meter listens to a clone of the microphone: muting (what the briefing hears) leaves
+    // the clone on, so a guest still sees that the microphone works, and when they talk muted.
+    const meterStream = new MediaStream([stream.getAudioTracks()[0].clone()]);
+    ctx.createMediaStreamSource(meterStream).connect(analyser);
     const buf = new Uint8Array(analyser.fftSize);
     const meter = document.querySelector(".meter");
     const level = $("level");
@@ -62,7 +67,7 @@
     if (stream) stream.getAudioTracks().forEach((t) => { t.enabled = !muted; });
     const b = $("mute");
     b.setAttribute("aria-pressed", String(muted));
-    b.innerHTML = muted ? '🎤 เปิดไมโครโฟน <span lang="en">Unmute</span>' : '🔇 ปิดไมโครโฟน <span lang="en">Mute</span>';
+    b.innerHTML = muted ? 'เปิดไมโครโฟน <span lang="en">Unmute</span>' : 'ปิดไมโครโฟน <span lang="en">Mute</span>';
   }
 
   // --- the states ---------------------------------------------------------------------------
