@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import jinja2
 from icalendar import Alarm, Calendar, Event, vCalAddress, vText
@@ -425,6 +425,14 @@ def render_letter(
 
 
 # --- the whole mailing ------------------------------------------------------------------
+
+
+class AccessLinks(Protocol):
+    """Where the access links come from (the guests room implements it:
+    ``hub.guests.service.GuestService.links_for_series``). Keyed by site code ("" = the guest
+    link), then by occurrence key date. ``session`` is the caller's open transaction."""
+
+    def __call__(self, series_id: int, session: Any = None) -> Mapping[str, Mapping[date, str]]: ...
 
 
 @dataclass(frozen=True)

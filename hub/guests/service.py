@@ -141,27 +141,38 @@ class GuestService:
             row.updated_at = utcnow()
             s.add(row)
 
-    def links_for_series(self, series_id: int) -> dict[str, dict[date, str]]:
+    def links_for_series(self, series_id: int, session: Session | None = None) -> dict[str, dict[date, str]]:
         """``{"": {key: guest url}, "UDN02": {key: district url}, …}`` for every live occurrence:
-        what :func:`hub.briefings.invitations.compose` takes as ``links``."""
+        what :func:`hub.briefings.invitations.compose` takes as ``links``.
+
+        With ``session`` it works inside the caller's transaction (the briefing's mailing holds
+        the write lock on SQLite, so a second connection would wait for it) and does not commit.
+        """
+        if session is not None:
+            return self._links(session, series_id)
         with self._session() as s:
-            series = s.get(BriefingSeries, series_id)
-            if series is None:
-                raise m.Refusal("not_found", f"ไม่พบชุดการประชุม {series_id}", f"no series {series_id}", 404)
-            spec = spec_from_json(series.spec)
-            self._ensure_passcode(s, series)
-            occs = s.exec(select(BriefingOccurrence).where(BriefingOccurrence.series_id == series_id)
-                          .order_by(col(BriefingOccurrence.starts_at))).all()
-            out: dict[str, dict[date, str]] = {"": {}}
-            for occ in occs:
-                if occ.state == "cancelled" or occ.id is None:
-                    continue
-                for link in self._ensure_links(s, occ, spec.districts):
-                    kind = m.LinkKind(link.kind)
-                    tok = self.token(occ.id, kind, link.site_code, link.generation)
-                    out.setdefault(link.site_code, {})[occ.key_date] = self.url(occ.id, kind, link.site_code, tok)
+            out = self._links(s, series_id)
             s.commit()
             return out
+
+    def _links(self, s: Session, series_id: int) -> dict[str, dict[date, str]]:
+        series = s.get(BriefingSeries, series_id)
+        if series is None:
+            raise m.Refusal("not_found", f"ไม่พบชุดการประชุม {series_id}", f"no series {series_id}", 404)
+        spec = spec_from_json(series.spec)
+        self._ensure_passcode(s, series)
+        occs = s.exec(select(BriefingOccurrence).where(BriefingOccurrence.series_id == series_id)
+                      .order_by(col(BriefingOccurrence.starts_at))).all()
+        out: dict[str, dict[date, str]] = {"": {}}
+        for occ in occs:
+            if occ.state == "cancelled" or occ.id is None:
+                continue
+            for link in self._ensure_links(s, occ, spec.districts):
+                kind = m.LinkKind(link.kind)
+                tok = self.token(occ.id, kind, link.site_code, link.generation)
+                out.setdefault(link.site_code, {})[occ.key_date] = self.url(occ.id, kind, link.site_code, tok)
+        s.flush()
+        return out
 
     # --- arriving with a link -------------------------------------------------------------
 
@@ -492,8 +503,8 @@ class GuestService:
     def queue_guest_invitations(self, series_id: int, emails: Sequence[str]) -> int:
         """Invite extra addresses to every occurrence of a series with the guest link (the same
         letter and calendar a district gets, without the district's own link)."""
-        links = self.links_for_series(series_id)
         with self._session() as s:
+            links = self.links_for_series(series_id, s)
             series = s.get(BriefingSeries, series_id)
             assert series is not None and series.id is not None
             if series.state != "active":
