@@ -14,6 +14,7 @@ from hub import (
     conferences,
     content,
     control,
+    guests,
     inventory,
     linkhealth,
     mail,
@@ -46,6 +47,7 @@ FEATURES: list[Callable[[web.Application], None]] = [
     updates.setup,  # agent releases, rollout waves, agent log uploads, self-tests (issue 7)
     reports.setup,  # monthly cost and usage reports, the 07:00 job on the 1st (issue 13)
     content.setup,  # slides, documents, photos and clips: upload, conversion, presentation (issue 14)
+    guests.setup,  # guests and browser districts: join page, passcode, lobby (issue 15)
 ]
 
 

@@ -219,6 +219,26 @@ class Settings(BaseSettings):
     content_soffice: str = Field(
         "soffice", description="LibreOffice command used headless to turn PPTX, PPT, ODP and DOCX into PDF."
     )
+    # --- guests and browser districts (issue 15: hub/guests/) ----------------------------
+    guests_join_lead_min: int = Field(
+        30, ge=0, le=240, description="A guest or district link opens this many minutes before the start (it closes at the end)."
+    )
+    guests_attempts_per_address: int = Field(
+        5, ge=1, description="Wrong passcodes one address may enter per window before it is refused (429)."
+    )
+    guests_attempts_per_briefing: int = Field(
+        50, ge=1, description="Wrong passcodes all addresses together may enter per window for one briefing (429)."
+    )
+    guests_attempt_window_s: int = Field(600, ge=1, description="Length of the sliding window the passcode limits count in.")
+    guests_admit_directly: bool = Field(
+        False, description="Default for a series without its own choice: guests go straight in (true) or wait in the lobby."
+    )
+    guests_sdp_max_bytes: int = Field(
+        32768, ge=1024, le=1048576, description="Largest SDP offer a browser may send (413 above)."
+    )
+    guests_status_wait_s: float = Field(
+        25.0, gt=0, le=120, description="Longest a guest page's status request waits for a change (long poll)."
+    )
 
     @field_validator("timezone")
     @classmethod

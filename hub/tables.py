@@ -17,3 +17,4 @@ from hub.conferences import store as conferences  # noqa: F401  (conferences, is
 from hub.attendance import store as attendance  # noqa: F401  (attendance intervals, issue 13)
 from hub.reports import store as reports  # noqa: F401  (monthly reports, issue 13)
 from hub.content import store as content  # noqa: F401  (content library, issue 14)
+from hub.guests import store as guests  # noqa: F401  (guests, issue 15)

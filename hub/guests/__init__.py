@@ -1,0 +1,22 @@
+"""Guests and browser districts (issue 15): the join page, the lobby, the chair's controls.
+
+``setup(app)`` is the only thing :mod:`hub.app` calls. The media side attaches its
+:class:`hub.guests.media.GuestMedia` with ``app[GUESTS].attach_media(...)``.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from hub.guests.http import add_routes
+from hub.guests.keys import GUESTS
+from hub.guests.service import GuestService
+from hub.keys import ENGINE, EVENTS, SETTINGS
+from hub.web.auth import session_key
+
+
+def setup(app: web.Application) -> None:
+    settings = app[SETTINGS]
+    service = GuestService(app[ENGINE], settings, session_key(settings), app[EVENTS])
+    app[GUESTS] = service
+    add_routes(app, service)

@@ -1,0 +1,58 @@
+"""What the guests room asks of the media side (phase 2 implements it; nothing here does I/O).
+
+The guests room owns who may be in a briefing from a browser and in which state; the media
+side (the conference manager and its worker) owns the peer connections. The room hands
+over a peer only once the link, the window, the passcode and the lobby all said yes and the
+offer passed :func:`hub.guests.sdp.validate_offer`; it tells the media side again whenever
+that peer's rights change, and when it must go.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from hub.guests.model import LinkKind
+from hub.guests.sdp import ValidatedOffer
+
+
+@dataclass(frozen=True)
+class GuestPeer:
+    guest_id: int  # stable for this browser in this occurrence (guests.id)
+    occurrence_id: int
+    conference_id: int | None  # the briefing's live conference, once it is open
+    kind: LinkKind  # a district joined by browser appears as the district, not as a guest
+    site_code: str  # the district's code for kind=district, "" for a guest
+    display_name: str  # what the tile and the participant list show
+    organisation: str
+    may_unmute: bool  # the chair allows this peer's microphone into the mix
+    hand_raised: bool
+
+
+class MediaUnavailable(Exception):
+    """The media side cannot take this peer now (no live conference, worker restarting).
+
+    ``th``/``en`` are shown to the guest; the room answers 409 with them.
+    """
+
+    def __init__(self, th: str, en: str) -> None:
+        super().__init__(en)
+        self.th = th
+        self.en = en
+
+
+class GuestMedia(Protocol):
+    async def connect(self, peer: GuestPeer, offer: ValidatedOffer) -> str:
+        """Answer the offer (SDP text). Receiving: the one program (H.264 CB + Opus);
+        sending: the browser's camera and microphone, decoded like an agent's. A second call
+        for the same ``guest_id`` replaces the earlier peer connection (a fresh offer heals).
+        Raises :class:`MediaUnavailable`."""
+        ...
+
+    async def update(self, peer: GuestPeer) -> None:
+        """The chair changed what the peer may do (microphone, hand, name)."""
+        ...
+
+    async def disconnect(self, guest_id: int, reason: str) -> None:
+        """Close the peer: ``left``, ``removed``, ``closed`` (briefing over or closed to guests)."""
+        ...

@@ -1,0 +1,148 @@
+"""SDP offers from a browser: checked for size and codecs, then handed to the media side
+through :class:`hub.guests.media.GuestMedia`. Offers come from real aiortc peers (the SDP a
+browser sends has the same shape); the media side here is a real aiortc peer answering."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from aiortc import RTCPeerConnection, RTCSessionDescription
+
+from hub.guests.keys import GUESTS
+from hub.guests.media import GuestPeer
+from hub.guests.model import Refusal
+from hub.guests.sdp import ValidatedOffer, validate_offer
+from tests.conftest import HubHandle
+
+from .conftest import Api, link_parts, series_at
+from .test_join_api import SOON, _join, bilingual
+
+
+async def real_offer(video: str = "sendrecv", audio: str = "sendrecv") -> str:
+    pc = RTCPeerConnection()
+    pc.addTransceiver("video", direction=video)
+    pc.addTransceiver("audio", direction=audio)
+    await pc.setLocalDescription(await pc.createOffer())
+    sdp = pc.localDescription.sdp
+    await pc.close()
+    return sdp
+
+
+def without(sdp: str, *needles: str) -> str:
+    """The offer with the codecs whose rtpmap or fmtp line holds a needle taken out properly
+    (m= line, rtpmap, fmtp, rtcp-fb and their RTX), as a browser lacking them would offer."""
+    lines = sdp.split("\r\n")
+    drop: set[str] = set()
+    for line in lines:
+        if line.startswith(("a=rtpmap:", "a=fmtp:")) and any(n in line for n in needles):
+            drop.add(line.split(":", 1)[1].split(" ", 1)[0])
+    for line in lines:  # RTX of a dropped codec goes too
+        if line.startswith("a=fmtp:") and any(f"apt={pt}" == line.split(" ", 1)[1] for pt in drop):
+            drop.add(line.split(":", 1)[1].split(" ", 1)[0])
+    out = []
+    for line in lines:
+        if line.startswith("m="):
+            head, *pts = line.split(" ")
+            line = " ".join([head, *[p for p in pts if p not in drop]]) if head != "m=application" else line
+        elif line.startswith(("a=rtpmap:", "a=fmtp:", "a=rtcp-fb:")) and line.split(":", 1)[1].split(" ", 1)[0] in drop:
+            continue
+        out.append(line)
+    return "\r\n".join(out)
+
+
+async def test_valid_offer_is_read() -> None:
+    offer = validate_offer(await real_offer(), 32768)
+    assert offer.video_receive_pts and offer.audio_pt and offer.video_send_codecs[0] == "VP8"
+    assert offer.sends_video and offer.sends_audio
+    recv = validate_offer(await real_offer("recvonly", "recvonly"), 32768)
+    assert not recv.sends_video and not recv.sends_audio  # a phone without a camera still watches
+
+
+async def test_offers_refused() -> None:
+    sdp = await real_offer()
+    cases: list[tuple[str, str, int]] = [
+        (sdp + "a=x-padding:" + "x" * 40000 + "\r\n", "sdp_too_large", 413),
+        (without(sdp, "profile-level-id=42e01f"), "sdp_codecs", 400),  # only Baseline, not Constrained Baseline
+        (without(sdp, "H264"), "sdp_codecs", 400),
+        (without(sdp, "opus"), "sdp_codecs", 400),
+        ("hello", "sdp_malformed", 400),
+        ("v=0\r\nthis is not sdp\r\n", "sdp_sections", 400),
+        (sdp.replace("a=sendrecv", "a=sendonly"), "sdp_direction", 400),
+    ]
+    for text, code, status in cases:
+        with pytest.raises(Refusal) as info:
+            validate_offer(text, 32768)
+        assert (info.value.code, info.value.status) == (code, status), (code, info.value)
+        assert info.value.th and info.value.en
+
+
+class AiortcAnswerer:
+    """A GuestMedia the way phase 2 will shape it: a real aiortc peer per guest."""
+
+    def __init__(self) -> None:
+        self.peers: dict[int, RTCPeerConnection] = {}
+        self.calls: list[tuple[str, Any]] = []
+
+    async def connect(self, peer: GuestPeer, offer: ValidatedOffer) -> str:
+        self.calls.append(("connect", peer))
+        pc = RTCPeerConnection()
+        self.peers[peer.guest_id] = pc
+        await pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+        return str(pc.localDescription.sdp)
+
+    async def update(self, peer: GuestPeer) -> None:
+        self.calls.append(("update", peer))
+
+    async def disconnect(self, guest_id: int, reason: str) -> None:
+        self.calls.append(("disconnect", (guest_id, reason)))
+        pc = self.peers.pop(guest_id, None)
+        if pc is not None:
+            await pc.close()
+
+
+async def test_offer_route_validates_then_hands_over(hub: HubHandle, chair: Api, browsers: Any) -> None:
+    occ, series, links = await chair.series(series_at(SOON))
+    (link,) = links["guest"].values()
+    _o, token, _ = link_parts(link)
+    b = browsers()
+    await b.page(link)
+    sdp = await real_offer()
+    status, body = await b.api("POST", f"/api/v1/join/{occ}/me/offer", {"type": "offer", "sdp": sdp})
+    assert status == 401  # not joined yet
+    status, guest = await _join(b, occ, token, passcode=series["passcode"])
+    assert status == 200 and guest["status"] == "waiting"
+    status, body = await b.api("POST", f"/api/v1/join/{occ}/me/offer", {"type": "offer", "sdp": sdp})
+    assert status == 409
+    bilingual(body, "not_admitted")
+    await chair("POST", f"/api/v1/occurrences/{occ}/guests/{guest['id']}/admit")
+
+    # bad offers: a clear 4xx, never handed on
+    for text, expect in ((sdp + "a=x:" + "y" * 40000 + "\r\n", 413), (without(sdp, "H264"), 400)):
+        status, body = await b.api("POST", f"/api/v1/join/{occ}/me/offer", {"type": "offer", "sdp": text})
+        assert status == expect and body["field"] == "sdp" and body["th"] and body["en"]
+    status, body = await b.api("POST", f"/api/v1/join/{occ}/me/offer", {"type": "answer", "sdp": sdp})
+    assert status == 400
+    # no media side attached on this hub yet (phase 2 attaches it)
+    status, body = await b.api("POST", f"/api/v1/join/{occ}/me/offer", {"type": "offer", "sdp": sdp})
+    assert status == 503 and body["code"] == "media_not_connected"
+
+    media = AiortcAnswerer()
+    hub.app[GUESTS].attach_media(media)
+    try:
+        status, body = await b.api("POST", f"/api/v1/join/{occ}/me/offer", {"type": "offer", "sdp": sdp})
+        assert status == 200 and body["type"] == "answer" and body["sdp"].startswith("v=0")
+        (kind, peer), = media.calls
+        assert kind == "connect" and peer.guest_id == guest["id"] and peer.display_name == "สมหญิง ใจดี"
+        assert peer.occurrence_id == occ and not peer.may_unmute
+        await chair("POST", f"/api/v1/occurrences/{occ}/guests/{guest['id']}/allow-mic")
+        assert media.calls[-1][0] == "update" and media.calls[-1][1].may_unmute
+        await chair("POST", f"/api/v1/occurrences/{occ}/guests/{guest['id']}/remove")
+        assert media.calls[-1] == ("disconnect", (guest["id"], "removed"))
+        assert not media.peers
+    finally:
+        for pc in media.peers.values():
+            await pc.close()
+        await asyncio.sleep(0)
