@@ -177,6 +177,14 @@ class Settings(BaseSettings):
         20.0, gt=0, description="Time an agent has to answer a join (its SDP offer) before the hub retries."
     )
 
+    # --- identity and evidence (issue 16: hub/identity/, hub/evidence/) ----------------
+    identity_join_code_ttl_s: float = Field(
+        600.0, gt=0, description="Lifetime of a confidential briefing's one-time join code sent by e-mail."
+    )
+    identity_join_code_attempts: int = Field(
+        5, ge=1, description="Wrong join codes allowed before the district must ask for a new one."
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

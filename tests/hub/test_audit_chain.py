@@ -68,7 +68,8 @@ def test_rows_written_before_the_chain_are_chained_by_the_migration(tmp_path: Pa
         for i in range(3):
             conn.execute(sa.text(
                 "INSERT INTO audit_events (at, actor, action, target, ok, ip, detail) "
-                "VALUES ('2026-11-20 01:00:0%d.000000', 'system', 'login.ok', 'x', 1, '', '{\"n\": %d}')" % (i, i)))
+                "VALUES (:at, 'system', 'login.ok', 'x', 1, '', :detail)"),
+                {"at": f"2026-11-20 01:00:0{i}.000000", "detail": f'{{"n": {i}}}'})
     migrate(engine)
     assert audit.head(engine)[0] == 3
     audit.record(engine, actor="system", action="after", target="x")
