@@ -11,6 +11,7 @@ from aiohttp import web
 from aiohttp_session import session_middleware
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
+from hub import evidence, identity, polls
 from hub.briefings.jobs import setup as scheduler_setup
 from hub.conferences import manager as conferences
 from hub.control import http as api
@@ -38,6 +39,7 @@ FEATURES: list[Callable[[web.Application], None]] = [
     scheduler_setup,  # briefing series, timeline jobs, invitations (issue 4)
     views_setup,  # control-room pages: schedule, conference, district, reports, admin (issue 6)
     updates.setup,  # agent releases, rollout waves, agent log uploads (issue 7)
+    identity.setup, polls.setup, evidence.setup,  # identity/roll call, polls, evidence package (issue 16)
 ]
 
 
