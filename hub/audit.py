@@ -235,18 +235,15 @@ def link_at(engine: sa.Engine, seq: int) -> ChainRow | None:
     return _as_chain_row(r) if r is not None else None
 
 
-def events_between(engine: sa.Engine, start: datetime, end: datetime, targets: set[str]) -> list[ChainRow]:
-    """Chained rows in ``[start, end]`` whose target is one of ``targets``, in chain order."""
-    query = (sa.select(_AUDIT).where(_AUDIT.c.at >= start, _AUDIT.c.at <= end,
-                                     _AUDIT.c.target.in_(sorted(targets)))
-             .order_by(_AUDIT.c.seq))
+def events_for(engine: sa.Engine, target: str, start: datetime | None = None,
+               end: datetime | None = None) -> list[ChainRow]:
+    """Chained rows about ``target`` (``conference:7``) or anything under it (``conference:7/UDN01``),
+    optionally within ``[start, end]``, in chain order."""
+    t = _AUDIT.c.target
+    query = sa.select(_AUDIT).where(sa.or_(t == target, t.startswith(target + "/", autoescape=True)))
+    if start is not None:
+        query = query.where(_AUDIT.c.at >= start)
+    if end is not None:
+        query = query.where(_AUDIT.c.at <= end)
     with engine.connect() as conn:
-        return [_as_chain_row(r) for r in conn.execute(query)]
-
-
-def head_at(engine: sa.Engine, at: datetime) -> tuple[int, str]:
-    """The chain's head as it stood at ``at``: the last row written by then."""
-    query = sa.select(_AUDIT.c.seq, _AUDIT.c.hash).where(_AUDIT.c.at <= at, _AUDIT.c.seq.is_not(None))
-    with engine.connect() as conn:
-        r = conn.execute(query.order_by(_AUDIT.c.seq.desc()).limit(1)).first()
-    return (int(r[0]), str(r[1])) if r is not None else (0, GENESIS)
+        return [_as_chain_row(r) for r in conn.execute(query.order_by(_AUDIT.c.seq))]

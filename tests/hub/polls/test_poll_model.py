@@ -6,7 +6,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hub.polls.model import Ballot, Poll, PollRefused, PollSpec, Refusal, Unit, Voter, check_vote, tally
+from hub.polls.model import (
+    Ballot,
+    Poll,
+    PollRefused,
+    PollSpec,
+    Refusal,
+    Unit,
+    Voter,
+    check_vote,
+    tally,
+)
 
 T0 = datetime(2026, 4, 12, 2, 0, tzinfo=UTC)
 ROSTER = {"UDN01", "UDN02", "guest:1"}
