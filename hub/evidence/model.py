@@ -12,10 +12,9 @@ from datetime import datetime
 from typing import Any
 
 FORMAT = "salaklang-evidence/1"
-# Field digests go this deep ("polls[3].counts"); the audit section stops at one event,
-# which is named by its seq and carries its own chain hash.
+# Field digests go this deep: "polls[3].counts", "participants[UDN01].identities",
+# "audit.events[412]" (one audit event, named by its seq).
 DIGEST_DEPTH = 3
-SHALLOW = {"audit": 2}
 
 
 @dataclass(frozen=True)
@@ -129,7 +128,7 @@ def field_digests(doc: dict[str, Any]) -> dict[str, str]:
                 walk(v, f"{path}[{_label(v, i)}]", depth + 1, limit)
 
     for key, value in doc.items():
-        walk(value, key, 1, SHALLOW.get(key, DIGEST_DEPTH))
+        walk(value, key, 1, DIGEST_DEPTH)
     return out
 
 
