@@ -14,10 +14,13 @@ from hub import (
     conferences,
     content,
     control,
+    evidence,
     guests,
+    identity,
     inventory,
     linkhealth,
     mail,
+    polls,
     reports,
     ui,
     updates,
@@ -48,6 +51,9 @@ FEATURES: list[Callable[[web.Application], None]] = [
     reports.setup,  # monthly cost and usage reports, the 07:00 job on the 1st (issue 13)
     content.setup,  # slides, documents, photos and clips: upload, conversion, presentation (issue 14)
     guests.setup,  # guests and browser districts: join page, passcode, lobby (issue 15)
+    identity.setup,  # who is in each room, roll calls, confidential briefings' join codes (issue 16)
+    polls.setup,  # open and secret ballots (issue 16)
+    evidence.setup,  # traffic log and the signed evidence package per briefing (issue 16)
 ]
 
 

@@ -1,4 +1,4 @@
-"""`python -m hub ...`: serve, demo, enroll, user, inventory, migrate."""
+"""`python -m hub ...`: serve, demo, enroll, user, inventory, migrate, audit, evidence."""
 
 from __future__ import annotations
 
@@ -217,6 +217,27 @@ def cmd_report_monthly(args: argparse.Namespace) -> int:
     from hub.reports.cli import cmd_monthly
 
     return cmd_monthly(args)
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from hub import audit
+
+    report = audit.verify(_engine(_settings(args)))
+    print(report.text(), file=sys.stdout if report.ok else sys.stderr)
+    return 0 if report.ok else 1
+
+
+def cmd_evidence_verify(args: argparse.Namespace) -> int:
+    from hub.evidence.verify import verify_file
+
+    report = verify_file(_engine(_settings(args)), _settings(args), args.file)
+    print(report.text(), file=sys.stdout if report.ok else sys.stderr)
+    return 0 if report.ok else 1
+
+
+def cmd_evidence_key(args: argparse.Namespace) -> int:
+    from hub.evidence.signing import load_or_create_key, public_key_pem
+
+    print(public_key_pem(load_or_create_key(_settings(args).data_dir)), end="")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -285,6 +306,18 @@ def build_parser() -> argparse.ArgumentParser:
     monthly.add_argument("--lang", default="th", choices=["th", "en"])
     monthly.add_argument("-o", "--output", help="file to write (default: standard output)")
     monthly.set_defaults(func=cmd_report_monthly)
+    aud = sub.add_parser("audit", help="the audit log's hash chain")
+    aud_sub = aud.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    aud_sub.add_parser("verify", help="valid, or the first row edited / the gap where rows were deleted"
+                       ).set_defaults(func=cmd_audit_verify)
+
+    evi = sub.add_parser("evidence", help="meeting evidence packages (signed)")
+    evi_sub = evi.add_subparsers(dest="evidence_command", required=True, metavar="ACTION")
+    ever = evi_sub.add_parser("verify", help="valid, or what changed (file, field, signature, audit chain)")
+    ever.add_argument("file")
+    ever.set_defaults(func=cmd_evidence_verify)
+    evi_sub.add_parser("public-key", help="print the hub's Ed25519 public key (PEM)"
+                       ).set_defaults(func=cmd_evidence_key)
     return parser
 
 

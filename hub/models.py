@@ -78,3 +78,20 @@ class AuditEvent(SQLModel, table=True):
     ok: bool = True
     ip: str = Field(default="", max_length=64)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+    # Hash chain (hub.audit): position, the previous row's hash, this row's hash.
+    # Filled in at insert by hub.audit, whoever adds the row (migration 0131).
+    seq: int | None = Field(default=None, unique=True)
+    prev_hash: str = Field(default="", max_length=64)
+    hash: str = Field(default="", max_length=64)
+
+
+class AuditChainHead(SQLModel, table=True):
+    """The chain's newest link, one row (id 1). Every append updates it first, so
+    appends are serialised by the database (row lock on PostgreSQL, the write
+    lock on SQLite) and a deleted last row is still detected."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: int = Field(default=1, primary_key=True)
+    seq: int = 0
+    hash: str = Field(max_length=64)

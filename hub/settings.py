@@ -239,6 +239,13 @@ class Settings(BaseSettings):
     guests_status_wait_s: float = Field(
         25.0, gt=0, le=120, description="Longest a guest page's status request waits for a change (long poll)."
     )
+    # --- identity and evidence (issue 16: hub/identity/, hub/evidence/) ----------------
+    identity_join_code_ttl_s: float = Field(
+        600.0, gt=0, description="Lifetime of a confidential briefing's one-time join code sent by e-mail."
+    )
+    identity_join_code_attempts: int = Field(
+        5, ge=1, description="Wrong join codes allowed before the district must ask for a new one."
+    )
 
     @field_validator("timezone")
     @classmethod

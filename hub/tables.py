@@ -18,3 +18,6 @@ from hub.attendance import store as attendance  # noqa: F401  (attendance interv
 from hub.reports import store as reports  # noqa: F401  (monthly reports, issue 13)
 from hub.content import store as content  # noqa: F401  (content library, issue 14)
 from hub.guests import store as guests  # noqa: F401  (guests, issue 15)
+from hub.identity import store as identity  # noqa: F401  (identity, polls, evidence: issue 16)
+from hub.polls import store as polls  # noqa: F401
+from hub.evidence import store as evidence  # noqa: F401

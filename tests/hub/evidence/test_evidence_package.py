@@ -1,0 +1,219 @@
+"""One briefing, five districts and a guest, driven through the product's API and services;
+its evidence package says exactly what happened, renders in Thai, verifies, and stops
+verifying when a byte of it, a field of it, or a row of the audit log it points into changes."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import io
+import json
+import subprocess
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from hub import audit
+from hub.evidence.keys import TRAFFIC
+from hub.evidence.verify import verify_file
+from tests.conftest import HubHandle, python_module
+from tests.hub.identity.briefing import DISTRICTS, Api, site_token, start_briefing
+
+GUEST = ("นางสาวพิมพ์ใจ รักษ์ถนน", "สำนักงานขนส่งจังหวัดอุดรธานี")
+PEOPLE = {
+    "UDN01": [("นายสมชาย ใจดี", "นายอำเภอเมืองอุดรธานี"), ("นางสาวมาลี ศรีสุข", "ปลัดอำเภอ")],
+    "UDN02": [("นายวีระ กล้าหาญ", "นายอำเภอกุดจับ")],
+    "UDN03": [("นางอรุณี แสงทอง", "ปลัดอำเภอหนองวัวซอ")],
+    "UDN04": [("นายประเสริฐ มั่นคง", "นายอำเภอกุมภวาปี")],
+    "UDN05": [("นายบุญมี ทองดี", "ปลัดอำเภอโนนสะอาด")],
+}
+
+
+async def _briefing(hub: HubHandle, api: Api) -> tuple[int, dict[str, Any]]:
+    cid = await start_briefing(api)
+    base = f"/api/v1/conferences/{cid}"
+    traffic = hub.app[TRAFFIC]
+    for i, site in enumerate(DISTRICTS, 1):
+        await asyncio.to_thread(traffic.joined, cid, site, source_addr=f"10.41.{i}.10", client="salaklang-agent 0.1.0")
+    _, guest = await api.call("POST", base + "/guests", body={"name": GUEST[0], "organisation": GUEST[1]}, expect=201)
+    await asyncio.to_thread(traffic.joined, cid, guest["participant"], source_addr="203.0.113.7",
+                            client="Mozilla/5.0 (Android 14) Firefox/128.0")
+    token = await site_token(hub, "UDN01")
+    for site, people in PEOPLE.items():
+        body = {"people": [{"name": n, "position": p} for n, p in people]}
+        if site == "UDN01":
+            await api.call("POST", base + "/identities", token, body, expect=201)  # the clerk, with the site token
+        else:
+            await api.call("POST", base + "/identities", body={"site": site, **body}, expect=201)
+
+    _, call = await api.call("POST", base + "/roll-calls", body={"seconds": 120}, expect=201)
+    for who in ["UDN01", "UDN02", "UDN03", "UDN04", guest["participant"]]:
+        await api.call("POST", f"{base}/roll-calls/{call['id']}/answer", body={"participant": who}, expect=200)
+
+    _, open_poll = await api.call("POST", base + "/polls", body={
+        "question": "เห็นชอบให้ตั้งด่านชุมชนทุกอำเภอหรือไม่", "options": ["เห็นชอบ", "ไม่เห็นชอบ"]}, expect=201)
+    _, secret = await api.call("POST", base + "/polls", body={
+        "question": "ลงคะแนนลับ: เลือกอำเภอต้นแบบ", "options": ["เมือง", "กุดจับ"], "ballot": "secret"}, expect=201)
+    open_votes = {"UDN01": 0, "UDN02": 0, "UDN03": 1, "UDN04": 0, "UDN05": 0}
+    for site, option in open_votes.items():
+        await api.call("POST", f"{base}/polls/{open_poll['id']}/votes", body={"participant": site, "option": option},
+                       expect=201)
+    for site, option in {"UDN01": 0, "UDN02": 1, "UDN03": 1, "UDN04": 0}.items():
+        await api.call("POST", f"{base}/polls/{secret['id']}/votes", body={"participant": site, "option": option},
+                       expect=201)
+    for poll in (open_poll, secret):
+        await api.call("POST", f"{base}/polls/{poll['id']}/close", expect=200)
+
+    await api.call("POST", base + "/floor", body={"site": "UDN02"}, expect=200)
+    await asyncio.sleep(0.3)
+    await api.call("POST", base + "/floor/take", expect=200)
+    await api.call("POST", base + "/floor", body={"site": "UDN03"}, expect=200)
+    await asyncio.sleep(0.2)
+    for site in [*DISTRICTS, guest["participant"]]:
+        await asyncio.to_thread(traffic.left, cid, site, reason="ended",
+                                quality={"loss_pct": 0.4, "jitter_ms": 6.0, "rtt_ms": 18.0})
+    await api.call("POST", base + "/end", expect=200)
+    return cid, {"guest": guest["participant"], "open": open_poll["id"], "secret": secret["id"],
+                 "open_votes": open_votes}
+
+
+def _look_at_pdf(pdf: Path, png_prefix: Path) -> tuple[str, str]:
+    """Page 1 as a PNG (test-artifacts/, to look at), the text, and the embedded fonts."""
+    subprocess.run(["pdftoppm", "-png", "-r", "70", "-f", "1", "-l", "1", str(pdf), str(png_prefix)], check=True)
+    text = subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
+    fonts = subprocess.run(["pdffonts", str(pdf)], check=True, capture_output=True, text=True).stdout
+    return text, fonts
+
+
+def _rezip(data: bytes, name: str, content: bytes) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info, content if info.filename == name else src.read(info.filename))
+    return out.getvalue()
+
+
+def _flip_inside(data: bytes, name: str) -> bytes:
+    """One byte changed in the middle of a member's stored bytes."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        info = z.getinfo(name)
+    header = data[info.header_offset:info.header_offset + 30]
+    start = info.header_offset + 30 + int.from_bytes(header[26:28], "little") + int.from_bytes(header[28:30], "little")
+    at = start + info.compress_size // 2
+    return data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1:]
+
+
+async def test_the_evidence_package(hub: HubHandle, http: aiohttp.ClientSession, tmp_path: Path,
+                                    artifacts: Path) -> None:
+    api = Api(http, hub)
+    cid, facts = await _briefing(hub, api)
+    _, built = await api.call("POST", f"/api/v1/conferences/{cid}/evidence", expect=201)
+    _, data = await api.call("GET", f"/api/v1/conferences/{cid}/evidence", expect=200)
+    assert isinstance(data, bytes)
+    package = tmp_path / "evidence.zip"
+    package.write_bytes(data)
+    assert hashlib.sha256(data).hexdigest() == built["sha256"]
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        assert set(z.namelist()) == {"manifest.json", "signature.ed25519", "public_key.pem", "evidence.json",
+                                     "evidence.pdf", "README.txt"}
+        doc = json.loads(z.read("evidence.json"))
+        pdf = z.read("evidence.pdf")
+    guest = facts["guest"]
+
+    # --- the JSON says exactly what happened --------------------------------------------------
+    m = doc["meeting"]
+    assert (m["conference_id"], m["title"], m["chair"], m["status"], m["confidential"]) == (
+        cid, "ประชุมศูนย์ปฏิบัติการถนนปลอดภัย", "operator:admin", "ended", False)
+    assert m["clock"]["state"] in ("synchronized", "not_synchronized", "unknown") and m["clock"]["source"]
+    parts = {p["participant"]: p for p in doc["participants"]}
+    assert list(parts) == [*DISTRICTS, guest]
+    for site, people in PEOPLE.items():
+        assert [(i["name"], i["position"]) for i in parts[site]["identities"]] == people
+        (interval,) = parts[site]["intervals"]
+        assert interval["source_addr"].startswith("10.41.") and interval["client"] == "salaklang-agent 0.1.0"
+        assert interval["close_reason"] == "ended" and interval["quality"]["rtt_ms"] == 18.0
+        assert interval["clock_at_join"] == m["clock"]["state"]
+        assert parts[site]["seconds_present"] > 0
+    assert parts["UDN01"]["identities"][0]["via"] == "agent" and parts["UDN02"]["identities"][0]["via"] == "api"
+    assert parts["UDN01"]["name_th"] == "เมืองอุดรธานี"
+    g = parts[guest]
+    assert (g["kind"], g["name_th"], g["identities"][0]["organisation"]) == ("guest", GUEST[0], GUEST[1])
+    assert g["intervals"][0]["client"].startswith("Mozilla/5.0")
+
+    (call,) = doc["roll_calls"]
+    assert [a["participant"] for a in call["answered"]] == ["UDN01", "UDN02", "UDN03", "UDN04", guest]
+    assert call["missing"] == ["UDN05"] and call["seconds"] == 120
+
+    polls = {p["id"]: p for p in doc["polls"]}
+    op, sp = polls[facts["open"]], polls[facts["secret"]]
+    assert op["counts"] == [4, 1] and op["ballot"] == "open"
+    assert {c["voter"]: c["option"] for c in op["choices"]} == facts["open_votes"]
+    assert sp["counts"] == [2, 2] and sp["ballot"] == "secret" and sp["choices"] == []
+    assert sp["voters"] == ["UDN01", "UDN02", "UDN03", "UDN04"]
+    secret_votes = [e for e in doc["audit"]["events"] if e["action"] == "poll.voted"
+                    and e["detail"]["poll"] == facts["secret"]]
+    assert len(secret_votes) == 4 and all("option" not in e["detail"] for e in secret_votes)
+
+    assert [(f["participant"], f["closed"]) for f in doc["floor"]] == [("UDN02", "revoked"), ("UDN03", "ended")]
+    assert doc["floor"][0]["seconds"] >= 0.25 and doc["speaking_seconds"]["UDN03"] >= 0.15
+    assert doc["recordings"] == []
+    head = doc["audit"]["head_at_end"]
+    assert doc["audit"]["events"][-1]["action"] == "conference.ended"
+    assert head["seq"] == doc["audit"]["events"][-1]["seq"]
+    assert audit.link_at(hub.engine, head["seq"]).hash == head["hash"]  # type: ignore[union-attr]
+
+    # --- the PDF renders, in Thai -------------------------------------------------------------
+    (tmp_path / "evidence.pdf").write_bytes(pdf)
+    text, fonts = await asyncio.to_thread(_look_at_pdf, tmp_path / "evidence.pdf", artifacts / "evidence-page")
+    assert (artifacts / "evidence-page-1.png").stat().st_size > 10_000
+    # Compared without white space (table cells wrap where the layout decides, so only
+    # words that fit one line are looked for); pdftotext splits sara am (ำ): no ำ in the needles.
+    flat = "".join(text.split())
+    for needle in ("หลักฐานการประชุม", "นายสมชายใจดี", "เมืองอุดรธานี", "ลงคะแนนลับ", "2569", "นางสาวพิมพ์ใจ", "ขนส่ง"):
+        assert needle in flat, needle
+    assert "Laksaman" in fonts
+
+    # --- verify: valid, then each kind of tampering is named ---------------------------------
+    env = {"SALAKLANG_DATA_DIR": str(hub.settings.data_dir)}
+    ok = python_module("hub", "evidence", "verify", str(package), env=env)
+    assert ok.returncode == 0 and "valid" in ok.stdout, ok.stdout + ok.stderr
+
+    flipped = tmp_path / "flipped.zip"
+    flipped.write_bytes(_flip_inside(data, "evidence.json"))
+    bad = python_module("hub", "evidence", "verify", str(flipped), env=env)
+    assert bad.returncode == 1 and "evidence.json" in bad.stderr, bad.stderr
+
+    edited = json.loads(json.dumps(doc))
+    next(p for p in edited["polls"] if p["id"] == facts["secret"])["counts"] = [3, 1]
+    forged = tmp_path / "forged.zip"
+    forged.write_bytes(_rezip(data, "evidence.json", json.dumps(edited, ensure_ascii=False).encode()))
+    report = verify_file(hub.engine, hub.settings, forged)
+    assert not report.ok and f"polls[{facts['secret']}].counts" in report.text(), report.text()
+
+    other_key = Ed25519PrivateKey.generate()
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        resigned = base64.b64encode(other_key.sign(z.read("manifest.json")))
+    wrong_sig = tmp_path / "wrong-signature.zip"
+    wrong_sig.write_bytes(_rezip(data, "signature.ed25519", resigned))
+    report = verify_file(hub.engine, hub.settings, wrong_sig)
+    assert not report.ok and "wrong signature" in report.text()
+
+    seq = secret_votes[1]["seq"]
+    with hub.engine.begin() as conn:
+        original = conn.execute(sa.text("SELECT actor FROM audit_events WHERE seq = :s"), {"s": seq}).scalar()
+        conn.execute(sa.text("UPDATE audit_events SET actor = 'operator:mallory' WHERE seq = :s"), {"s": seq})
+    report = verify_file(hub.engine, hub.settings, package)
+    assert not report.ok and f"seq {seq}" in report.text() and "edited" in report.text()
+    with hub.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE audit_events SET actor = :a WHERE seq = :s"), {"a": original, "s": seq})
+    assert verify_file(hub.engine, hub.settings, package).ok  # restored: valid again
+
+    with hub.engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM audit_events WHERE seq = :s"), {"s": seq})
+    gone = python_module("hub", "evidence", "verify", str(package), env=env)
+    assert gone.returncode == 1 and f"seq {seq} missing" in gone.stderr and "deleted" in gone.stderr, gone.stderr
