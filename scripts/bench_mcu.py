@@ -51,7 +51,7 @@ STAMP_LOOP = 250  # distinct frame counters in the holder's loop (10 s at 25 fps
 def pre_encode_video(width: int, height: int, fps: int, frames: int, *, stamp: bool,
                      colour: tuple[int, int, int]) -> list[bytes]:
     """A loop of H.264 frames starting at a keyframe (GOP = 1 s), encoded once up front."""
-    from site_agent.media.endpoint.endpoint import encode_stamp
+    from site_agent.media.endpoint import encode_stamp
 
     from hub.media.encoder import SharedVideoEncoder
 
@@ -89,7 +89,7 @@ async def loadgen(args: argparse.Namespace) -> None:
     sys.setswitchinterval(0.0005)  # the decoding receiver's thread must not queue behind RTP handling
     from aiortc import RTCPeerConnection, RTCSessionDescription
     from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-    from site_agent.media.endpoint.endpoint import decode_stamp
+    from site_agent.media.endpoint import decode_stamp
 
     from hub.media.encoder import h264_codecs, route_keyframe_requests
 
