@@ -178,6 +178,11 @@ class Settings(BaseSettings):
     conference_join_timeout_s: float = Field(
         20.0, gt=0, description="Time an agent has to answer a join (its SDP offer) before the hub retries."
     )
+    conference_media_connect_timeout_s: float = Field(
+        4.0, gt=0,
+        description="After the hub answers a district's offer, time its pictures have to arrive before the hub "
+        "makes a fresh offer/answer (ICE checks begun during a cut back off for ~30 s; a new offer is faster).",
+    )
 
     # --- monthly cost and usage reports (issue 13) ------------------------------------------------
     reports_finance_to: str = Field(

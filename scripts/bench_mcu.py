@@ -51,9 +51,8 @@ STAMP_LOOP = 250  # distinct frame counters in the holder's loop (10 s at 25 fps
 def pre_encode_video(width: int, height: int, fps: int, frames: int, *, stamp: bool,
                      colour: tuple[int, int, int]) -> list[bytes]:
     """A loop of H.264 frames starting at a keyframe (GOP = 1 s), encoded once up front."""
-    from site_agent.media.endpoint.endpoint import encode_stamp
-
     from hub.media.encoder import SharedVideoEncoder
+    from site_agent.media.endpoint import encode_stamp
 
     enc = SharedVideoEncoder(width, height, fps, kbps=1500 if width >= 1280 else 200, gop_s=1.0)
     out: list[bytes] = []
@@ -89,9 +88,9 @@ async def loadgen(args: argparse.Namespace) -> None:
     sys.setswitchinterval(0.0005)  # the decoding receiver's thread must not queue behind RTP handling
     from aiortc import RTCPeerConnection, RTCSessionDescription
     from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-    from site_agent.media.endpoint.endpoint import decode_stamp
 
     from hub.media.encoder import h264_codecs, route_keyframe_requests
+    from site_agent.media.endpoint import decode_stamp
 
     sites = args.sites.split(",")
     measure = set(filter(None, args.measure.split(",")))

@@ -135,8 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-tray", action="store_true", help="headless: no icon, no window (kiosk/service)")
     run.add_argument("--demo", action="store_true", help="synthetic camera and microphone (demo, tests)")
     run.add_argument("--no-media", action="store_true", help="control channel, probes and self-test only")
-    run.add_argument("--backoff-cap", type=positive_seconds, default=30.0,
-                     help="longest wait between reconnects (s)")
+    run.add_argument("--backoff-cap", type=positive_seconds, default=None,
+                     help="longest wait between reconnects (s; default: the reconnect_max_s setting)")
     run.add_argument("--log-level", type=log_level, default="INFO")
     run.set_defaults(func=cmd_run)
 

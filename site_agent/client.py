@@ -1,9 +1,11 @@
 """The agent's control client: one WebSocket to the hub, kept up for as long as it runs.
 
 It says hello with the site token, heartbeats, answers commands and
-reconnects with exponential backoff and jitter (capped at ~30 s) so that
-twenty districts do not hammer a hub that has just restarted all at the same
-instant.
+reconnects with exponential backoff and jitter (capped at ``reconnect_max_s``,
+3 s: twenty districts every few seconds are nothing for the hub, and a
+district must be back within seconds of its link returning). A socket whose
+heartbeats go unanswered for ``control_dead_after_s`` is dropped, as the hub
+drops a silent agent: a cut link would otherwise hang on TCP retransmissions.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pydantic import BaseModel
 import site_agent
 from site_agent import protocol as p
 from site_agent.config import AgentConfig
+from site_agent.settings import load_agent_settings
 
 log = logging.getLogger("site_agent.client")
 
@@ -54,12 +57,20 @@ class AgentClient:
         *,
         version: str = site_agent.__version__,
         backoff_base: float = 0.5,
-        backoff_cap: float = 30.0,
+        backoff_cap: float | None = None,
+        dead_after_s: float | None = None,
+        connect_timeout_s: float | None = None,
     ) -> None:
+        settings = load_agent_settings()
         self.config = config
         self.version = version
         self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
+        self.backoff_cap = backoff_cap if backoff_cap is not None else settings.reconnect_max_s
+        self.dead_after_s = dead_after_s if dead_after_s is not None else settings.control_dead_after_s
+        self.connect_timeout_s = connect_timeout_s if connect_timeout_s is not None \
+            else settings.control_connect_timeout_s
+        self.last_ack_at = 0.0  # monotonic time of the last heartbeat answer (or welcome)
+        self.dead_drops = 0  # sockets dropped for unanswered heartbeats
         # One handler per command type; each answers with that command's reply model.
         self._handlers: dict[str, CommandHandler] = {}
         self._observers: list[CommandObserver] = []
@@ -140,12 +151,18 @@ class AgentClient:
     # --- the loop ---------------------------------------------------------------------
     async def run(self) -> None:
         attempt = 0
-        async with aiohttp.ClientSession() as http:
+        timeout = aiohttp.ClientTimeout(total=None, connect=self.connect_timeout_s,
+                                        sock_connect=self.connect_timeout_s)
+        async with aiohttp.ClientSession(timeout=timeout) as http:
             while not self._stopping.is_set():
                 started = time.monotonic()
+                timed_out = False
                 try:
                     await self._session(http)
-                except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
+                    timed_out = True
+                    log.info("hub %s unreachable: %s", self.config.hub_url, exc or "connect timed out")
+                except (aiohttp.ClientError, OSError) as exc:
                     log.info("hub %s unreachable: %s", self.config.hub_url, exc)
                 finally:
                     self._ws = None
@@ -161,6 +178,10 @@ class AgentClient:
                     delay = 3600.0  # nothing will change until someone updates this PC
                 elif self.state == "auth_failed":
                     delay = max(300.0, self.backoff_cap)
+                elif timed_out:
+                    # The attempt itself waited connect_timeout_s (a cut link): try again at
+                    # once, so the district is back as soon as the link is.
+                    delay = random.uniform(0, self.backoff_base)
                 else:
                     delay = backoff_delay(attempt, self.backoff_base, self.backoff_cap)
                     attempt += 1
@@ -200,14 +221,16 @@ class AgentClient:
                         continue
                     if isinstance(message, p.Welcome):
                         self.welcome = message
+                        self.last_ack_at = time.monotonic()
                         self.state = "connected"
                         self.connects += 1
-                        tasks = [asyncio.create_task(self._heartbeats(message))]
+                        tasks = [asyncio.create_task(self._heartbeats(message, ws))]
                         tasks += [asyncio.create_task(factory(self)) for factory in self._start_tasks]
                         self._connected.set()
                         self._emit("connected", {"site": message.site, "name_th": message.name_th})
                         log.info("connected to hub as %s (%s)", message.site, message.name_th)
                     elif isinstance(message, p.HeartbeatAck):
+                        self.last_ack_at = time.monotonic()
                         self._rtts.append((time.time() - message.echo_sent_at) * 1000)
                     elif isinstance(message, p.Command):
                         self._keep(asyncio.create_task(self._run_command(message)))
@@ -231,13 +254,27 @@ class AgentClient:
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await task
 
-    async def _heartbeats(self, welcome: p.Welcome) -> None:
+    async def _heartbeats(self, welcome: p.Welcome, ws: aiohttp.ClientWebSocketResponse) -> None:
         seq = 0
         last_report = time.monotonic()
+        step = min(1.0, welcome.heartbeat_s)
         while True:
             await self.send(p.Heartbeat(seq=seq, sent_at=time.time()))
             seq += 1
-            await asyncio.sleep(welcome.heartbeat_s)
+            next_beat = time.monotonic() + welcome.heartbeat_s
+            while time.monotonic() < next_beat:
+                await asyncio.sleep(min(step, max(0.0, next_beat - time.monotonic())))
+                silent = time.monotonic() - self.last_ack_at
+                if silent > self.dead_after_s:
+                    self.dead_drops += 1
+                    log.warning("no answer from the hub for %.0f s: dropping the connection", silent)
+                    # Shut the socket down rather than close the WebSocket: a close handshake
+                    # over a cut link would wait out its own timeout first.
+                    sock = ws.get_extra_info("socket")
+                    if sock is not None:
+                        with contextlib.suppress(OSError):
+                            sock.shutdown(socket.SHUT_RDWR)
+                    return
             if time.monotonic() - last_report >= welcome.report_s and self._rtts:
                 last_report = time.monotonic()
                 rtts = list(self._rtts)

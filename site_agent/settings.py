@@ -58,6 +58,20 @@ class AgentSettings(BaseSettings):
         description="Ed25519 public key (base64) that signs agent updates, when agent.json has none "
         "(update_public_key). Empty: packages are checked against the published SHA-256 only.",
     )
+    # --- the control channel -------------------------------------------------------------
+    control_dead_after_s: float = Field(
+        15.0, gt=0,
+        description="No answer to the agent's heartbeats for this long: the agent drops the control socket and "
+        "reconnects (a cut link would otherwise hang on TCP retransmissions for minutes).",
+    )
+    control_connect_timeout_s: float = Field(
+        4.0, gt=0, description="Time one connection attempt to the hub may take (TCP, TLS and the WebSocket handshake).",
+    )
+    reconnect_max_s: float = Field(
+        3.0, gt=0,
+        description="Longest wait between reconnection attempts (exponential from 0.5 s with jitter): the "
+        "district is back in the briefing within seconds of its link returning.",
+    )
     # --- tests ----------------------------------------------------------------------------
     ui_map: Path | None = Field(
         None,

@@ -15,7 +15,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from hub.attendance.model import Closed, FloorClosed, Opened, Span
+from hub.attendance.model import REASON_LABELS, Closed, FloorClosed, Opened, Span
 
 
 class AttendanceInterval(SQLModel, table=True):
@@ -71,6 +71,11 @@ def _open_floor(s: Session, conference_id: int, site: str) -> FloorInterval | No
             col(FloorInterval.ended_at).is_(None),
         )
     ).first()
+
+
+def is_open(s: Session, conference_id: int, site: str) -> bool:
+    """The site has an open interval in the conference (it is in)."""
+    return _open_attendance(s, conference_id, site) is not None
 
 
 def open_interval(
@@ -205,6 +210,26 @@ def intervals_for_occurrence(engine: sa.Engine, occurrence_id: int) -> tuple[lis
         f = s.exec(select(FloorInterval).where(FloorInterval.occurrence_id == occurrence_id)
                    .order_by(col(FloorInterval.granted_at))).all()
         return list(a), list(f)
+
+
+def intervals_for_conference(engine: sa.Engine, conference_id: int) -> list[AttendanceInterval]:
+    """Every join→leave interval of one conference, oldest first (open ones included)."""
+    with Session(engine) as s:
+        return list(s.exec(select(AttendanceInterval).where(AttendanceInterval.conference_id == conference_id)
+                           .order_by(col(AttendanceInterval.started_at), col(AttendanceInterval.id))).all())
+
+
+def interval_json(row: AttendanceInterval) -> dict[str, object]:
+    """An interval as the API shows it (UTC ISO times; reasons with their Thai and English labels)."""
+    opened = REASON_LABELS.get(row.opened_reason, (row.opened_reason, row.opened_reason))
+    closed = REASON_LABELS.get(row.closed_reason, (row.closed_reason, row.closed_reason)) if row.closed_reason else None
+    return {
+        "site": row.site_code, "conference_id": row.conference_id, "occurrence_id": row.occurrence_id,
+        "started_at": row.started_at.isoformat(), "ended_at": row.ended_at.isoformat() if row.ended_at else None,
+        "opened_reason": row.opened_reason, "closed_reason": row.closed_reason,
+        "opened_label_th": opened[0], "opened_label_en": opened[1],
+        "closed_label_th": closed[0] if closed else None, "closed_label_en": closed[1] if closed else None,
+    }
 
 
 def as_span(row: AttendanceInterval | FloorInterval) -> Span:

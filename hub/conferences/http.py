@@ -143,12 +143,14 @@ async def get_conference(request: web.Request) -> web.Response:
     mgr = request.app[CONFERENCES]
     conference_id = _conf_id(request)
     if conference_id in mgr.live:
-        return web.json_response(mgr.summary(mgr.live[conference_id]))
+        summary = mgr.summary(mgr.live[conference_id])
+        return web.json_response({**summary, "attendance": await mgr.attendance(conference_id)})
     row = await asyncio.to_thread(mgr.record, conference_id)
     if row is None:
         raise json_error(404, f"no conference {conference_id}")
     return web.json_response({"id": row.id, "title": row.title, "status": row.status, "layout": row.layout,
-                              "sites": row.state.get("participants", []), "presence": row.presence})
+                              "sites": row.state.get("participants", []), "presence": row.presence,
+                              "attendance": await mgr.attendance(conference_id)})
 
 
 async def start_conference(request: web.Request) -> web.Response:

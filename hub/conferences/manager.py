@@ -27,13 +27,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlmodel import Session
 
 from hub import audit
+from hub.attendance import store as attendance
+from hub.attendance.model import Closed
 from hub.conferences import signalling, store
 from hub.conferences.agenda import Agenda, AgendaError, AgendaItem
 from hub.conferences.conference import Conference, ConferenceError, ConferenceEvent
 from hub.conferences.floor import Actor, Floor, FloorError, RequestStatus
 from hub.conferences.layout import LAYOUTS, LayoutError, SendProfile
+from hub.conferences.media_state import SiteMedia, backoff_s
 from hub.conferences.store import ConferenceRecord, UnknownConference
 from hub.control.registry import AgentOffline, AgentRegistry, CommandRefused
 from hub.events import EventBus
@@ -64,6 +68,7 @@ class LiveConference:
     last_levels: float = 0.0
     levels: dict[str, float] = field(default_factory=dict)
     in_program: set[str] = field(default_factory=set)
+    media: dict[str, SiteMedia] = field(default_factory=dict)  # what each site actually gets
     started_mono: float = field(default_factory=time.monotonic)
     # set once the media worker is up (or failed to start): joins wait for it,
     # so the agents build their offers while the worker process starts
@@ -118,6 +123,8 @@ class ConferenceManager:
     # --- lifetime --------------------------------------------------------------------------
     async def startup(self) -> None:
         """Resume every conference that was live when the hub stopped (or crashed)."""
+        # Intervals a crash left open were cut by the hub; the sites open new ones as they rejoin.
+        await asyncio.to_thread(self._close_all_attendance)
         rows = await asyncio.to_thread(store.load_live, self.engine)
         for row in rows:
             try:
@@ -142,11 +149,13 @@ class ConferenceManager:
         self.registry.add_connect_listener(self._on_connect)
         self.registry.add_message_handler("floor", self._on_floor_message)
         self.registry.add_message_handler("clerk_request", self._on_clerk_request)
+        self.registry.add_message_handler("media_health", self._on_media_health)
         self._ticker = asyncio.create_task(self._tick_loop())
 
     async def shutdown(self) -> None:
         """Stop media but leave conferences live in the database: a restart resumes them."""
         self._closing = True
+        await asyncio.to_thread(self._close_all_attendance)  # the sites drop with the hub
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -170,7 +179,53 @@ class ConferenceManager:
 
     # --- database ------------------------------------------------------------------------------
     def _write(self, live: LiveConference, events: list[ConferenceEvent], ip: str) -> None:
-        store.write(self.engine, live.conf, live.presence, events, ip)
+        store.write(self.engine, live.conf, live.presence, events, ip, live.occurrence_id)
+
+    # --- attendance intervals (hub.attendance): the record the monthly report reads ------------------
+    def _close_all_attendance(self) -> None:
+        with Session(self.engine) as s:
+            attendance.close_all_open(s, utcnow())
+            s.commit()
+
+    async def _attendance(self, live: LiveConference, code: str, closed: Closed | None,
+                          at: datetime | None = None) -> bool:
+        """Open (``closed`` None) or close the site's interval; True when a row changed."""
+        when = at or utcnow()
+
+        def write() -> bool:
+            with Session(self.engine) as s:
+                if closed is None:
+                    before = attendance.is_open(s, live.conf.id, code)
+                    attendance.open_interval(s, live.conf.id, live.occurrence_id, code, when)
+                    changed = not before
+                else:
+                    changed = attendance.close_interval(s, live.conf.id, code, when, closed)
+                s.commit()
+                return changed
+
+        return await asyncio.to_thread(write)
+
+    async def _left(self, live: LiveConference, code: str, reason: Closed, actor: str,
+                    media_only: bool = False, at: float | None = None) -> None:
+        """The site is out of the call: its interval closes and the leave is audited (once).
+
+        ``media_only``: its media path was lost while it stays online; it is rejoining
+        (its state stays ``reconnecting``), and the join that succeeds opens a new interval.
+        """
+        live.in_program.discard(code)
+        if not media_only:
+            self._media(live, code).set("out", self.clock(), reason.value)
+        when = datetime.fromtimestamp(at, UTC) if at is not None else utcnow()
+        live.presence.setdefault(code, {})["left_at"] = when.isoformat()
+        if await self._attendance(live, code, reason, when):
+            await audit.arecord(self.engine, actor=actor, action="conference.left",
+                                target=f"conference:{live.conf.id}/{code}",
+                                detail={"reason": reason.value, **({"media_only": True} if media_only else {})})
+
+    async def attendance(self, conference_id: int) -> list[dict[str, Any]]:
+        """Every join/leave interval of the conference, with its reasons (live or ended)."""
+        rows = await asyncio.to_thread(attendance.intervals_for_conference, self.engine, conference_id)
+        return [attendance.interval_json(r) for r in rows]
 
     def record(self, conference_id: int) -> ConferenceRecord | None:
         return store.record(self.engine, conference_id)
@@ -428,8 +483,19 @@ class ConferenceManager:
                         await self.end(conference_id, "system")
                         continue
                     await self.change(conference_id, functools.partial(Conference.agenda_tick, now=now))
+                    self._check_stalls(live, now)
                 except Exception:
                     log.exception("conference %s: tick failed", conference_id)
+
+    def _check_stalls(self, live: LiveConference, now: float) -> None:
+        """A site without pictures rejoins once its control channel has proved itself (media_state)."""
+        for code, m in live.media.items():
+            if m.state != "no_picture":
+                continue
+            site = self.registry.live.get(code)
+            m.control_seen(site.last_seen if site else None, now)
+            if m.stall_needs_rejoin(now):
+                self._rejoin(live, code, "no picture from the district")
 
     # --- agents ------------------------------------------------------------------------------------------
     async def _on_connect(self, code: str, connected: bool) -> None:
@@ -440,12 +506,11 @@ class ConferenceManager:
         if connected:
             self._join_soon(live, code)
             return
-        live.in_program.discard(code)
         live.profiles_sent.pop(code, None)
         task = live.joins.pop(code, None)
         if task is not None:
             task.cancel()
-        live.presence.setdefault(code, {})["left_at"] = utcnow().isoformat()
+        await self._left(live, code, Closed.LINK_LOST, "system")
         if live.worker is not None and live.worker.running:
             with contextlib.suppress(MediaWorkerError):
                 await live.worker.request(channel.Leave(site=code))
@@ -475,14 +540,26 @@ class ConferenceManager:
             self._join_soon(live, code)
         else:
             # The clerk left the call: media stops, the district stays on the list and can rejoin.
-            live.in_program.discard(code)
-            live.presence.setdefault(code, {})["left_at"] = utcnow().isoformat()
+            task = live.joins.pop(code, None)
+            if task is not None:
+                task.cancel()
+            await self._left(live, code, Closed.LEFT, f"agent:{code}")
             if live.worker is not None and live.worker.running:
                 with contextlib.suppress(MediaWorkerError):
                     await live.worker.request(channel.Leave(site=code))
             await signalling.send_quiet(self.registry, code, p.LeaveConference(conference_id=live.conf.id))
-            await audit.arecord(self.engine, actor=f"agent:{code}", action="conference.leave",
-                                target=f"conference:{live.conf.id}/{code}")
+
+    async def _on_media_health(self, code: str, msg: Any) -> None:
+        """The agent's own watchdog: its peer connection failed, or no program reaches it."""
+        assert isinstance(msg, p.MediaHealth)
+        live = self.conference_of(code)
+        if live is None or msg.conference_id != live.conf.id:
+            return
+        m = self._media(live, code)
+        if m.state == "out" or (m.state == "reconnecting" and code in live.joins and not live.joins[code].done()):
+            return  # not in the call (the clerk left), or a rejoin is under way already
+        self._rejoin(live, code, f"the district reports media {msg.state}"
+                                 + (f" ({msg.stalled_s:.1f} s without program)" if msg.state == "stalled" else ""))
 
     async def _site_floor(self, live: LiveConference, code: str, action: str, priority: int) -> None:
         try:
@@ -503,21 +580,90 @@ class ConferenceManager:
             # Nothing moved (so nothing was pushed): the request is still answered.
             await signalling.send_quiet(self.registry, code, signalling.conference_state(live.conf, code))
 
-    def _join_soon(self, live: LiveConference, code: str) -> None:
+    def _media(self, live: LiveConference, code: str) -> SiteMedia:
+        return live.media.setdefault(code, SiteMedia())
+
+    def _join_soon(self, live: LiveConference, code: str, reason: str = "", delay: float = 0.0) -> None:
         if not self.settings.media_enabled:
             return
         old = live.joins.get(code)
         if old is not None and not old.done():
             old.cancel()
-        live.joins[code] = asyncio.create_task(self._join(live, code))
+        live.joins[code] = asyncio.create_task(self._join(live, code, reason, delay))
 
-    async def _join(self, live: LiveConference, code: str) -> None:
-        """Signalling over the control channel: join → offer, worker answers, media_answer."""
-        conf = live.conf
-        profile = conf.profiles().get(code)
-        if profile is None:
+    def _rejoin(self, live: LiveConference, code: str, reason: str) -> None:
+        """The media path failed or stalled: a fresh offer/answer (aiortc has no ICE restart)."""
+        if self._closing or live.conf.status != "live" or not self.registry.is_online(code):
             return
-        error = ""
+        m = self._media(live, code)
+        if m.state == "reconnecting" and code in live.joins and not live.joins[code].done():
+            return
+        live.in_program.discard(code)
+        lost_at = m.stall_since if m.state == "no_picture" and m.stall_since else self.clock()
+        was_in = m.state in ("in_program", "no_picture")
+        if m.reconnecting(self.clock(), reason):
+            if was_in:
+                # Out of the briefing since its pictures stopped: the interval ends there.
+                self._spawn(self._left(live, code, Closed.LINK_LOST, "system", media_only=True, at=lost_at))
+            self._spawn(audit.arecord(self.engine, actor="system", action="conference.media_rejoin",
+                                      target=f"conference:{live.conf.id}/{code}", detail={"reason": reason}))
+            if m.flapping(self.clock()):
+                self._spawn(self._flapping_alarm(live, code, m))
+        self._publish_media(live, code)
+        self._join_soon(live, code, reason, backoff_s(m.attempt - 1) if m.attempt > 1 else 0.0)
+
+    async def _connect_watch(self, live: LiveConference, code: str, answers: int) -> None:
+        """An answered offer must bring pictures soon: ICE checks that started during a cut back off
+        for ~30 s (STUN retransmissions), so a fresh offer is faster than waiting for them."""
+        timeout = self.settings.conference_media_connect_timeout_s
+        await asyncio.sleep(timeout)
+        m = live.media.get(code)
+        if (m is None or m.answers != answers or m.state not in ("connecting", "reconnecting")
+                or self.live.get(live.conf.id) is not live):
+            return
+        task = live.joins.get(code)
+        if task is not None and not task.done():
+            return
+        if m.state == "connecting":
+            m.set("no_picture", self.clock(), "no picture")
+        self._rejoin(live, code, f"no picture within {timeout:.0f} s of the answer")
+
+    async def _flapping_alarm(self, live: LiveConference, code: str, m: SiteMedia) -> None:
+        site = self.registry.live.get(code)
+        figures = {"reconnects": len(m.reconnects), "window_s": 300,
+                   "control_rtt_ms": site.control_rtt_ms if site else None, "link": site.link if site else None}
+        name = live.names.get(code, code)
+        self.events.publish("alert", {
+            "source": "media", "severity": "major", "site": code, "figures": figures,
+            "message": f"{name} เชื่อมต่อภาพ/เสียงใหม่ {len(m.reconnects)} ครั้งใน 5 นาที / "
+                       f"{code} reconnected its media {len(m.reconnects)} times in 5 minutes"})
+        await audit.arecord(self.engine, actor="system", action="conference.media_flapping",
+                            target=f"conference:{live.conf.id}/{code}", ok=False, detail=figures)
+
+    def _publish_media(self, live: LiveConference, code: str) -> None:
+        self.events.publish("conference.media", {"id": live.conf.id, "event": "site_media", "site": code,
+                                                 "media": self._media_view(live, code)})
+
+    def _media_view(self, live: LiveConference, code: str) -> dict[str, Any]:
+        m = self._media(live, code)
+        view = m.to_dict()
+        view["since"] = _iso(m.since) if m.since else None
+        return view
+
+    async def _join(self, live: LiveConference, code: str, reason: str = "", delay: float = 0.0) -> None:
+        """join → offer, worker answers, media_answer; retried with backoff while the district is online.
+
+        A join that fails (the agent did not answer in ``conference_join_timeout_s``, the
+        worker was restarting...) is tried again for as long as the conference runs and the
+        district is online; a refusal by the agent is retried slowly.
+        """
+        conf = live.conf
+        m = self._media(live, code)
+        if m.state == "out":
+            m.set("connecting", self.clock())
+        attempt = 0
+        if delay > 0:
+            await asyncio.sleep(delay)
 
         async def worker() -> MediaWorker:
             await live.media_ready.wait()
@@ -525,32 +671,53 @@ class ConferenceManager:
                 raise ConferenceError("media is not running for this conference")
             return live.worker
 
-        try:
-            await signalling.negotiate(self.registry, code, conf, live.names.get(code, code), profile, worker,
-                                       self.settings.conference_join_timeout_s)
-            live.profiles_sent[code] = profile
-        except asyncio.CancelledError:
-            raise
-        except (AgentOffline, TimeoutError) as exc:
-            error = f"agent unreachable: {exc or type(exc).__name__}"
-        except CommandRefused as exc:
-            error = exc.detail
-        except (MediaWorkerError, ConferenceError) as exc:
-            error = str(exc)
-        entry = live.presence.setdefault(code, {})
-        if error:
+        while True:
+            profile = conf.profiles().get(code)
+            if profile is None or conf.status != "live" or not self.registry.is_online(code):
+                return
+            error = ""
+            refused = False
+            try:
+                await signalling.negotiate(self.registry, code, conf, live.names.get(code, code), profile, worker,
+                                           self.settings.conference_join_timeout_s)
+                live.profiles_sent[code] = profile
+            except asyncio.CancelledError:
+                raise
+            except (AgentOffline, TimeoutError) as exc:
+                error = f"agent unreachable: {exc or type(exc).__name__}"
+            except CommandRefused as exc:
+                error, refused = exc.detail, True
+            except (MediaWorkerError, ConferenceError) as exc:
+                error = str(exc)
+                refused = "refused" in error or "could not use" in error
+            if not error:
+                break
+            attempt += 1
+            entry = live.presence.setdefault(code, {})
             entry["error"] = error
-            log.info("conference %s: %s did not join: %s", conf.id, code, error)
-            await audit.arecord(self.engine, actor="system", action="conference.join", target=f"conference:{conf.id}/{code}",
-                                ok=False, detail={"error": error})
+            log.info("conference %s: %s did not join (attempt %d): %s", conf.id, code, attempt, error)
+            await audit.arecord(self.engine, actor="system", action="conference.join",
+                                target=f"conference:{conf.id}/{code}", ok=False,
+                                detail={"error": error, "attempt": attempt})
             self.events.publish("conference", {"id": conf.id, "site": code, "error": error,
                                                "conference": self.summary(live)})
-            return
+            if m.state == "reconnecting":
+                m.attempt += 1
+                self._publish_media(live, code)
+            await asyncio.sleep(30.0 if refused else backoff_s(attempt))
+        entry = live.presence.setdefault(code, {})
         entry.pop("error", None)
         entry.setdefault("joined_at", utcnow().isoformat())
         entry.pop("left_at", None)
-        await audit.arecord(self.engine, actor=f"agent:{code}", action="conference.join",
-                            target=f"conference:{conf.id}/{code}", detail={"profile": profile.to_dict()})
+        if m.state == "out":
+            m.set("connecting", self.clock())
+        m.answers += 1
+        self._spawn(self._connect_watch(live, code, m.answers))
+        self._publish_media(live, code)
+        if await self._attendance(live, code, None):
+            await audit.arecord(self.engine, actor=f"agent:{code}", action="conference.join",
+                                target=f"conference:{conf.id}/{code}",
+                                detail={"profile": profile.to_dict(), **({"reason": reason} if reason else {})})
         async with live.lock:
             await asyncio.to_thread(self._write, live, [], "")
         self.events.publish("conference", {"id": conf.id, "site": code, "joined": True,
@@ -577,7 +744,9 @@ class ConferenceManager:
                 current.in_program.clear()
                 await self._start_media(current)
                 for site in current.conf.participants:
-                    if self.registry.is_online(site):
+                    if self._media(current, site).state != "out":
+                        self._rejoin(current, site, "the media worker restarted")
+                    elif self.registry.is_online(site):
                         self._join_soon(current, site)
 
         live.media_ready.clear()
@@ -619,8 +788,19 @@ class ConferenceManager:
                 live.last_levels = now
                 self.events.publish("conference.levels", {"id": conference_id, "levels": live.levels,
                                                           "loudest": loudest})
-        elif isinstance(event, channel.FirstVideo):
-            live.in_program.add(event.site)
+        elif isinstance(event, channel.FirstVideo) or (isinstance(event, channel.SitePicture) and event.receiving):
+            if event.site in live.conf.participants:
+                live.in_program.add(event.site)
+                if self._media(live, event.site).set("in_program", self.clock()):
+                    self._publish_media(live, event.site)
+            self.events.publish("conference.media", {"id": conference_id, **channel.event_dict(event)})
+        elif isinstance(event, channel.SitePicture):
+            if event.site in live.conf.participants:
+                live.in_program.discard(event.site)
+                m = self._media(live, event.site)
+                if m.state in ("in_program", "connecting"):
+                    m.stalled(self.clock(), event.age_s)
+                    self._publish_media(live, event.site)
             self.events.publish("conference.media", {"id": conference_id, **channel.event_dict(event)})
         elif isinstance(event, channel.SiteError):
             await audit.arecord(self.engine, actor="system", action="conference.media_error",
@@ -629,8 +809,10 @@ class ConferenceManager:
             live.presence.setdefault(event.site, {})["error"] = event.message
             self.events.publish("conference.media", {"id": conference_id, **channel.event_dict(event)})
         elif isinstance(event, channel.SiteState):
-            if event.state in ("failed", "closed"):
+            if event.state in ("failed", "closed") and event.site in live.conf.participants:
                 live.in_program.discard(event.site)
+                if self._media(live, event.site).state != "out":
+                    self._rejoin(live, event.site, f"media connection {event.state} (ICE consent or DTLS)")
             self.events.publish("conference.media", {"id": conference_id, **channel.event_dict(event)})
 
     async def viewer(self, conference_id: int, sdp: str, kind: str) -> channel.SdpAnswer:
@@ -638,7 +820,7 @@ class ConferenceManager:
         live = self.get(conference_id)
         if live.worker is None or not live.worker.running:
             raise ConferenceError("media is not running for this conference")
-        return await live.worker.request(channel.Offer(site=f"viewer-{next(self._viewer_ids)}", sdp=sdp, sdp_type=kind))
+        return await live.worker.request(channel.Offer(site=f"{channel.VIEWER_PREFIX}{next(self._viewer_ids)}", sdp=sdp, sdp_type=kind))
 
     async def media_stats(self, conference_id: int) -> channel.Stats | None:
         """The worker's figures, or None when no media runs for this conference."""
@@ -678,7 +860,8 @@ class ConferenceManager:
                 {"site": code, "name_th": live.names.get(code, code), "online": code in conf.online,
                  "joined_at": live.presence.get(code, {}).get("joined_at"),
                  "error": live.presence.get(code, {}).get("error"),
-                 "in_program": code in live.in_program, "mic_open": conf.mics.get(code, False),
+                 "in_program": code in live.in_program, "media_state": self._media_view(live, code),
+                 "mic_open": conf.mics.get(code, False),
                  "heard": code in heard, "tile": roles.get(code), "level_dbfs": live.levels.get(code),
                  "send_profile": profiles[code].to_dict() if code in profiles else None}
                 for code in conf.participants

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from hub.attendance import store as attendance
 from hub.conferences.conference import Conference, ConferenceEvent
 from hub.models import AuditEvent, utcnow
 
@@ -61,8 +62,11 @@ def audit_actor(conf: Conference, actor: str) -> str:
 
 
 def write(engine: sa.Engine, conf: Conference, presence: dict[str, Any], events: list[ConferenceEvent],
-          ip: str) -> None:
-    """State and its audit events in one transaction: the log never disagrees with the state."""
+          ip: str, occurrence_id: int | None = None) -> None:
+    """State, its audit events and its floor/attendance intervals in one transaction.
+
+    The log and the intervals never disagree with the state.
+    """
     with Session(engine, expire_on_commit=False) as s:
         row = s.get(ConferenceRecord, conf.id)
         if row is None:
@@ -75,6 +79,8 @@ def write(engine: sa.Engine, conf: Conference, presence: dict[str, Any], events:
         if conf.status == "ended" and row.ended_at is None:
             row.ended_at = utcnow()
         s.add(row)
+        attendance.apply_conference_events(s, conf.id, occurrence_id,
+                                           [(e.action, e.target, e.actor) for e in events], utcnow())
         for e in events:
             s.add(AuditEvent(
                 actor=audit_actor(conf, e.actor)[:100],

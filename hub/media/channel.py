@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 # Tiles are placed on a 1280×720 canvas and scaled to the program size by the compositor.
 CANVAS_W = 1280
 CANVAS_H = 720
-CONTENT = "@content"  # the slot of the presentation layout that shows content, not a site
+CONTENT = "@content"
+VIEWER_PREFIX = "viewer-"  # a control-room preview: receives the program, sends nothing  # the slot of the presentation layout that shows content, not a site
 
 
 class _Line(BaseModel):
@@ -52,6 +53,13 @@ class SiteStats(_Line):
     rejected: int = 0
     video_queue: int = 0
     video_dropped: int = 0
+    # since the peer connected (or the last ``GetStats(reset=True)``): the longest time
+    # without a new picture, 20 ms audio chunks that never reached the mix, holes skipped
+    max_gap_s: float = 0.0
+    audio_missing: int = 0
+    video_skips: int = 0
+    receiving: bool = False
+    nacked: dict[str, int] = Field(default_factory=dict)  # kind → packets asked for again (NACK)
 
 
 class Stats(Result):
@@ -134,6 +142,7 @@ class Keyframe(Op[Done]):
 
 class GetStats(Op[Stats]):
     type: Literal["stats"] = "stats"
+    reset: bool = False  # start the per-site gap and loss figures again after this answer
 
 
 class Ping(Op[Pid]):
@@ -194,6 +203,18 @@ class SiteState(_Line):
     state: str
 
 
+class SitePicture(_Line):
+    """A site's picture started or stopped arriving (frames decoded, not what was negotiated).
+
+    ``receiving`` False: connected, but no new picture for ``age_s`` (> the stall limit).
+    """
+
+    type: Literal["site_picture"] = "site_picture"
+    site: str
+    receiving: bool
+    age_s: float = 0.0
+
+
 class WorkerError(_Line):
     """The worker could not read a line it was sent."""
 
@@ -201,8 +222,8 @@ class WorkerError(_Line):
     message: str
 
 
-Event = Levels | FirstVideo | SiteError | SiteState | WorkerError
-AnyOutput = Annotated[Reply | Ready | Levels | FirstVideo | SiteError | SiteState | WorkerError,
+Event = Levels | FirstVideo | SiteError | SiteState | SitePicture | WorkerError
+AnyOutput = Annotated[Reply | Ready | Levels | FirstVideo | SiteError | SiteState | SitePicture | WorkerError,
                       Field(discriminator="type")]
 
 _request_adapter: TypeAdapter[Request] = TypeAdapter(Request)

@@ -35,6 +35,8 @@ from hub.media.encoder import (
     route_keyframe_requests,
 )
 from hub.media.mixer import CHUNK, RATE, AudioMixer, to_mono
+from site_agent.rtc import healing
+from site_agent.rtc.config import rtc_configuration
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,10 @@ log = logging.getLogger(__name__)
 MAX_PIXELS = 1920 * 1088
 MAX_SDP_BYTES = 60_000
 LEVELS_EVERY_S = 0.25
+# A connected site with no new picture for this long is reported as not receiving
+# (the control process then rejoins it); checked this often.
+STALL_S = 2.0
+WATCH_EVERY_S = 0.25
 
 Emit = Callable[[channel.Event], None]
 
@@ -67,6 +73,16 @@ class SitePeer:
     last_error_at: float = 0.0
     size: tuple[int, int] | None = None
     state: str = "new"
+    connected_at: float = 0.0
+    receiving: bool = False  # last SitePicture sent
+    max_gap_s: float = 0.0
+    audio_next_pts: int | None = None
+    audio_missing: int = 0
+    buffers: list[healing.HealingJitterBuffer] = field(default_factory=list)
+
+    @property
+    def sends(self) -> bool:
+        return not self.site.startswith(channel.VIEWER_PREFIX)
 
 
 def _check_offer(site: str, sdp: str) -> None:
@@ -126,7 +142,7 @@ class MCU:
         self._render_stop.clear()
         self._render_thread = threading.Thread(target=self._render_loop, name="mcu-render", daemon=True)
         self._render_thread.start()
-        self._tasks = [asyncio.create_task(self._audio_loop())]
+        self._tasks = [asyncio.create_task(self._audio_loop()), asyncio.create_task(self._watch_loop())]
 
     async def stop(self) -> None:
         for t in self._tasks:
@@ -154,7 +170,7 @@ class MCU:
         _check_offer(site, sdp)
         if site in self.peers:
             await self.leave(site)  # a rejoin replaces the old connection
-        pc = RTCPeerConnection()
+        pc = RTCPeerConnection(rtc_configuration())
         audio_out = PacketTrack(None, "audio")
         peer = SitePeer(site, pc, audio_out)
         video_out = self.video.track()
@@ -164,6 +180,7 @@ class MCU:
         route_keyframe_requests(video_tr.sender, self.encoder.gate.request)
         audio_tr = pc.addTransceiver(audio_out, direction="sendrecv")
         audio_tr.setCodecPreferences(opus_codecs())
+        peer.buffers = healing.install(pc)
 
         @pc.on("track")
         def _on_track(track: MediaStreamTrack) -> None:
@@ -174,9 +191,14 @@ class MCU:
 
         @pc.on("connectionstatechange")
         async def _on_state() -> None:
+            if self.peers.get(site) is not peer:
+                return  # an old connection of a site that has rejoined
             peer.state = pc.connectionState
+            if peer.state == "connected":
+                peer.connected_at = time.monotonic()
             self.emit(channel.SiteState(site=site, state=pc.connectionState))
-            if pc.connectionState == "failed" and self.peers.get(site) is peer:
+            if pc.connectionState in ("failed", "closed"):
+                # ICE consent lost or DTLS failed: the control process rejoins with a fresh offer.
                 await self.leave(site)
 
         try:
@@ -246,7 +268,10 @@ class MCU:
                     self.emit(channel.FirstVideo(site=peer.site, width=frame.width, height=frame.height))
                 peer.last_video = frame
                 peer.video_seq += 1
-                peer.picture_at = time.monotonic()
+                now = time.monotonic()
+                if peer.picture_at:
+                    peer.max_gap_s = max(peer.max_gap_s, now - peer.picture_at)
+                peer.picture_at = now
 
     async def _audio_in(self, peer: SitePeer, track: MediaStreamTrack) -> None:
         with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
@@ -259,6 +284,11 @@ class MCU:
                     log.warning("%s: %s", peer.site, exc)
                     continue
                 peer.audio_frames_in += 1
+                # 20 ms chunks that never arrived show as a jump of the RTP clock (pts)
+                if frame.pts is not None:
+                    if peer.audio_next_pts is not None and frame.pts > peer.audio_next_pts:
+                        peer.audio_missing += (frame.pts - peer.audio_next_pts) // max(1, frame.samples)
+                    peer.audio_next_pts = frame.pts + frame.samples
                 self.mixer.push(peer.site, samples)
 
     # --- outbound --------------------------------------------------------------------------------
@@ -309,6 +339,22 @@ class MCU:
                 delay = 0
             self._render_stop.wait(max(0.0, delay))
 
+    async def _watch_loop(self) -> None:
+        """Report each connected site's picture starting or stopping (frames decoded, not negotiated)."""
+        while True:
+            await asyncio.sleep(WATCH_EVERY_S)
+            now = time.monotonic()
+            for site, peer in list(self.peers.items()):
+                if not peer.sends or peer.state != "connected":
+                    continue
+                age = now - max(peer.picture_at, peer.connected_at)
+                receiving = peer.picture_at >= peer.connected_at and age <= STALL_S
+                if receiving != peer.receiving:
+                    peer.receiving = receiving
+                    self.emit(channel.SitePicture(site=site, receiving=receiving, age_s=round(age, 2)))
+                if not receiving and peer.picture_at:
+                    peer.max_gap_s = max(peer.max_gap_s, now - peer.picture_at)
+
     async def _audio_loop(self) -> None:
         loop = asyncio.get_running_loop()
         period = CHUNK / RATE
@@ -332,9 +378,9 @@ class MCU:
             await asyncio.sleep(max(0.0, delay))
 
     # --- figures ------------------------------------------------------------------------------------
-    def stats(self) -> dict[str, Any]:
+    def stats(self, reset: bool = False) -> dict[str, Any]:
         elapsed = max(1e-6, time.monotonic() - self.started_at)
-        return {
+        out = {
             "frames_out": self.frames_out,
             "fps_out": round(self.frames_out / elapsed, 2),
             "encode_wall_s": round(self.encoder.wall_s, 3),
@@ -346,10 +392,19 @@ class MCU:
                 s: {"state": p.state, "frames_in": p.frames_in, "audio_in": p.audio_frames_in,
                     "size": list(p.size) if p.size else None, "rejected": p.rejected,
                     "video_queue": p.video_out.queued if p.video_out else 0,
-                    "video_dropped": p.video_out.dropped if p.video_out else 0}
+                    "video_dropped": p.video_out.dropped if p.video_out else 0,
+                    "max_gap_s": round(p.max_gap_s, 3), "audio_missing": p.audio_missing,
+                    "video_skips": sum(b.skips for b in p.buffers if b._is_video),
+                    "receiving": p.receiving,
+                    "nacked": {t.kind: healing.nacked(t.receiver) for t in p.pc.getTransceivers()}}
                 for s, p in self.peers.items()
             },
         }
+        if reset:
+            for p in self.peers.values():
+                p.max_gap_s = 0.0
+                p.audio_missing = 0
+        return out
 
     def request_keyframe(self) -> None:
         self.encoder.gate.request()

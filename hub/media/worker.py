@@ -51,7 +51,7 @@ async def handle(mcu: MCU, op: channel.AnyOp) -> channel.Result:
         mcu.request_keyframe()
         return channel.Done()
     if isinstance(op, channel.GetStats):
-        return channel.Stats.model_validate(mcu.stats())
+        return channel.Stats.model_validate(mcu.stats(op.reset))
     if isinstance(op, channel.Ping):
         return channel.Pid(pid=os.getpid())
     raise MediaError(f"unknown op {op.type!r}")

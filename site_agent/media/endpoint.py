@@ -44,12 +44,21 @@ from site_agent.devices import (
     open_device,
     thai_font,
 )
+from site_agent.rtc import healing
+from site_agent.rtc.config import rtc_configuration
 
 log = logging.getLogger("site_agent.media.endpoint")
 
 VIDEO_CLOCK = 90_000
 AUDIO_RATE = 48_000
 AUDIO_CHUNK = 960
+# No program frame for this long while connected: a stall. It is reported to the hub
+# (which answers with a fresh join) once the control channel has answered for SETTLE_S
+# after the pictures stopped: in a full cut the connection heals by itself on return.
+STALL_S = 2.0
+SETTLE_S = 1.5
+WATCH_EVERY_S = 0.5
+REPORT_EVERY_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -434,6 +443,8 @@ class MediaEndpoint:
         self.video_frames = 0
         self.audio_frames = 0
         self.first_video_at: float | None = None
+        self.last_video_at = 0.0  # monotonic time of the last program frame
+        self.connected_at = 0.0  # monotonic time the peer connection last became connected
         self.conference_state: p.ConferenceState | None = None  # last floor/mic state the hub sent
         self.on_connected: Callable[[], Any] | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -447,7 +458,7 @@ class MediaEndpoint:
         await self.close()
         self.profile = profile
         self.conference_id = conference_id
-        pc = RTCPeerConnection()
+        pc = RTCPeerConnection(rtc_configuration())
         self.pc = pc
         self.camera = self._make_camera()
         video = pc.addTransceiver(self.camera, direction="sendrecv")
@@ -456,6 +467,7 @@ class MediaEndpoint:
         # obeys the send profile's bitrate and uses a live preset.
         video.sender._RTCRtpSender__encoder = LiveH264Encoder(lambda: self.profile)  # type: ignore[attr-defined]
         pc.addTransceiver(self.microphone, direction="sendrecv")
+        healing.install(pc)  # a hole NACK cannot fill must not freeze the program
 
         @pc.on("track")
         def _on_track(track: MediaStreamTrack) -> None:
@@ -463,6 +475,8 @@ class MediaEndpoint:
 
         @pc.on("connectionstatechange")
         async def _on_state() -> None:
+            if pc.connectionState == "connected":
+                self.connected_at = time.monotonic()
             if pc.connectionState == "connected" and self.on_connected is not None:
                 result = self.on_connected()
                 if asyncio.iscoroutine(result):
@@ -488,6 +502,7 @@ class MediaEndpoint:
                 frame = await track.recv()
                 if track.kind == "video":
                     self.video_frames += 1
+                    self.last_video_at = time.monotonic()
                     if self.first_video_at is None:
                         self.first_video_at = time.monotonic()
                     assert isinstance(frame, av.VideoFrame)
@@ -566,6 +581,41 @@ def install(client: AgentClient, name_th: str | None = None, **endpoint_args: An
         return p.MediaCounters(state=endpoint.connection_state, video_frames=endpoint.video_frames,
                                audio_frames=endpoint.audio_frames, conference_id=endpoint.conference_id)
 
+    async def watch(c: AgentClient) -> None:
+        """The agent's side of healing: a failed or stalled path asks the hub for a fresh join."""
+        reported: RTCPeerConnection | None = None
+        stall_since: float | None = None
+        control_after: float | None = None
+        last_report = 0.0
+        while True:
+            await asyncio.sleep(WATCH_EVERY_S)
+            pc, conference_id = endpoint.pc, endpoint.conference_id
+            now = time.monotonic()
+            if pc is None or conference_id is None or pc.connectionState != "connected":
+                stall_since = control_after = None
+                if pc is not None and conference_id is not None and pc.connectionState in ("failed", "closed") \
+                        and reported is not pc:
+                    reported = pc
+                    with contextlib.suppress(ConnectionError):
+                        await c.send(p.MediaHealth(conference_id=conference_id, state="failed",
+                                                   video_frames=endpoint.video_frames))
+                continue
+            last = max(endpoint.last_video_at, endpoint.connected_at)
+            if now - last <= STALL_S:
+                stall_since = control_after = None
+                continue
+            if stall_since is None:
+                stall_since = last
+            if control_after is None and c.last_ack_at > stall_since:
+                control_after = now
+            if control_after is not None and now - control_after >= SETTLE_S and now - last_report >= REPORT_EVERY_S:
+                last_report = now
+                log.warning("no program for %.1f s: asking the hub for a fresh connection", now - last)
+                with contextlib.suppress(ConnectionError):
+                    await c.send(p.MediaHealth(conference_id=conference_id, state="stalled",
+                                               stalled_s=round(now - last, 1), video_frames=endpoint.video_frames))
+
+    client.add_start_task(watch)
     client.add_command_handler(p.JoinConference, join)
     client.add_command_handler(p.MediaAnswer, media_answer)
     client.add_command_handler(p.SendProfile, send_profile)

@@ -91,6 +91,7 @@ from site_agent.protocol.reports import (
     Heartbeat,
     Hello,
     LinkReport,
+    MediaHealth,
     SelfTestReport,
     SnmpReport,
     Status,
@@ -98,8 +99,8 @@ from site_agent.protocol.reports import (
 )
 
 AnyMessage = Annotated[
-    Hello | Heartbeat | Status | LinkReport | SnmpReport | SelfTestReport | ClerkRequest | FloorRequest | Ack
-    | Welcome | HeartbeatAck | Command | UpdateRequired | Error,
+    Hello | Heartbeat | Status | LinkReport | SnmpReport | SelfTestReport | ClerkRequest | MediaHealth
+    | FloorRequest | Ack | Welcome | HeartbeatAck | Command | UpdateRequired | Error,
     Field(discriminator="type"),
 ]
 _any_adapter: TypeAdapter[AnyMessage] = TypeAdapter(AnyMessage)
@@ -118,7 +119,7 @@ __all__ = [
     "ClerkRequest", "ClerkState", "ClerkStateApplied", "Command", "ConferenceState", "ConfigureLinkHealth", "Done",
     "Error", "FloorRequest", "FloorStatus", "FloorView", "GetStatus", "Heartbeat", "HeartbeatAck", "Hello",
     "HubCommand", "HubMessage", "JoinConference", "LeaveConference", "LinkHealthConfigured", "LinkLevel",
-    "LinkReport", "LinkThresholds", "MediaAnswer", "MediaConnection", "MediaCounters", "MediaOffer", "MediaProfile", "MediaStatus",
+    "LinkReport", "LinkThresholds", "MediaAnswer", "MediaConnection", "MediaCounters", "MediaHealth", "MediaOffer", "MediaProfile", "MediaStatus",
     "Message", "Ping", "Pong", "ProfileApplied", "ProtocolError", "Reminder", "Reply", "RouterTarget", "SelfTest",
     "SelfTestCheck", "SelfTestReport", "SelfTestResult", "SendProfile", "SiteCode", "SnmpReport", "Status",
     "UpdateCheck", "UpdateOutcome", "UpdateRequired", "Welcome", "decode", "decode_any", "decode_from_agent",

@@ -112,6 +112,20 @@ class ClerkRequest(Message):
     sent_at: float
 
 
+class MediaHealth(Message):
+    """The agent's media path failed or stalled: it asks the hub for a fresh offer/answer (aiortc has no ICE restart).
+
+    ``failed``: the peer connection failed or closed; ``stalled``: no program frame for
+    ``stalled_s`` while the control channel works. The hub answers with a new ``join``.
+    """
+
+    type: Literal["media_health"] = "media_health"
+    conference_id: int
+    state: Literal["failed", "stalled"]
+    stalled_s: float = Field(default=0.0, ge=0)
+    video_frames: int = Field(default=0, ge=0)
+
+
 class FloorRequest(Message):
     """A district asks for the floor (BFCP FloorRequest) or gives it back (FloorRelease).
 
@@ -127,8 +141,8 @@ class FloorRequest(Message):
 
 
 AgentMessage = Annotated[
-    Hello | Heartbeat | Status | LinkReport | SnmpReport | SelfTestReport | ClerkRequest | FloorRequest | Ack
-    | Error,
+    Hello | Heartbeat | Status | LinkReport | SnmpReport | SelfTestReport | ClerkRequest | MediaHealth
+    | FloorRequest | Ack | Error,
     Field(discriminator="type"),
 ]
 AGENT_MESSAGE_TYPES = types_of(AgentMessage)

@@ -61,6 +61,14 @@
         S.el("td", { text: name(r.site) }), S.el("td", { text: word }), actions);
     }));
 
+    // What the district actually gets (frames arriving at the hub), from the summary's media_state.
+    const mediaText = (m) => {
+      if (!m) return "";
+      const label = S.lang === "th" ? m.label_th : m.label_en;
+      const since = m.since && m.state !== "in_program" ? " " + S.fmtTime(m.since) : "";
+      const attempt = m.state === "reconnecting" && m.attempt ? ` #${m.attempt}` : "";
+      return ` · ${label}${since}${attempt}`;
+    };
     document.querySelector("#participants tbody").replaceChildren(...(conf.participants || []).map((p) => {
       const link = links[p.site] && links[p.site].status;
       const talking = p.heard && p.level_dbfs != null && p.level_dbfs > -45;
@@ -75,7 +83,7 @@
       }));
       return S.el("tr", { "data-site": p.site },
         S.el("td", { text: (p.online ? "● " : "○ ") + name(p.site) + (holder === p.site ? " ◆" : "") }),
-        S.el("td", { text: p.joined_at ? S.fmtTime(p.joined_at) : p.error ? "✖ " + p.error : "—" }),
+        S.el("td", { "data-media": p.media_state ? p.media_state.state : "", text: (p.joined_at ? S.fmtTime(p.joined_at) : p.error ? "✖ " + p.error : "—") + mediaText(p.media_state) }),
         S.el("td", { class: "link-" + (link || "unknown"), text: `${{ green: "✓", amber: "!", red: "✕", down: "✕" }[link] || "?"} ${T["status_" + (link || "unknown")] || link}` }),
         S.el("td", { text: (p.mic_open ? "◉ " + T.open : "✕ " + T.muted) + (talking ? " · ◉ " + T.talking : "") }),
         actions);

@@ -40,6 +40,7 @@ OUTPUTS: list[BaseModel] = [
     channel.FirstVideo(site="UDN01", width=320, height=180),
     channel.SiteError(site="UDN02", code="too_large", message="4K"),
     channel.SiteState(site="UDN01", state="connected"),
+    channel.SitePicture(site="UDN01", receiving=False, age_s=2.3),
     channel.WorkerError(message="bad request line"),
 ]
 

@@ -68,6 +68,7 @@ AGENT_SAMPLES: list[BaseModel] = [
     p.SelfTestReport(ready=False, reasons=["ไม่พบกล้อง"], checks=[{"name": "camera", "ok": False}],
                      trigger="clerk", measured_at=NOW),
     p.ClerkRequest(action="join", sent_at=NOW),
+    p.MediaHealth(conference_id=7, state="stalled", stalled_s=2.4, video_frames=310),
     p.FloorRequest(action="request", priority=3, conference_id=4),
     *[p.Ack(id=f"a{i}", result=reply) for i, reply in enumerate(REPLY_SAMPLES)],
     p.Ack(id="refused", ok=False, detail="no camera"),
