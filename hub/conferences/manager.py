@@ -759,6 +759,11 @@ class ConferenceManager:
                                  kbps=s.media_kbps, on_event=on_event, on_exit=on_exit)
             try:
                 await worker.start()
+            except asyncio.CancelledError:
+                # The hub is stopping while the worker starts: stop the half-started process too,
+                # or it outlives the hub and the event loop waits for it at shutdown.
+                await asyncio.shield(worker.stop(timeout=2.0))
+                raise
             except MediaWorkerError as exc:
                 log.error("conference %s: media worker did not start: %s", conference_id, exc)
                 self.events.publish("alert", {"source": "media", "severity": "critical",
