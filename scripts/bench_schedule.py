@@ -8,14 +8,12 @@ a few seconds apart, each running its full timeline (readiness, reminder,
 open, end). Prints per-occurrence figures and ends with one JSON line:
 {"occurrences": 30, "agents": 20, "skew_p50_ms": .., "skew_p99_ms": ..}
 
-With the conference manager wired in (the default, as in the product) T0 starts a
-conference and its media worker, and the manager sends the joins; the bench agents
+As in the product, T0 starts a conference and its media worker, and the conference
+manager sends the joins (the scheduler has no join path of its own); the bench agents
 acknowledge join without an SDP offer, so no media flows — the figure is control-plane
-latency including the media worker's start. ``--no-conferences`` measures the scheduler's
-own join path.
+latency including the media worker's start.
 
 Usage: .venv/bin/python scripts/bench_schedule.py [--agents 20] [--occurrences 30] [--spacing 2]
-       [--no-conferences]
 """
 
 from __future__ import annotations
@@ -96,13 +94,11 @@ async def run_agents(config_file: Path) -> None:
 # --- the hub's side ----------------------------------------------------------------------
 
 
-async def bench(n_agents: int, n_occ: int, spacing: float, conferences: bool = True) -> dict[str, Any]:
+async def bench(n_agents: int, n_occ: int, spacing: float) -> dict[str, Any]:
     from aiohttp import web
 
-    from hub import app as app_module
     from hub.app import create_app
     from hub.briefings.keys import BRIEFINGS
-    from hub.conferences import setup as conferences_setup
     from hub.control.enrolment import issue_code, redeem_code
     from hub.control.registry import REGISTRY
     from hub.keys import ENGINE
@@ -121,14 +117,7 @@ async def bench(n_agents: int, n_occ: int, spacing: float, conferences: bool = T
         schedule_readiness_lead_s=1.9, schedule_reminder_lead_s=1.5, schedule_selftest_timeout_s=1,
         mail_poll_s=60,
     )
-    saved = list(app_module.FEATURES)
-    if not conferences:
-        # The scheduler alone: it then sends "join" itself (no media worker to start).
-        app_module.FEATURES[:] = [f for f in saved if f is not conferences_setup]
-    try:
-        app = create_app(settings)
-    finally:
-        app_module.FEATURES[:] = saved
+    app = create_app(settings)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
@@ -225,8 +214,6 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=20)
     parser.add_argument("--occurrences", type=int, default=30)
     parser.add_argument("--spacing", type=float, default=2.0, help="seconds between consecutive T0s (whole seconds)")
-    parser.add_argument("--no-conferences", action="store_true",
-                        help="leave the conference manager out: measures the scheduler's own join path")
     parser.add_argument("--agents-worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.agents_worker:
@@ -235,7 +222,7 @@ def main() -> None:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
-    result = asyncio.run(bench(args.agents, args.occurrences, args.spacing, not args.no_conferences))
+    result = asyncio.run(bench(args.agents, args.occurrences, args.spacing))
     print(json.dumps(result))
 
 
