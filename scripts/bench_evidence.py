@@ -6,7 +6,9 @@ evidence) runs one briefing of all 20 districts through its own services: identi
 for every district, a roll call, 10 polls (open and secret) with every district
 voting, floor grants, and microphone changes until the audit log holds 1,000 events
 about the briefing; every district has three connections in the traffic log spread
-over two hours (two link drops). Then the package is built (JSON, Thai PDF, zip,
+over two hours (two link drops), with the attendance intervals the conference manager
+would have written for them (media is off, so the bench writes them through
+hub.attendance's own writer). Then the package is built (JSON, Thai PDF, zip,
 Ed25519 signature) and verified (signature, file and field digests, stored hash, the
 whole audit chain). Prints one JSON line: {"build_s": .., "verify_s": .., ...}
 
@@ -28,13 +30,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa
 from aiohttp import web
+from sqlmodel import Session
 
 from hub.app import create_app
+from hub.attendance import store as attendance
+from hub.attendance.model import Closed
+from hub.conferences.keys import CONFERENCES
 from hub.evidence.keys import EVIDENCE, TRAFFIC
 from hub.evidence.verify import verify_file
 from hub.identity.keys import IDENTITY
 from hub.identity.model import Person
-from hub.keys import CONFERENCES, ENGINE
+from hub.keys import ENGINE
 from hub.polls.keys import POLLS
 from hub.polls.model import Ballot, PollSpec, Voter
 from hub.settings import Settings
@@ -74,6 +80,10 @@ async def main() -> int:
                                         client="salaklang-agent 0.1.0")
                 traffic.clock = lambda m=end_min: t0 + timedelta(minutes=m)
                 await asyncio.to_thread(traffic.left, cid, site, reason=why, quality={"loss_pct": 0.3, "rtt_ms": 21})
+                with Session(engine) as s:
+                    attendance.open_interval(s, cid, None, site, t0 + timedelta(minutes=start_min, seconds=i + 1))
+                    attendance.close_interval(s, cid, site, t0 + timedelta(minutes=end_min), Closed(why))
+                    s.commit()
         call = await asyncio.to_thread(identity.start_roll_call, cid, 600, actor=CHAIR)
         for site in DISTRICTS[:-1]:
             await asyncio.to_thread(identity.answer_roll_call, cid, call.id, site, actor=f"agent:{site}")

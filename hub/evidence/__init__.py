@@ -1,15 +1,14 @@
 """Meeting evidence (Emergency Decree on Electronic Meetings B.E. 2563): the traffic log and the
 signed evidence package of every briefing, with ``python -m hub evidence verify``.
 
-Reads identities and roll calls (hub.identity), polls (hub.polls), attendance
-(through :class:`hub.evidence.attendance.AttendanceReader`) and the audit chain.
+Reads identities and roll calls (hub.identity), polls (hub.polls), the join/leave and
+floor intervals the conference manager writes (hub.attendance) and the audit chain.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from hub.evidence.attendance import InterimAttendance
 from hub.evidence.clock import ClockWatch
 from hub.evidence.http import add_routes
 from hub.evidence.keys import EVIDENCE, TRAFFIC
@@ -26,6 +25,5 @@ def setup(app: web.Application) -> None:
     s = app[SETTINGS]
     watch = ClockWatch()
     app[TRAFFIC] = TrafficLog(app[ENGINE], clock_state=watch.state)
-    app[EVIDENCE] = EvidenceService(app[ENGINE], s.data_dir, app[IDENTITY], app[POLLS], InterimAttendance(app[ENGINE]),
-                                    tz=s.timezone, clock_state=watch.state)
+    app[EVIDENCE] = EvidenceService(app[ENGINE], s.data_dir, app[IDENTITY], app[POLLS], tz=s.timezone, clock_state=watch.state)
     add_routes(app)

@@ -1,5 +1,6 @@
-"""The evidence package, pure: attendance arithmetic, floor spans, and the field digests that let
-``evidence verify`` name the field that changed. No I/O, no clock reads.
+"""The evidence package, pure: attendance arithmetic, pairing the traffic log's connections with
+the attendance room's intervals, and the field digests that let ``evidence verify`` name the field
+that changed. No I/O, no clock reads.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ DIGEST_DEPTH = 3
 
 @dataclass(frozen=True)
 class Span:
-    """One attendance interval of one participant (joined → left), from the attendance reader."""
+    """One attendance interval of one participant (joined → left), from hub.attendance."""
 
     participant: str
     start: datetime
@@ -63,34 +64,39 @@ def total_seconds(spans: Iterable[Span | FloorSpan], until: datetime) -> dict[st
     return out
 
 
-_FLOOR_END = {"released": "released", "revoked": "revoked", "denied": None, "cancelled": None}
+@dataclass(frozen=True)
+class Connection:
+    """A traffic-log connection's span (``key``: its row id), to pair with attendance intervals."""
+
+    key: int
+    participant: str
+    start: datetime
+    end: datetime | None
 
 
-def floor_spans(events: Sequence[tuple[datetime, str, str, str]], ended_at: datetime | None) -> list[FloorSpan]:
-    """Floor grants from the conference's audit events ``(at, action, site, actor)``: grant → release/revoke.
+def pair_connections(spans: Sequence[Span], connections: Sequence[Connection], until: datetime) -> list[int | None]:
+    """For each attendance interval, the key of the connection it happened on, or None.
 
-    The conference room writes ``conference.floor.granted`` etc.; the attendance room's
-    floor intervals replace this reader once merged.
+    The attendance room and the traffic log each keep their own clock readings, so the
+    match is by time: the connection of the same participant that overlaps the interval
+    longest (touching counts, for a zero-length interval), then the one that began
+    nearest to it. One connection may carry several intervals: a media rejoin opens a new
+    interval on the same control connection.
     """
-    open_: dict[str, tuple[datetime, str]] = {}
-    spans: list[FloorSpan] = []
-    for at, action, site, actor in events:
-        verb = action.rsplit(".", 1)[-1]
-        if not action.startswith("conference.floor.") or not site:
-            if action == "conference.ended":
-                for who, (start, by) in sorted(open_.items()):
-                    spans.append(FloorSpan(who, start, at, by, "ended"))
-                open_.clear()
-            continue
-        if verb == "granted":
-            open_.setdefault(site, (at, actor))
-        elif verb in _FLOOR_END and site in open_:
-            start, by = open_.pop(site)
-            spans.append(FloorSpan(site, start, at, by, verb))
-    for who, (start, by) in sorted(open_.items()):
-        spans.append(FloorSpan(who, start, ended_at, by, "ended" if ended_at else None))
-    spans.sort(key=lambda s: (s.start, s.participant))
-    return spans
+    out: list[int | None] = []
+    for sp in spans:
+        sp_end = sp.end or until
+        best: tuple[float, float, int] | None = None
+        for c in connections:
+            c_end = c.end or until
+            if c.participant != sp.participant or c.start > sp_end or sp.start > c_end:
+                continue
+            overlap = (min(sp_end, c_end) - max(sp.start, c.start)).total_seconds()
+            rank = (-overlap, abs((c.start - sp.start).total_seconds()), c.key)
+            if best is None or rank < best:
+                best = rank
+        out.append(best[2] if best is not None else None)
+    return out
 
 
 # --- field digests ----------------------------------------------------------------------------

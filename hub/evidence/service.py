@@ -23,11 +23,21 @@ from typing import Any
 import sqlalchemy as sa
 
 from hub import audit
+from hub.attendance import store as attendance
+from hub.attendance.model import REASON_LABELS
 from hub.db import session_scope
 from hub.evidence import store
-from hub.evidence.attendance import AttendanceReader
 from hub.evidence.clock import ClockState, ClockWatch
-from hub.evidence.model import FORMAT, field_digests, seconds, total_seconds
+from hub.evidence.model import (
+    FORMAT,
+    Connection,
+    FloorSpan,
+    Span,
+    field_digests,
+    pair_connections,
+    seconds,
+    total_seconds,
+)
 from hub.evidence.pdf import render_pdf
 from hub.evidence.signing import fingerprint, load_or_create_key, public_key_pem
 from hub.identity import store as identity_store
@@ -54,6 +64,32 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def connection_json(t: store.TrafficRecord | None) -> dict[str, Any]:
+    """The traffic log's fields of the connection an interval happened on (none logged: unknown)."""
+    if t is None:
+        return {"source_addr": "", "client": "", "clock_at_join": "unknown", "clock_at_leave": None,
+                "clock_source": "unknown", "quality": {}}
+    return {"source_addr": t.source_addr, "client": t.client, "clock_at_join": t.clock_at_join,
+            "clock_at_leave": t.clock_at_leave or None, "clock_source": t.clock_source, "quality": t.quality}
+
+
+def guest_interval_json(t: store.TrafficRecord, occurrence_id: int | None) -> dict[str, Any]:
+    """A guest's browser connection in the shape of an attendance interval.
+
+    The conference manager records sites in hub.attendance; a guest's join and leave
+    are in the traffic log only, so its row is the interval (``recorded_by`` says so).
+    """
+    opened = REASON_LABELS["joined"]
+    closed = REASON_LABELS.get(t.close_reason, (t.close_reason, t.close_reason)) if t.close_reason else None
+    return {
+        "site": t.participant, "conference_id": t.conference_id, "occurrence_id": occurrence_id,
+        "started_at": iso(t.joined_at), "ended_at": iso(t.left_at),
+        "opened_reason": "joined", "closed_reason": t.close_reason or None,
+        "opened_label_th": opened[0], "opened_label_en": opened[1],
+        "closed_label_th": closed[0] if closed else None, "closed_label_en": closed[1] if closed else None,
+    }
+
+
 @dataclass(frozen=True)
 class Built:
     path: Path
@@ -64,13 +100,12 @@ class Built:
 
 class EvidenceService:
     def __init__(self, engine: sa.Engine, data_dir: Path, identity: IdentityService, polls: PollService,
-                 attendance: AttendanceReader, *, tz: str = "Asia/Bangkok",
+                 *, tz: str = "Asia/Bangkok",
                  clock: Callable[[], datetime] = utcnow, clock_state: Callable[[], ClockState] | None = None) -> None:
         self.engine = engine
         self.data_dir = data_dir
         self.identity = identity
         self.polls = polls
-        self.attendance = attendance
         self.tz = tz
         self.clock = clock
         self.clock_state = clock_state or ClockWatch().state
@@ -85,9 +120,23 @@ class EvidenceService:
             names = identity_store.site_names(s, list(roster.sites))
             traffic = store.traffic(s, conference_id)
         people = self.identity.identities(conference_id)
-        spans = self.attendance.presence(conference_id)
-        present = total_seconds(spans, until)
-        meta = {(t.participant, t.joined_at): t for t in traffic}
+        # Sites' join/leave intervals as the attendance room recorded them; the traffic
+        # log adds what it alone knows (address, client, NTP state, media quality).
+        rows = attendance.intervals_for_conference(self.engine, conference_id)
+        site_spans = [Span(r.site_code, r.started_at, r.ended_at, r.opened_reason, r.closed_reason) for r in rows]
+        site_conns = [Connection(t.id, t.participant, t.joined_at, t.left_at) for t in traffic
+                      if t.id is not None and not is_guest(t.participant)]
+        by_id = {t.id: t for t in traffic}
+        guest_rows = [t for t in traffic if is_guest(t.participant)]
+        present = total_seconds([*site_spans, *(Span(t.participant, t.joined_at, t.left_at) for t in guest_rows)],
+                                until)
+        intervals: dict[str, list[dict[str, Any]]] = {}
+        for row, conn_id in zip(rows, pair_connections(site_spans, site_conns, until), strict=True):
+            intervals.setdefault(row.site_code, []).append({
+                **attendance.interval_json(row), **connection_json(by_id.get(conn_id)), "recorded_by": "attendance"})
+        for t in guest_rows:
+            intervals.setdefault(t.participant, []).append({
+                **guest_interval_json(t, roster.occurrence_id), **connection_json(t), "recorded_by": "traffic_log"})
 
         participants = []
         for who in [*roster.sites, *roster.guests]:
@@ -95,22 +144,12 @@ class EvidenceService:
             ids = [p for p in people if p.participant == who]
             if is_guest(who) and ids:
                 th = en = ids[0].name
-            intervals = []
-            for sp in (x for x in spans if x.participant == who):
-                t = meta.get((who, sp.start))
-                intervals.append({
-                    "joined_at": iso(sp.start), "left_at": iso(sp.end), "close_reason": sp.closed,
-                    "source_addr": t.source_addr if t else "", "client": t.client if t else "",
-                    "clock_at_join": t.clock_at_join if t else "unknown",
-                    "clock_at_leave": (t.clock_at_leave or None) if t else None,
-                    "clock_source": t.clock_source if t else "unknown", "quality": t.quality if t else {},
-                })
             participants.append({
                 "participant": who, "kind": "guest" if is_guest(who) else "site", "name_th": th, "name_en": en,
                 "identities": [{"name": p.name, "position": p.position, "organisation": p.organisation,
                                 "confirmed_at": iso(p.confirmed_at), "via": p.via, "roll_call": p.roll_call_id}
                                for p in ids],
-                "intervals": intervals, "seconds_present": present.get(who, 0.0),
+                "intervals": intervals.get(who, []), "seconds_present": present.get(who, 0.0),
             })
 
         roll_calls = []
@@ -123,10 +162,14 @@ class EvidenceService:
                 "missing": state.missing,
             })
 
-        floor = [{"participant": f.participant, "granted_at": iso(f.start), "ended_at": iso(f.end),
-                  "granted_by": f.by, "closed": f.closed, "seconds": round(seconds(f.start, f.end, until), 3)}
-                 for f in self.attendance.floor(conference_id, roster.ended_at)]
-        speaking = total_seconds(self.attendance.floor(conference_id, roster.ended_at), until)
+        # Floor grants as the attendance room recorded them (grant → release, revoke or end).
+        with session_scope(self.engine) as s:
+            floors = store.floors_for_conference(s, conference_id)
+        floor = [{"participant": f.site_code, "granted_at": iso(f.granted_at), "ended_at": iso(f.ended_at),
+                  "granted_by": f.granted_by, "closed_reason": f.closed_reason,
+                  "seconds": round(seconds(f.granted_at, f.ended_at, until), 3)} for f in floors]
+        speaking = total_seconds([FloorSpan(f.site_code, f.granted_at, f.ended_at, f.granted_by, f.closed_reason)
+                                  for f in floors], until)
 
         polls = []
         for v in self.polls.polls(conference_id):

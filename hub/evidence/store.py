@@ -14,6 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from hub.attendance.store import FloorInterval
+
 
 class TrafficRecord(SQLModel, table=True):
     __tablename__ = "traffic_log"
@@ -57,6 +59,12 @@ def open_connection(session: Session, conference_id: int, participant: str) -> T
 def traffic(session: Session, conference_id: int) -> list[TrafficRecord]:
     return list(session.exec(select(TrafficRecord).where(TrafficRecord.conference_id == conference_id)
                              .order_by(col(TrafficRecord.joined_at), col(TrafficRecord.id))))
+
+
+def floors_for_conference(session: Session, conference_id: int) -> list[FloorInterval]:
+    """The attendance room's floor intervals of one conference, oldest first (its readers go by time)."""
+    return list(session.exec(select(FloorInterval).where(FloorInterval.conference_id == conference_id)
+                             .order_by(col(FloorInterval.granted_at), col(FloorInterval.id))))
 
 
 def latest_package(session: Session, conference_id: int) -> EvidencePackage | None:

@@ -1,5 +1,5 @@
-"""Evidence arithmetic without I/O: floor spans, time totals, the field digests verify relies on;
-and the traffic log's connection rows."""
+"""Evidence arithmetic without I/O: pairing traffic-log connections with attendance intervals, time
+totals, the field digests verify relies on; and the traffic log's connection rows."""
 
 from __future__ import annotations
 
@@ -8,7 +8,14 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from hub.evidence.clock import ClockState, read_clock_state
-from hub.evidence.model import Span, changed_fields, field_digests, floor_spans, total_seconds
+from hub.evidence.model import (
+    Connection,
+    Span,
+    changed_fields,
+    field_digests,
+    pair_connections,
+    total_seconds,
+)
 from hub.evidence.traffic import TrafficLog
 
 T0 = datetime(2026, 4, 14, 2, 0, tzinfo=UTC)
@@ -18,16 +25,19 @@ def at(s: float) -> datetime:
     return T0 + timedelta(seconds=s)
 
 
-def test_floor_spans_from_conference_events() -> None:
-    events = [(at(0), "conference.floor.pending", "UDN02", "agent:UDN02"),
-              (at(1), "conference.floor.granted", "UDN02", "operator:chair"),
-              (at(31), "conference.floor.revoked", "UDN02", "operator:chair"),
-              (at(40), "conference.floor.granted", "UDN03", "operator:chair"),
-              (at(100), "conference.ended", "", "operator:chair")]
-    spans = floor_spans(events, at(100))
-    assert [(s.participant, s.start, s.end, s.closed) for s in spans] == [
-        ("UDN02", at(1), at(31), "revoked"), ("UDN03", at(40), at(100), "ended")]
-    assert total_seconds(spans, at(100)) == {"UDN02": 30.0, "UDN03": 60.0}
+def test_each_interval_gets_the_connection_it_happened_on() -> None:
+    spans = [Span("UDN01", at(2), at(40)),  # first connection
+             Span("UDN01", at(45), at(60)),  # a media rejoin on the same control connection
+             Span("UDN01", at(125), None),  # back after the link dropped: the second connection, still open
+             Span("UDN02", at(3), at(30)),
+             Span("UDN03", at(0), at(10))]  # nothing logged for it
+    conns = [Connection(1, "UDN01", at(0), at(61)), Connection(2, "UDN01", at(120), None),
+             Connection(3, "UDN02", at(1), at(31)), Connection(4, "UDN02", at(29), at(90))]
+    assert pair_connections(spans, conns, at(200)) == [1, 1, 2, 3, None]
+
+
+def test_a_zero_length_interval_still_finds_its_connection() -> None:
+    assert pair_connections([Span("UDN04", at(10), at(10))], [Connection(7, "UDN04", at(0), at(10))], at(20)) == [7]
 
 
 def test_overlapping_intervals_count_once() -> None:

@@ -1,5 +1,6 @@
-"""One briefing, five districts and a guest, driven through the product's API and services;
-its evidence package says exactly what happened, renders in Thai, verifies, and stops
+"""One briefing, five districts (real agents, real media) and a guest, driven through the product's
+API; its evidence package says exactly what happened — attendance and floor exactly as the
+conference manager recorded them in hub.attendance — renders in Thai, verifies, and stops
 verifying when a byte of it, a field of it, or a row of the audit log it points into changes."""
 
 from __future__ import annotations
@@ -11,18 +12,27 @@ import io
 import json
 import subprocess
 import zipfile
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlmodel import Session, col, select
 
 from hub import audit
+from hub.attendance.store import AttendanceInterval, FloorInterval, interval_json
 from hub.evidence.keys import TRAFFIC
+from hub.evidence.model import Span, total_seconds
+from hub.evidence.service import connection_json
 from hub.evidence.verify import verify_file
+from hub.settings import Settings
 from tests.conftest import HubHandle, python_module
 from tests.hub.identity.briefing import DISTRICTS, Api, site_token, start_briefing
+from tests.hub.media.test_conference_live import agents
 
 GUEST = ("นางสาวพิมพ์ใจ รักษ์ถนน", "สำนักงานขนส่งจังหวัดอุดรธานี")
 PEOPLE = {
@@ -34,52 +44,96 @@ PEOPLE = {
 }
 
 
-async def _briefing(hub: HubHandle, api: Api) -> tuple[int, dict[str, Any]]:
-    cid = await start_briefing(api)
-    base = f"/api/v1/conferences/{cid}"
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    # Media on (small pictures): sites are "in" when their media is up, which is when the
+    # conference manager opens their attendance intervals.
+    return Settings(data_dir=tmp_path / "var", port=0, host="127.0.0.1",
+                    media_width=320, media_height=180, media_fps=15, media_kbps=600)
+
+
+def _recorded(engine: sa.Engine, cid: int) -> tuple[list[AttendanceInterval], list[FloorInterval]]:
+    with Session(engine) as s:
+        a = s.exec(select(AttendanceInterval).where(AttendanceInterval.conference_id == cid)
+                   .order_by(col(AttendanceInterval.started_at), col(AttendanceInterval.id))).all()
+        f = s.exec(select(FloorInterval).where(FloorInterval.conference_id == cid)
+                   .order_by(col(FloorInterval.granted_at), col(FloorInterval.id))).all()
+        return list(a), list(f)
+
+
+async def _until(pred: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    for _ in range(int(timeout * 10)):
+        if pred():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(what)
+
+
+async def _briefing(hub: HubHandle, api: Api, run_agent: Callable[..., Any]) -> tuple[int, dict[str, Any]]:
     traffic = hub.app[TRAFFIC]
-    for i, site in enumerate(DISTRICTS, 1):
-        await asyncio.to_thread(traffic.joined, cid, site, source_addr=f"10.41.{i}.10", client="salaklang-agent 0.1.0")
-    _, guest = await api.call("POST", base + "/guests", body={"name": GUEST[0], "organisation": GUEST[1]}, expect=201)
-    await asyncio.to_thread(traffic.joined, cid, guest["participant"], source_addr="203.0.113.7",
-                            client="Mozilla/5.0 (Android 14) Firefox/128.0")
-    token = await site_token(hub, "UDN01")
-    for site, people in PEOPLE.items():
-        body = {"people": [{"name": n, "position": p} for n, p in people]}
-        if site == "UDN01":
-            await api.call("POST", base + "/identities", token, body, expect=201)  # the clerk, with the site token
-        else:
-            await api.call("POST", base + "/identities", body={"site": site, **body}, expect=201)
+    async with agents(hub, run_agent, DISTRICTS) as ag:
+        cid = await start_briefing(api)
+        base = f"/api/v1/conferences/{cid}"
+        # The traffic log's connection rows, from what the hub's registry knows of each agent's socket.
+        for site in DISTRICTS:
+            conn = hub.registry.connections[site]
+            await asyncio.to_thread(traffic.joined, cid, site, source_addr=conn.remote,
+                                    client=f"salaklang-agent {conn.version}")
+        await _until(lambda: {a.site_code for a in _recorded(hub.engine, cid)[0]} == set(DISTRICTS),
+                     "every district's media came up")
+        _, guest = await api.call("POST", base + "/guests", body={"name": GUEST[0], "organisation": GUEST[1]},
+                                  expect=201)
+        await asyncio.to_thread(traffic.joined, cid, guest["participant"], source_addr="203.0.113.7",
+                                client="Mozilla/5.0 (Android 14) Firefox/128.0")
+        token = await site_token(hub, "UDN01")
+        for site, people in PEOPLE.items():
+            body = {"people": [{"name": n, "position": p} for n, p in people]}
+            if site == "UDN01":
+                await api.call("POST", base + "/identities", token, body, expect=201)  # the clerk, with the site token
+            else:
+                await api.call("POST", base + "/identities", body={"site": site, **body}, expect=201)
 
-    _, call = await api.call("POST", base + "/roll-calls", body={"seconds": 120}, expect=201)
-    for who in ["UDN01", "UDN02", "UDN03", "UDN04", guest["participant"]]:
-        await api.call("POST", f"{base}/roll-calls/{call['id']}/answer", body={"participant": who}, expect=200)
+        _, call = await api.call("POST", base + "/roll-calls", body={"seconds": 120}, expect=201)
+        for who in ["UDN01", "UDN02", "UDN03", "UDN04", guest["participant"]]:
+            await api.call("POST", f"{base}/roll-calls/{call['id']}/answer", body={"participant": who}, expect=200)
 
-    _, open_poll = await api.call("POST", base + "/polls", body={
-        "question": "เห็นชอบให้ตั้งด่านชุมชนทุกอำเภอหรือไม่", "options": ["เห็นชอบ", "ไม่เห็นชอบ"]}, expect=201)
-    _, secret = await api.call("POST", base + "/polls", body={
-        "question": "ลงคะแนนลับ: เลือกอำเภอต้นแบบ", "options": ["เมือง", "กุดจับ"], "ballot": "secret"}, expect=201)
-    open_votes = {"UDN01": 0, "UDN02": 0, "UDN03": 1, "UDN04": 0, "UDN05": 0}
-    for site, option in open_votes.items():
-        await api.call("POST", f"{base}/polls/{open_poll['id']}/votes", body={"participant": site, "option": option},
-                       expect=201)
-    for site, option in {"UDN01": 0, "UDN02": 1, "UDN03": 1, "UDN04": 0}.items():
-        await api.call("POST", f"{base}/polls/{secret['id']}/votes", body={"participant": site, "option": option},
-                       expect=201)
-    for poll in (open_poll, secret):
-        await api.call("POST", f"{base}/polls/{poll['id']}/close", expect=200)
+        _, open_poll = await api.call("POST", base + "/polls", body={
+            "question": "เห็นชอบให้ตั้งด่านชุมชนทุกอำเภอหรือไม่", "options": ["เห็นชอบ", "ไม่เห็นชอบ"]}, expect=201)
+        _, secret = await api.call("POST", base + "/polls", body={
+            "question": "ลงคะแนนลับ: เลือกอำเภอต้นแบบ", "options": ["เมือง", "กุดจับ"], "ballot": "secret"}, expect=201)
+        open_votes = {"UDN01": 0, "UDN02": 0, "UDN03": 1, "UDN04": 0, "UDN05": 0}
+        for site, option in open_votes.items():
+            await api.call("POST", f"{base}/polls/{open_poll['id']}/votes",
+                           body={"participant": site, "option": option}, expect=201)
+        for site, option in {"UDN01": 0, "UDN02": 1, "UDN03": 1, "UDN04": 0}.items():
+            await api.call("POST", f"{base}/polls/{secret['id']}/votes", body={"participant": site, "option": option},
+                           expect=201)
+        for poll in (open_poll, secret):
+            await api.call("POST", f"{base}/polls/{poll['id']}/close", expect=200)
 
-    await api.call("POST", base + "/floor", body={"site": "UDN02"}, expect=200)
-    await asyncio.sleep(0.3)
-    await api.call("POST", base + "/floor/take", expect=200)
-    await api.call("POST", base + "/floor", body={"site": "UDN03"}, expect=200)
-    await asyncio.sleep(0.2)
-    for site in [*DISTRICTS, guest["participant"]]:
-        await asyncio.to_thread(traffic.left, cid, site, reason="ended",
-                                quality={"loss_pct": 0.4, "jitter_ms": 6.0, "rtt_ms": 18.0})
-    await api.call("POST", base + "/end", expect=200)
+        await api.call("POST", base + "/floor", body={"site": "UDN02"}, expect=200)
+        await asyncio.sleep(0.3)
+        await api.call("POST", base + "/floor/take", expect=200)
+        await api.call("POST", base + "/floor", body={"site": "UDN03"}, expect=200)
+        await asyncio.sleep(0.2)
+        # UDN05's PC drops off the network: its control channel closes, the manager closes its interval.
+        ag["UDN05"].client.stop()
+        await _until(lambda: any(a.site_code == "UDN05" and a.closed_reason == "link_lost"
+                                 for a in _recorded(hub.engine, cid)[0]), "UDN05's link loss recorded")
+        await asyncio.to_thread(traffic.left, cid, "UDN05", reason="link_lost",
+                                quality={"loss_pct": 9.5, "jitter_ms": 40.0, "rtt_ms": 90.0})
+        for site in [*DISTRICTS[:-1], guest["participant"]]:
+            await asyncio.to_thread(traffic.left, cid, site, reason="ended",
+                                    quality={"loss_pct": 0.4, "jitter_ms": 6.0, "rtt_ms": 18.0})
+        await api.call("POST", base + "/end", expect=200)
+        await _until(lambda: all(a.ended_at is not None for a in _recorded(hub.engine, cid)[0]),
+                     "every interval closed by the end")
     return cid, {"guest": guest["participant"], "open": open_poll["id"], "secret": secret["id"],
                  "open_votes": open_votes}
+
+
+def _span(r: AttendanceInterval) -> Span:
+    return Span(r.site_code, r.started_at, r.ended_at, r.opened_reason, r.closed_reason)
 
 
 def _look_at_pdf(pdf: Path, png_prefix: Path) -> tuple[str, str]:
@@ -108,10 +162,11 @@ def _flip_inside(data: bytes, name: str) -> bytes:
     return data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1:]
 
 
-async def test_the_evidence_package(hub: HubHandle, http: aiohttp.ClientSession, tmp_path: Path,
-                                    artifacts: Path) -> None:
+@pytest.mark.slow
+async def test_the_evidence_package(hub: HubHandle, http: aiohttp.ClientSession, run_agent: Callable[..., Any],
+                                    tmp_path: Path, artifacts: Path) -> None:
     api = Api(http, hub)
-    cid, facts = await _briefing(hub, api)
+    cid, facts = await _briefing(hub, api, run_agent)
     _, built = await api.call("POST", f"/api/v1/conferences/{cid}/evidence", expect=201)
     _, data = await api.call("GET", f"/api/v1/conferences/{cid}/evidence", expect=200)
     assert isinstance(data, bytes)
@@ -132,18 +187,33 @@ async def test_the_evidence_package(hub: HubHandle, http: aiohttp.ClientSession,
     assert m["clock"]["state"] in ("synchronized", "not_synchronized", "unknown") and m["clock"]["source"]
     parts = {p["participant"]: p for p in doc["participants"]}
     assert list(parts) == [*DISTRICTS, guest]
+    # Attendance: every site's intervals are the attendance room's rows (reasons and labels
+    # included), each with the traffic log's fields of the connection it happened on.
+    recorded, floors = _recorded(hub.engine, cid)
+    traffic = {r.participant: r for r in hub.app[TRAFFIC].rows(cid)}
     for site, people in PEOPLE.items():
         assert [(i["name"], i["position"]) for i in parts[site]["identities"]] == people
-        (interval,) = parts[site]["intervals"]
-        assert interval["source_addr"].startswith("10.41.") and interval["client"] == "salaklang-agent 0.1.0"
-        assert interval["close_reason"] == "ended" and interval["quality"]["rtt_ms"] == 18.0
-        assert interval["clock_at_join"] == m["clock"]["state"]
-        assert parts[site]["seconds_present"] > 0
+        mine = [r for r in recorded if r.site_code == site]
+        assert [{k: iv[k] for k in interval_json(mine[0])} for iv in parts[site]["intervals"]] == [
+            interval_json(r) for r in mine]
+        for iv in parts[site]["intervals"]:
+            assert iv["recorded_by"] == "attendance"
+            assert {k: iv[k] for k in connection_json(None)} == connection_json(traffic[site])
+        assert iv["source_addr"] == "127.0.0.1" and iv["client"].startswith("salaklang-agent ")
+        assert iv["clock_at_join"] == m["clock"]["state"]
+        assert parts[site]["seconds_present"] == total_seconds(
+            [_span(r) for r in mine], datetime.fromisoformat(m["ended_at"]))[site]
+    assert {site: [iv["closed_reason"] for iv in parts[site]["intervals"]] for site in DISTRICTS} == {
+        "UDN01": ["ended"], "UDN02": ["ended"], "UDN03": ["ended"], "UDN04": ["ended"], "UDN05": ["link_lost"]}
+    assert parts["UDN05"]["intervals"][-1]["closed_label_th"] == "สัญญาณหลุด"
+    assert parts["UDN05"]["intervals"][-1]["quality"]["loss_pct"] == 9.5
     assert parts["UDN01"]["identities"][0]["via"] == "agent" and parts["UDN02"]["identities"][0]["via"] == "api"
     assert parts["UDN01"]["name_th"] == "เมืองอุดรธานี"
     g = parts[guest]
     assert (g["kind"], g["name_th"], g["identities"][0]["organisation"]) == ("guest", GUEST[0], GUEST[1])
-    assert g["intervals"][0]["client"].startswith("Mozilla/5.0")
+    (gi,) = g["intervals"]
+    assert gi["recorded_by"] == "traffic_log" and gi["client"].startswith("Mozilla/5.0")
+    assert gi["closed_reason"] == "ended" and g["seconds_present"] > 0
 
     (call,) = doc["roll_calls"]
     assert [a["participant"] for a in call["answered"]] == ["UDN01", "UDN02", "UDN03", "UDN04", guest]
@@ -159,7 +229,14 @@ async def test_the_evidence_package(hub: HubHandle, http: aiohttp.ClientSession,
                     and e["detail"]["poll"] == facts["secret"]]
     assert len(secret_votes) == 4 and all("option" not in e["detail"] for e in secret_votes)
 
-    assert [(f["participant"], f["closed"]) for f in doc["floor"]] == [("UDN02", "revoked"), ("UDN03", "ended")]
+    # The floor: the attendance room's floor intervals, and speaking times from them.
+    assert [(f["participant"], f["granted_at"], f["ended_at"], f["granted_by"], f["closed_reason"])
+            for f in doc["floor"]] == [(f.site_code, f.granted_at.isoformat(), f.ended_at and f.ended_at.isoformat(),
+                                        f.granted_by, f.closed_reason) for f in floors]
+    assert [(f["participant"], f["closed_reason"]) for f in doc["floor"]] == [("UDN02", "revoked"),
+                                                                                ("UDN03", "ended")]
+    assert doc["speaking_seconds"] == {f.site_code: round((f.ended_at - f.granted_at).total_seconds(), 3)  # type: ignore[operator]
+                                       for f in floors}
     assert doc["floor"][0]["seconds"] >= 0.25 and doc["speaking_seconds"]["UDN03"] >= 0.15
     assert doc["recordings"] == []
     head = doc["audit"]["head_at_end"]
