@@ -34,6 +34,8 @@
     summary.textContent = `▶ ${T.running} #${conf.id} · ${conf.title} · ${T.layout}: ${conf.layout}`
       + (holder ? ` · ◆ ${name(holder)}` : "") + (conf.ends_at ? ` · ${T.ends} ${S.fmtTime(conf.ends_at)}` : "");
     document.getElementById("conf-live").dataset.layout = conf.layout;
+    const evidence = document.getElementById("evidence-link");
+    if (evidence) { evidence.href = `${base}/${conf.id}/evidence`; document.getElementById("evidence-row").hidden = false; }
     document.querySelectorAll(".layout-btn").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.layout === conf.layout)));
     document.getElementById("lecture-btn").setAttribute("aria-pressed", String(!!conf.lecture));
     const agenda = conf.agenda;
