@@ -78,7 +78,8 @@ def test_keyframe_is_asked_again_while_waiting() -> None:
     assert plis >= 1 + (37 * TICKS - 0.25 * 90_000) // (0.3 * 90_000) - 1
 
 
-def test_install_replaces_every_receiver_buffer() -> None:
+async def test_install_replaces_every_receiver_buffer() -> None:
+    # async: aiortc's senders take the running loop (a sync test would depend on test order)
     pc = RTCPeerConnection()
     pc.addTransceiver("video")
     pc.addTransceiver("audio")
@@ -87,6 +88,7 @@ def test_install_replaces_every_receiver_buffer() -> None:
     audio = pc.getTransceivers()[1].receiver
     assert audio._RTCRtpReceiver__nack_generator is not None  # type: ignore[attr-defined]
     assert install(pc) == buffers  # idempotent
+    await pc.close()
 
 
 def test_audio_drains_to_its_prefetch_depth_after_a_late_packet() -> None:
