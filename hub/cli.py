@@ -25,11 +25,11 @@ from hub.inventory.sync import sync_inventory
 from hub.logsetup import setup_logging
 from hub.settings import ENV_PREFIX, Settings
 from hub.web.auth import (
-    MIN_PASSWORD_LENGTH,
     MIN_TOKEN_LENGTH,
     AuthError,
     create_api_token,
     create_operator,
+    password_problem,
 )
 from hub.web.store import Operator
 
@@ -92,8 +92,10 @@ def _token(text: str) -> str:
 
 
 def _password(text: str) -> str:
-    if len(text) < MIN_PASSWORD_LENGTH:
-        raise argparse.ArgumentTypeError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    # The same policy as every account (ASVS 2.1), checked before anything starts.
+    problem = password_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
     return text
 
 

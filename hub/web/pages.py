@@ -23,10 +23,14 @@ from hub.keys import DEMO, ENGINE, SETTINGS
 from hub.paths import STATIC_DIR, templates_dir
 from hub.web import i18n
 from hub.web.auth import (
+    PRINCIPAL_KEY,
     client_ip,
     csrf_token,
     current_principal,
+    end_session,
+    session_id,
     session_principal,
+    start_session,
     verify_password,
 )
 from hub.web.i18n import CATALOGS
@@ -55,9 +59,11 @@ async def _context(request: web.Request) -> dict[str, Any]:
         return {}
     lang = i18n.current_language.get()
     tz = request.app[SETTINGS].timezone
-    # Pages know their user from the session cookie only: a bearer token (an
-    # operator's, or a district's site token) is an API credential, not a page login.
-    principal = await session_principal(request)
+    # The user the page's handler authenticated (require_role: a session, or an operator's
+    # bearer token, so a script can fetch a page too); otherwise the session cookie only. A
+    # page that needs no login never judges an Authorization header (a district's site token
+    # is not an operator's).
+    principal = request.get(PRINCIPAL_KEY) or await session_principal(request)
     return {
         "lang": lang,
         "other_lang": "en" if lang == "th" else "th",
@@ -130,10 +136,10 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         context = {"next": target, "error": "bad_credentials"}
         return aiohttp_jinja2.render_template("login.html", request, context, status=401)
     _failures.pop(ip, None)
-    session = await new_session(request)  # a fresh session id: no fixation
-    session["uid"] = operator.id
-    session["username"] = operator.username
-    session["role"] = operator.role
+    session = await new_session(request)  # a fresh cookie and session id: no fixation
+    # Only the random id goes in the cookie; who it is and which role is read from the
+    # database at every request.
+    session["sid"] = await asyncio.to_thread(start_session, engine, operator.id, ip)
     session["csrf"] = secrets.token_urlsafe(24)
     await audit.arecord(engine, actor=f"operator:{operator.username}", action="login.ok", ip=ip)
     raise web.HTTPSeeOther(target)
@@ -142,6 +148,10 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 async def logout(request: web.Request) -> web.StreamResponse:
     principal = await current_principal(request)
     session = await get_session(request)
+    sid = session_id(session)
+    if sid:
+        # Ended on the server: a copy of the cookie replayed later finds a dead session.
+        await asyncio.to_thread(end_session, request.app[ENGINE], sid, "logout")
     session.invalidate()
     if principal is not None:
         await audit.arecord(request.app[ENGINE], actor=principal.actor, action="logout", ip=client_ip(request))
