@@ -8,6 +8,7 @@ import getpass
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import sqlalchemy as sa
 from aiohttp import web
@@ -24,6 +25,7 @@ from hub.inventory.model import InventoryError, format_issues
 from hub.inventory.sync import sync_inventory
 from hub.logsetup import setup_logging
 from hub.settings import ENV_PREFIX, Settings
+from hub.updates import release_key
 from hub.web.auth import (
     MIN_TOKEN_LENGTH,
     AuthError,
@@ -215,6 +217,23 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_release_key(args: argparse.Namespace) -> int:
+    key = Path(args.key)
+    try:
+        if args.key_command == "new":
+            print(release_key.new_key(key))
+            print(f"private key in {key}: keep it off the hub; set {ENV_PREFIX}UPDATE_PUBLIC_KEY to the line above",
+                  file=sys.stderr)
+        elif args.key_command == "public":
+            print(release_key.public_of(key))
+        else:
+            print(release_key.sign_file(key, Path(args.wheel)))
+    except (OSError, ValueError) as exc:  # no such file, an existing key, not a key
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m hub",
@@ -269,6 +288,17 @@ def build_parser() -> argparse.ArgumentParser:
     sync = inv_sub.add_parser("sync", help="load into the database (idempotent)")
     sync.add_argument("path", nargs="?")
     sync.set_defaults(func=cmd_inventory_sync)
+
+    rkey = sub.add_parser("release-key", help="the province's update signing key (on the signing PC)")
+    rkey_sub = rkey.add_subparsers(dest="key_command", required=True, metavar="ACTION")
+    for name, text in (("new", "make a key; prints the public key for update_public_key"),
+                       ("public", "print the public key of a key file"),
+                       ("sign", "print the signature of an agent wheel")):
+        action = rkey_sub.add_parser(name, help=text)
+        action.add_argument("key", help="private key file (PEM)")
+        if name == "sign":
+            action.add_argument("wheel")
+        action.set_defaults(func=cmd_release_key)
 
     mig = sub.add_parser("migrate", help="bring the database schema up to date")
     mig.set_defaults(func=cmd_migrate)

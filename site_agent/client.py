@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 import site_agent
 from site_agent import protocol as p
-from site_agent.config import AgentConfig
+from site_agent.config import AgentConfig, check_hub_url
 
 log = logging.getLogger("site_agent.client")
 
@@ -139,6 +139,8 @@ class AgentClient:
 
     # --- the loop ---------------------------------------------------------------------
     async def run(self) -> None:
+        # Refused before any connection: a hand-edited agent.json must not send the token in clear.
+        check_hub_url(self.config.hub_url)
         attempt = 0
         async with aiohttp.ClientSession() as http:
             while not self._stopping.is_set():

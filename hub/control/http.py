@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from hub import audit
 from hub.control import enrolment, store
@@ -133,7 +133,9 @@ async def enrol(request: web.Request) -> web.Response:
     request.app[EVENTS].publish("site", request.app[REGISTRY].live[enrolled.site_code].as_dict())
     return web.json_response(
         {"site": enrolled.site_code, "name_th": enrolled.name_th, "name_en": enrolled.name_en,
-         "token": enrolled.token, "hub_url": request.app[SETTINGS].effective_public_url},
+         "token": enrolled.token, "hub_url": request.app[SETTINGS].effective_public_url,
+         # The agent pins it: only packages the province signed will ever install there.
+         "update_public_key": request.app[SETTINGS].update_public_key},
         status=201,
     )
 
@@ -141,21 +143,38 @@ async def enrol(request: web.Request) -> web.Response:
 # --- commands ----------------------------------------------------------------------
 
 
-class CommandRequest(BaseModel):
-    """An operator's command: ``name`` is a command type of site_agent.protocol.commands."""
+# What an operator may ask an agent to do: look and diagnose, never reconfigure. The other
+# commands (join, media answers, floor state, link-health targets and SNMP credentials...)
+# are the hub's own, sent by the rooms that own them: an operator account that could send
+# linkhealth.configure could point a district's probes and SNMP polls at any host.
+OperatorCommand = Annotated[
+    p.Ping | p.GetStatus | p.SelfTest | p.UpdateCheck | p.MediaStatus | p.SendLogs,
+    Field(discriminator="type"),
+]
+OPERATOR_COMMAND_TYPES = p.types_of(OperatorCommand)
+_operator_adapter: TypeAdapter[OperatorCommand] = TypeAdapter(OperatorCommand)
 
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.-]*$")
+
+class CommandRequest(BaseModel):
+    """An operator's command: ``name`` is one of :data:`OperatorCommand`, ``args`` its fields."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.-]*$",
+                      json_schema_extra={"examples": ["ping", "selftest"]})
     args: dict[str, Any] = Field(default_factory=dict)
-    sites: list[str] | None = None
+    sites: list[str] | None = Field(default=None, max_length=1000)
     timeout_s: float = Field(default=10.0, gt=0, le=120)
 
     def command(self) -> p.HubCommand[Any]:
         """The typed command, validated here: the agent never gets a command it cannot read."""
         if self.name not in p.COMMAND_TYPES:
             raise json_error(400, f"unknown command {self.name!r}", field="name",
-                             known=sorted(p.COMMAND_TYPES))
+                             allowed=sorted(OPERATOR_COMMAND_TYPES))
+        if self.name not in OPERATOR_COMMAND_TYPES:
+            raise json_error(403, f"{self.name!r} is the hub's own command, not an operator's", field="name",
+                             allowed=sorted(OPERATOR_COMMAND_TYPES))
         try:
-            return p.parse_command({**self.args, "type": self.name})
+            command: p.HubCommand[Any] = _operator_adapter.validate_python({**self.args, "type": self.name})
+            return command
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(part) for part in first["loc"][1:])

@@ -1,8 +1,11 @@
 """The updates room's routes: agent releases and rollout waves (the GIN Conference v8→v9 move, done gently).
 
-The province uploads an agent wheel; the hub keeps it with its SHA-256 (and
-an optional detached signature), and assigns districts to numbered waves that
-open on a date. An agent asks ``/agent/updates/check`` with its site
+The province uploads an agent wheel with its detached Ed25519 signature; the hub
+verifies it against the province's key (``update_public_key``) and refuses any
+package that key did not sign, keeps it with its SHA-256, and assigns districts to
+numbered waves that open on a date. An admin login alone cannot publish code to the
+districts: that takes the province's private key, which never touches the hub. Each
+agent checks the signature again against the key it pinned at enrolment. An agent asks ``/agent/updates/check`` with its site
 token; if its district is in an open wave whose release is newer than what it
 runs, it gets the version, the digest and a download URL. The agent decides
 *when* to install (never during or just before a briefing); the hub only
@@ -31,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, field_validator
 from pydantic import Field as PField
 
@@ -45,6 +49,7 @@ from hub.updates.store import AgentRelease
 from hub.web.auth import client_ip, require_role
 from hub.web.body import read_json
 from hub.web.errors import json_error
+from site_agent.protocol.signing import SignatureRefused, verify_package
 
 log = logging.getLogger("hub.updates.http")
 
@@ -98,9 +103,13 @@ async def require_site(request: web.Request) -> Site:
 
 
 async def upload_release(request: web.Request) -> web.Response:
-    """Multipart: ``file`` (the wheel), ``version``, optional ``sha256`` (checked), ``signature``, ``notes``."""
+    """Multipart: ``file`` (the wheel), ``version``, ``signature`` (base64 Ed25519 by the province's
+    key, required), optional ``sha256`` (checked) and ``notes``."""
     principal = await require_role(request, "admin")
     settings, engine = request.app[SETTINGS], request.app[ENGINE]
+    if not settings.update_public_key:
+        raise json_error(409, "no province key is configured (update_public_key): nothing can be published",
+                         field="signature")
     limit = settings.agent_package_max_bytes
     declared = request.content_length
     if declared is not None and declared > limit + 64 * 1024:  # multipart framing on top of the file
@@ -109,28 +118,16 @@ async def upload_release(request: web.Request) -> web.Response:
         raise json_error(400, "send multipart/form-data with a 'file' part")
     fields: dict[str, str] = {}
     digest = hashlib.sha256()
-    size = 0
-    filename = ""
     target_dir = store.packages_dir(settings.data_dir)
     target_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkstemp(dir=target_dir, suffix=".part")[1])
     try:
-        reader = await request.multipart()
-        async for part in reader:
-            if not isinstance(part, BodyPartReader):
-                continue
-            name = part.name
-            if name == "file":
-                filename = Path(part.filename or "").name
-                with tmp.open("wb") as out:
-                    while chunk := await part.read_chunk(256 * 1024):
-                        size += len(chunk)
-                        if size > limit:
-                            raise _too_large("package", limit, size)
-                        digest.update(chunk)
-                        out.write(chunk)
-            elif name:
-                fields[name] = (await part.text())[:4000]
+        try:
+            size, filename = await _read_parts(request, fields, tmp, digest, limit)
+        except (ValueError, LookupError, HttpProcessingError) as exc:
+            # aiohttp's multipart parser says ValueError or InvalidHeader for a broken body,
+            # LookupError for an unknown charset: the sender's mistake, not the hub's.
+            raise json_error(400, f"the multipart body cannot be read: {str(exc)[:200]}", field="body") from exc
         version = fields.get("version", "").strip()
         if parse_version(version) is None:
             raise json_error(400, f"'version' must be a PEP 440 version, got {version!r}")
@@ -140,11 +137,21 @@ async def upload_release(request: web.Request) -> web.Response:
         claimed = fields.get("sha256", "").strip().lower()
         if claimed and claimed != sha:
             raise json_error(400, "sha256 does not match the uploaded file", sha256=sha)
+        signature = fields.get("signature", "").strip()
+        data = await asyncio.to_thread(tmp.read_bytes)
+        try:
+            verify_package(data, signature, settings.update_public_key)
+        except SignatureRefused as exc:
+            await audit.arecord(
+                engine, actor=principal.actor, action="agent_release.refused", target=version, ok=False,
+                ip=client_ip(request), detail={"sha256": sha, "reason": str(exc)},
+            )
+            raise json_error(400, f"signature refused: {exc}", field="signature") from exc
         final = target_dir / f"{version}-{sha[:12]}.whl"
 
         row = AgentRelease(
             version=version, filename=filename, sha256=sha, size=size,
-            signature=fields.get("signature", ""), notes=fields.get("notes", ""),
+            signature=signature, notes=fields.get("notes", ""),
             uploaded_by=principal.username,
         )
         try:
@@ -158,6 +165,31 @@ async def upload_release(request: web.Request) -> web.Response:
         ip=client_ip(request), detail={"sha256": sha, "size": size, "filename": filename},
     )
     return web.json_response(_release_dict(row), status=201)
+
+
+async def _read_parts(
+    request: web.Request, fields: dict[str, str], tmp: Path, digest: Any, limit: int
+) -> tuple[int, str]:
+    """Stream the ``file`` part into ``tmp`` (hashing it), the other parts into ``fields``;
+    returns the file's size and name."""
+    size, filename = 0, ""
+    reader = await request.multipart()
+    async for part in reader:
+        if not isinstance(part, BodyPartReader):
+            continue
+        name = part.name
+        if name == "file":
+            filename = Path(part.filename or "").name
+            with tmp.open("wb") as out:
+                while chunk := await part.read_chunk(256 * 1024):
+                    size += len(chunk)
+                    if size > limit:
+                        raise _too_large("package", limit, size)
+                    digest.update(chunk)
+                    out.write(chunk)
+        elif name:
+            fields[name] = (await part.text())[:4000]
+    return size, filename
 
 
 def _release_dict(row: AgentRelease) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from aiohttp import hdrs, web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp_session import get_session
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -406,7 +407,7 @@ async def csrf_middleware(
     ):
         try:
             form = await request.post()
-        except ValueError as exc:  # a broken multipart body (aiohttp's parser says ValueError)
+        except (ValueError, LookupError, HttpProcessingError) as exc:  # a broken form body
             raise json_error(400, "the form cannot be read", field="body") from exc
         value = form.get("csrf_token")
         presented = value if isinstance(value, str) else None

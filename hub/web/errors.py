@@ -11,7 +11,8 @@ agents parse every answer the same way. Page routes keep aiohttp's own answers
 Hostile input is a 400 on every route, never a 500, even where a handler did not think
 of it: a value beyond what the code or the database can hold (``OverflowError``: a date
 past 9999-12-31, an integer above 2**63-1 bound to SQLite; the database's own "out of
-range" / "too long", ``sqlalchemy.exc.DataError``), or nesting deep enough to exhaust
+range" / "too long", ``sqlalchemy.exc.DataError``), a body aiohttp cannot parse once a
+handler reads it (``HttpProcessingError``), or nesting deep enough to exhaust
 the recursion limit (``RecursionError``). Each is logged as one line, without a
 traceback: a scanner must not fill the log.
 """
@@ -25,6 +26,7 @@ from typing import Any
 
 import sqlalchemy.exc
 from aiohttp import hdrs, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 log = logging.getLogger("hub.web.errors")
 
@@ -81,8 +83,11 @@ def _as_json(exc: web.HTTPException) -> web.Response:
     return web.Response(status=exc.status, text=body, content_type="application/json", headers=headers)
 
 
-# What a request can make the code raise without any bug in it: a 400.
-HOSTILE_INPUT: tuple[type[BaseException], ...] = (OverflowError, RecursionError, sqlalchemy.exc.DataError)
+# What a request can make the code raise without any bug in it: a 400. HttpProcessingError:
+# aiohttp's parsers on a body read lazily (a multipart part's broken headers).
+HOSTILE_INPUT: tuple[type[BaseException], ...] = (
+    OverflowError, RecursionError, sqlalchemy.exc.DataError, HttpProcessingError,
+)
 
 
 @web.middleware
