@@ -49,6 +49,7 @@ from hub.updates.store import AgentRelease
 from hub.web.auth import client_ip, require_role
 from hub.web.body import read_json
 from hub.web.errors import json_error
+from hub.web.openapi import api, respond
 from site_agent.protocol.signing import SignatureRefused, verify_package
 
 log = logging.getLogger("hub.updates.http")
@@ -73,6 +74,63 @@ class WaveIn(BaseModel):
         if value.tzinfo is None:
             raise ValueError("opens_at needs a time zone (e.g. 2026-07-01T09:00:00+07:00)")
         return value.astimezone(UTC)
+
+
+class ReleaseUpload(BaseModel):
+    """The multipart form of an upload (described for the API; read part by part)."""
+
+    file: bytes = PField(description="The agent wheel (.whl).")
+    version: str = PField(max_length=32, description="PEP 440 version of the wheel.")
+    signature: str = PField(max_length=2000, description="Base64 Ed25519 signature of the wheel by the province's key.")
+    sha256: str = PField(default="", max_length=64, description="If given, checked against the file.")
+    notes: str = PField(default="", max_length=4000)
+
+
+class ReleaseOut(BaseModel):
+    version: str
+    filename: str
+    sha256: str
+    size: int
+    signed: bool
+    notes: str
+    uploaded_at: datetime
+    uploaded_by: str
+
+
+class WaveCreated(BaseModel):
+    id: int
+    nudged: int
+
+
+class WaveSiteOut(BaseModel):
+    code: str
+    name_th: str
+    name_en: str
+    version: str
+    updated: bool
+    online: bool
+
+
+class WaveOut(BaseModel):
+    id: int
+    number: int
+    name: str
+    release: str
+    opens_at: str
+    open: bool
+    total: int
+    updated: int
+    percent: float
+    sites: list[WaveSiteOut]
+
+
+class SelftestOut(BaseModel):
+    site: str
+    ready: bool
+    reasons: list[str]
+    checks: list[dict[str, Any]]
+    trigger: str
+    measured_at: float
 
 
 def _too_large(what: str, limit: int, actual: int) -> web.HTTPException:
@@ -102,6 +160,8 @@ async def require_site(request: web.Request) -> Site:
 # --- handlers -------------------------------------------------------------------------------
 
 
+@api("Publish an agent release signed by the province", role="admin", body=ReleaseUpload,
+     body_media_type="multipart/form-data", response=ReleaseOut, status=201, tags=("updates",))
 async def upload_release(request: web.Request) -> web.Response:
     """Multipart: ``file`` (the wheel), ``version``, ``signature`` (base64 Ed25519 by the province's
     key, required), optional ``sha256`` (checked) and ``notes``."""
@@ -164,7 +224,7 @@ async def upload_release(request: web.Request) -> web.Response:
         engine, actor=principal.actor, action="agent_release.publish", target=version,
         ip=client_ip(request), detail={"sha256": sha, "size": size, "filename": filename},
     )
-    return web.json_response(_release_dict(row), status=201)
+    return respond(_release_out(row), status=201)
 
 
 async def _read_parts(
@@ -192,18 +252,18 @@ async def _read_parts(
     return size, filename
 
 
-def _release_dict(row: AgentRelease) -> dict[str, Any]:
-    return {
-        "version": row.version, "filename": row.filename, "sha256": row.sha256, "size": row.size,
-        "signed": bool(row.signature), "notes": row.notes, "uploaded_at": row.uploaded_at.isoformat(),
-        "uploaded_by": row.uploaded_by,
-    }
+def _release_out(row: AgentRelease) -> ReleaseOut:
+    return ReleaseOut(
+        version=row.version, filename=row.filename, sha256=row.sha256, size=row.size,
+        signed=bool(row.signature), notes=row.notes, uploaded_at=row.uploaded_at, uploaded_by=row.uploaded_by,
+    )
 
 
+@api("Published agent releases, newest first", role="viewer", response=list[ReleaseOut], tags=("updates",))
 async def list_releases(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
     rows = await asyncio.to_thread(store.releases, request.app[ENGINE])
-    return web.json_response([_release_dict(r) for r in rows])
+    return respond([_release_out(r) for r in rows])
 
 
 def _package_path(request: web.Request, release: AgentRelease) -> Path:
@@ -222,6 +282,7 @@ async def download_package(request: web.Request) -> web.StreamResponse:
     )
 
 
+@api("The newest agent wheel (for a manual install)", role=None, response=bytes, tags=("updates",))
 async def download_latest(request: web.Request) -> web.StreamResponse:
     """The newest wheel, for the manual install an ``update_required`` message points to.
 
@@ -244,6 +305,8 @@ async def check_update(request: web.Request) -> web.Response:
     return web.json_response({"site": site.code, "running": running, "offer": offer})
 
 
+@api("Open a rollout wave of a release for some districts", role="admin", body=WaveIn, response=WaveCreated,
+     status=201, tags=("updates",))
 async def create_wave(request: web.Request) -> web.Response:
     principal = await require_role(request, "admin")
     engine = request.app[ENGINE]
@@ -265,14 +328,15 @@ async def create_wave(request: web.Request) -> web.Response:
     nudged = 0
     if body.opens_at <= utcnow():
         nudged = await service.nudge(request.app, body.sites)
-    return web.json_response({"id": wave_id, "nudged": nudged}, status=201)
+    return respond(WaveCreated(id=wave_id, nudged=nudged), status=201)
 
 
+@api("Rollout waves and how far each has got", role="viewer", response=list[WaveOut], tags=("updates",))
 async def list_waves(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
     online = set(request.app[REGISTRY].online_codes())
     data = await asyncio.to_thread(store.wave_progress, request.app[ENGINE], utcnow(), online)
-    return web.json_response(data)
+    return respond([WaveOut.model_validate(w) for w in data])
 
 
 async def upload_logs(request: web.Request) -> web.Response:
@@ -305,9 +369,12 @@ async def upload_logs(request: web.Request) -> web.Response:
     return web.json_response({"stored": name, "bytes": size}, status=201)
 
 
+@api("The latest self-test each agent pushed, by site", role="viewer", response=dict[str, SelftestOut],
+     tags=("updates",))
 async def list_selftests(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
-    return web.json_response(request.app[service.SELFTESTS])
+    selftests = {site: SelftestOut.model_validate(entry) for site, entry in request.app[service.SELFTESTS].items()}
+    return respond(selftests)
 
 
 def setup(app: web.Application) -> None:

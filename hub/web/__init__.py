@@ -21,7 +21,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from hub.keys import SETTINGS
 from hub.web import http, openapi, pages
 from hub.web.auth import csrf_middleware, security_headers, session_key, websocket_origin_middleware
-from hub.web.errors import error_middleware
+from hub.web.errors import error_middleware, quiet_parser_errors
 from hub.web.i18n import CATALOGS, Catalogs
 from hub.web.params import params_middleware
 
@@ -37,6 +37,7 @@ def setup(app: web.Application) -> None:
         samesite="Lax",
         secure=settings.secure_cookies,
     )
+    quiet_parser_errors()
     # Every prepared answer (errors, redirects, files, WebSocket upgrades) gets the headers.
     app.on_response_prepare.append(security_headers)
     app.middlewares.extend([

@@ -100,7 +100,12 @@ def parse_json_text(text: str) -> Any:
 
 
 async def read_json(request: web.Request, model: type[T]) -> T:
-    text = await request.text()
+    # Decoded here, as UTF-8 (RFC 8259), not with a charset the sender names: bytes that are
+    # not UTF-8 or an unknown charset are the sender's mistake, a 400.
+    try:
+        text = (await request.read()).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise json_error(400, "ไม่ใช่ UTF-8 / body is not UTF-8", field="body") from exc
     if not text.strip():
         raw: Any = {}
     else:

@@ -33,6 +33,27 @@ log = logging.getLogger("hub.web.errors")
 API_PREFIXES = ("/api/", "/agent/")
 
 
+class QuietParserErrors(logging.Filter):
+    """aiohttp logs a request its HTTP parser refuses (a NUL in a header, a broken request
+    line) with a traceback; the client already got its 400. One line is enough: a scanner
+    must not fill the log with tracebacks."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.msg = f"{record.getMessage()}: {type(exc).__name__} {exc.message!r}"[:500]
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def quiet_parser_errors() -> None:
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, QuietParserErrors) for f in server_log.filters):
+        server_log.addFilter(QuietParserErrors())
+
+
 def _status_classes() -> dict[int, type[web.HTTPException]]:
     found: dict[int, type[web.HTTPException]] = {}
     todo: list[type[web.HTTPException]] = [web.HTTPError]
@@ -74,8 +95,17 @@ def _default_text(exc: web.HTTPException) -> bool:
     return exc.text in (None, "", f"{exc.status}: {exc.reason}")
 
 
+def _valid_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _as_json(exc: web.HTTPException) -> web.Response:
-    if exc.content_type == "application/json" and exc.text:
+    # A JSON body a handler built by hand (an f-string with a quote in it) is checked, not trusted.
+    if exc.content_type == "application/json" and exc.text and _valid_json(exc.text):
         body = exc.text
     else:
         body = json_body(exc.reason if _default_text(exc) else str(exc.text))

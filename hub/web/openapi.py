@@ -23,11 +23,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import aiohttp_jinja2
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
+from pydantic_core import to_json
 
 import hub
+from hub.web.auth import require_role
 from hub.web.params import MAX_ID, is_id_name
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -89,13 +92,13 @@ def api(
     return mark
 
 
-def respond(value: BaseModel | list[Any], status: int = 200) -> web.Response:
-    """A JSON answer serialised by its model (the one the description names)."""
-    if isinstance(value, BaseModel):
-        text = value.model_dump_json()
-    else:
-        text = TypeAdapter(list[Any]).dump_json(value).decode()
-    return web.Response(text=text, status=status, content_type="application/json")
+def respond(value: BaseModel | list[Any] | dict[str, Any], status: int = 200) -> web.Response:
+    """A JSON answer serialised by its models (the ones the description names).
+
+    A float that is not finite is written as null (never the ``Infinity`` browsers'
+    ``JSON.parse`` refuses), should one get past the models' own checks.
+    """
+    return web.Response(body=to_json(value, inf_nan_mode="null"), status=status, content_type="application/json")
 
 
 class _Schemas:
@@ -221,10 +224,29 @@ def build_spec(app: web.Application, server_url: str = "") -> dict[str, Any]:
     return spec
 
 
+# Built at the first request, when every room has added its routes, then kept.
+SPEC = web.AppKey("openapi_spec", dict)
+
+
+def _spec(app: web.Application) -> dict[str, Any]:
+    cache: dict[str, Any] = app[SPEC]
+    if not cache:
+        cache.update(build_spec(app))
+    return cache
+
+
+@api("This description (OpenAPI 3.1)", role=None, response=dict[str, Any], tags=("meta",))
 async def openapi_json(request: web.Request) -> web.Response:
-    spec = build_spec(request.app)
-    return web.json_response(spec)
+    return web.json_response(_spec(request.app))
+
+
+@aiohttp_jinja2.template("api_docs.html")
+async def api_docs_page(request: web.Request) -> dict[str, Any]:
+    await require_role(request, "viewer")
+    return {"spec": _spec(request.app)}
 
 
 def setup(app: web.Application) -> None:
+    app[SPEC] = {}
     app.router.add_get("/api/v1/openapi.json", openapi_json)
+    app.router.add_get("/admin/api", api_docs_page, name="api_docs")

@@ -23,7 +23,6 @@ from hub.keys import DEMO, ENGINE, SETTINGS
 from hub.paths import STATIC_DIR, templates_dir
 from hub.web import i18n
 from hub.web.auth import (
-    PRINCIPAL_KEY,
     client_ip,
     csrf_token,
     current_principal,
@@ -59,11 +58,14 @@ async def _context(request: web.Request) -> dict[str, Any]:
         return {}
     lang = i18n.current_language.get()
     tz = request.app[SETTINGS].timezone
-    # The user the page's handler authenticated (require_role: a session, or an operator's
-    # bearer token, so a script can fetch a page too); otherwise the session cookie only. A
-    # page that needs no login never judges an Authorization header (a district's site token
-    # is not an operator's).
-    principal = request.get(PRINCIPAL_KEY) or await session_principal(request)
+    # aiohttp_jinja2 runs this before the handler. The user is whoever the request
+    # authenticates as (a session, or an operator's bearer token: a script may fetch a
+    # page too); a token that is not an operator's (a district's site token) leaves the
+    # page anonymous here, and the page's own require_role refuses it with a 401.
+    try:
+        principal = await current_principal(request)
+    except web.HTTPException:
+        principal = await session_principal(request)
     return {
         "lang": lang,
         "other_lang": "en" if lang == "th" else "th",
