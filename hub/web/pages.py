@@ -23,10 +23,13 @@ from hub.keys import DEMO, ENGINE, SETTINGS
 from hub.paths import STATIC_DIR, templates_dir
 from hub.web import i18n
 from hub.web.auth import (
+    AuthError,
+    change_password,
     client_ip,
     csrf_token,
     current_principal,
     end_session,
+    require_role,
     session_id,
     session_principal,
     start_session,
@@ -160,6 +163,31 @@ async def logout(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/login")
 
 
+@aiohttp_jinja2.template("account.html")
+async def account_page(request: web.Request) -> dict[str, Any]:
+    await require_role(request, "viewer")
+    return {"done": request.query.get("done") == "1", "error": None}
+
+
+async def account_password(request: web.Request) -> web.StreamResponse:
+    """The browser form of POST /api/v1/me/password (CSRF checked by the middleware)."""
+    who = await require_role(request, "viewer")
+    form = await request.post()
+    session = await get_session(request)
+    try:
+        await asyncio.to_thread(
+            change_password, request.app[ENGINE], who.operator_id, str(form.get("current_password", "")),
+            str(form.get("new_password", "")), session_id(session),
+        )
+    except AuthError as exc:
+        await audit.arecord(request.app[ENGINE], actor=who.actor, action="password.change_refused",
+                            target=who.username, ok=False, ip=client_ip(request))
+        return aiohttp_jinja2.render_template("account.html", request, {"done": False, "error": str(exc)}, status=400)
+    await audit.arecord(request.app[ENGINE], actor=who.actor, action="password.changed", target=who.username,
+                        ip=client_ip(request))
+    raise web.HTTPSeeOther("/account?done=1")
+
+
 async def switch_language(request: web.Request) -> web.StreamResponse:
     lang = request.match_info["lang"]
     if lang not in i18n.LANGUAGES:
@@ -177,5 +205,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login_submit)
     app.router.add_post("/logout", logout)
+    app.router.add_get("/account", account_page)
+    app.router.add_post("/account/password", account_password)
     app.router.add_get("/lang/{lang}", switch_language)
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)

@@ -208,3 +208,22 @@ async def test_admin_resets_a_password_and_every_session_of_it_ends(hub: HubHand
             assert resp.status == 200
         assert (await me(browser, hub))[0] == 401
     assert verify_password(hub.engine, "viewer", "reset by the admin 1") is not None
+
+
+async def test_the_account_page_changes_the_password_in_a_browser(hub: HubHandle) -> None:
+    async with jar() as http:
+        await login(http, hub, "viewer", PASSWORD)
+        async with http.get(f"{hub.url}/") as resp:
+            assert 'href="/account"' in await resp.text()  # reachable from every page's top bar
+        async with http.get(f"{hub.url}/account") as resp:
+            html = await resp.text()
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', html)
+        assert resp.status == 200 and csrf
+        form = {"csrf_token": csrf.group(1), "current_password": PASSWORD, "new_password": "password1234"}
+        async with http.post(f"{hub.url}/account/password", data=form) as resp:
+            assert resp.status == 400 and "common" in await resp.text()
+        form["new_password"] = "กาแฟดำไม่ใส่น้ำตาลตอนเช้า"
+        async with http.post(f"{hub.url}/account/password", data=form, allow_redirects=False) as resp:
+            assert resp.status == 303 and resp.headers["Location"] == "/account?done=1"
+        assert (await me(http, hub))[0] == 200
+    assert verify_password(hub.engine, "viewer", "กาแฟดำไม่ใส่น้ำตาลตอนเช้า") is not None
