@@ -8,6 +8,7 @@ import getpass
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import sqlalchemy as sa
 from aiohttp import web
@@ -24,12 +25,13 @@ from hub.inventory.model import InventoryError, format_issues
 from hub.inventory.sync import sync_inventory
 from hub.logsetup import setup_logging
 from hub.settings import ENV_PREFIX, Settings
+from hub.updates import release_key
 from hub.web.auth import (
-    MIN_PASSWORD_LENGTH,
     MIN_TOKEN_LENGTH,
     AuthError,
     create_api_token,
     create_operator,
+    password_problem,
 )
 from hub.web.store import Operator
 
@@ -92,8 +94,10 @@ def _token(text: str) -> str:
 
 
 def _password(text: str) -> str:
-    if len(text) < MIN_PASSWORD_LENGTH:
-        raise argparse.ArgumentTypeError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    # The same policy as every account (ASVS 2.1), checked before anything starts.
+    problem = password_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
     return text
 
 
@@ -217,6 +221,8 @@ def cmd_report_monthly(args: argparse.Namespace) -> int:
     from hub.reports.cli import cmd_monthly
 
     return cmd_monthly(args)
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from hub import audit
 
@@ -237,6 +243,23 @@ def cmd_evidence_key(args: argparse.Namespace) -> int:
     from hub.evidence.signing import load_or_create_key, public_key_pem
 
     print(public_key_pem(load_or_create_key(_settings(args).data_dir)), end="")
+    return 0
+
+
+def cmd_release_key(args: argparse.Namespace) -> int:
+    key = Path(args.key)
+    try:
+        if args.key_command == "new":
+            print(release_key.new_key(key))
+            print(f"private key in {key}: keep it off the hub; set {ENV_PREFIX}UPDATE_PUBLIC_KEY to the line above",
+                  file=sys.stderr)
+        elif args.key_command == "public":
+            print(release_key.public_of(key))
+        else:
+            print(release_key.sign_file(key, Path(args.wheel)))
+    except (OSError, ValueError) as exc:  # no such file, an existing key, not a key
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -294,6 +317,17 @@ def build_parser() -> argparse.ArgumentParser:
     sync = inv_sub.add_parser("sync", help="load into the database (idempotent)")
     sync.add_argument("path", nargs="?")
     sync.set_defaults(func=cmd_inventory_sync)
+
+    rkey = sub.add_parser("release-key", help="the province's update signing key (on the signing PC)")
+    rkey_sub = rkey.add_subparsers(dest="key_command", required=True, metavar="ACTION")
+    for name, text in (("new", "make a key; prints the public key for update_public_key"),
+                       ("public", "print the public key of a key file"),
+                       ("sign", "print the signature of an agent wheel")):
+        action = rkey_sub.add_parser(name, help=text)
+        action.add_argument("key", help="private key file (PEM)")
+        if name == "sign":
+            action.add_argument("wheel")
+        action.set_defaults(func=cmd_release_key)
 
     mig = sub.add_parser("migrate", help="bring the database schema up to date")
     mig.set_defaults(func=cmd_migrate)

@@ -29,6 +29,7 @@ from hub.control.registry import REGISTRY
 from hub.keys import DEMO, ENGINE
 from hub.logsetup import setup_logging
 from hub.settings import Settings
+from hub.updates import release_key
 from hub.web.auth import create_api_token, create_operator, require_role
 from hub.web.errors import json_error
 from site_agent.enrol import enrol
@@ -122,8 +123,11 @@ async def run_demo(args: argparse.Namespace) -> int:
     root.mkdir(parents=True)
     # Short probe steps so the board shows link figures within seconds, not a minute.
     # A 640x360 program: twenty agent processes decode it on the same machine as the hub.
+    # A demo province key, made fresh (the demo's updates are signed and checked like the
+    # real ones; there is no switch that turns the check off): demo-release-key.pem signs.
+    public_key = release_key.new_key(root / "demo-release-key.pem")
     settings = Settings(data_dir=root, host="127.0.0.1", port=args.port, linkhealth_step_s=10,
-                        media_width=640, media_height=360)
+                        media_width=640, media_height=360, update_public_key=public_key)
     app = create_app(settings)
     app.router.add_get("/api/v1/demo/agents", _demo_agents)
     app.router.add_post("/api/v1/demo/agents/{code}/{action:stop|start}", _demo_action)

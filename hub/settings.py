@@ -73,7 +73,10 @@ class Settings(BaseSettings):
         description="Name of the environment variable holding the 32-byte urlsafe-base64 cookie key. "
         "Unset: a key is generated once and kept in <data_dir>/session.key (mode 0600).",
     )
-    session_max_age_s: int = Field(8 * 3600, gt=0, description="Control-room login session lifetime (seconds).")
+    session_max_age_s: int = Field(
+        8 * 3600, gt=0,
+        description="Absolute lifetime of a control-room login (seconds): the session ends this long after login, active or not.",
+    )
     secure_cookies: bool = Field(False, description="Mark cookies Secure (set when served over HTTPS).")
     default_language: str = Field("th", pattern="^(th|en)$", description="Language shown before the user picks one.")
 
@@ -95,7 +98,30 @@ class Settings(BaseSettings):
         2000, gt=0, description="Messages dropped for rate before the hub closes the flooding agent."
     )
     last_seen_flush_s: float = Field(10.0, gt=0, description="How often last-seen times are written to the database.")
-    metrics_public: bool = Field(True, description="Serve /metrics without login (for a Prometheus on the LAN).")
+    metrics_public: bool = Field(
+        False,
+        description="Serve /metrics to anyone. Off: a viewer's API token (Authorization: Bearer, as a Prometheus "
+        "scrape config sends it), or a request from loopback when metrics_loopback is on.",
+    )
+
+    # --- security (issue 12) ---------------------------------------------------------
+    session_idle_timeout_s: int = Field(
+        30 * 60, gt=0, description="A control-room login unused for this many seconds ends (idle timeout)."
+    )
+    metrics_loopback: bool = Field(
+        False, description="Serve /metrics without a token to requests from this machine (a local Prometheus)."
+    )
+    update_public_key: str = Field(
+        "",
+        description="The province's Ed25519 public key (base64 of the 32 raw bytes) that signs agent updates. "
+        "The hub refuses any upload not signed by it, and hands it to each agent at enrolment, which then "
+        "installs only packages signed by it. Empty: no update can be published.",
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Extra browser origins (scheme://host[:port]) allowed to open the control room's WebSockets "
+        "besides the hub's own address and public_url.",
+    )
 
     # --- agent updates and logs (issue 7) ------------------------------------------
     agent_package_max_bytes: int = Field(

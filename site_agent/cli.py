@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -20,7 +21,13 @@ from pydantic import ValidationError
 
 from site_agent.clerk.service import add_clerk_commands, install_clerk
 from site_agent.client import AgentClient
-from site_agent.config import BrokenConfig, NotEnrolled, default_config_dir, load_config
+from site_agent.config import (
+    BrokenConfig,
+    InsecureHub,
+    NotEnrolled,
+    default_config_dir,
+    load_config,
+)
 from site_agent.devices import devices_main
 from site_agent.enrol import EnrolFailed, enrol
 from site_agent.features import install_features
@@ -124,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Salaklang district agent: connects this meeting-room PC to the provincial hall.",
     )
     parser.add_argument("--config-dir", help="where the enrolment is kept (default: the user's config dir)")
+    parser.add_argument(
+        "--allow-insecure-http", action="store_true",
+        help="development only: talk to a plain http:// hub that is not on this machine",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     enroll = sub.add_parser("enroll", help="enrol this PC with the code from the province")
@@ -176,6 +187,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # exits 2 with a usage line on a bad argument
     _check_common(parser, args)
+    if args.allow_insecure_http:
+        # Through the environment: the update supervisor's child and the tray read it too.
+        os.environ[AgentSettings.env_name("allow_insecure_http")] = "1"
     try:
         load_agent_settings()  # a bad SALAKLANG_* variable is named here, before anything starts
     except ValidationError as exc:
@@ -186,6 +200,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = args.func(args)
     except (NotEnrolled, BrokenConfig) as exc:
         print(exc, file=sys.stderr)
+        return USAGE_ERROR
+    except InsecureHub as exc:
+        print(exc.message_th, file=sys.stderr)
+        print(exc.message_en, file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:
         return 130

@@ -27,7 +27,7 @@ from pydantic import BaseModel
 
 import site_agent
 from site_agent import protocol as p
-from site_agent.config import AgentConfig
+from site_agent.config import AgentConfig, check_hub_url
 from site_agent.settings import load_agent_settings
 
 log = logging.getLogger("site_agent.client")
@@ -150,6 +150,8 @@ class AgentClient:
 
     # --- the loop ---------------------------------------------------------------------
     async def run(self) -> None:
+        # Refused before any connection: a hand-edited agent.json must not send the token in clear.
+        check_hub_url(self.config.hub_url)
         attempt = 0
         timeout = aiohttp.ClientTimeout(total=None, connect=self.connect_timeout_s,
                                         sock_connect=self.connect_timeout_s)

@@ -1,4 +1,9 @@
-"""Exchange the one-time code the province gives for this PC's site token."""
+"""Exchange the one-time code the province gives for this PC's site token.
+
+The hub's answer also carries the province's update key, which this PC pins: from then
+on only packages signed with it install. The hub must be ``https://`` (see
+:func:`site_agent.config.check_hub_url`): the code and the token cross that connection.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from pathlib import Path
 import aiohttp
 
 import site_agent
-from site_agent.config import AgentConfig
+from site_agent.config import AgentConfig, InsecureHub, check_hub_url
 
 
 class EnrolFailed(Exception):
@@ -20,8 +25,13 @@ class EnrolFailed(Exception):
         self.message_en = message_en
 
 
-async def enrol(hub_url: str, code: str, config_dir: Path) -> AgentConfig:
-    hub_url = hub_url.rstrip("/")
+async def enrol(hub_url: str, code: str, config_dir: Path, *, allow_insecure: bool | None = None) -> AgentConfig:
+    try:
+        hub_url = check_hub_url(hub_url, allow_insecure)
+    except InsecureHub as exc:
+        raise EnrolFailed("insecure_url", exc.message_th, exc.message_en) from exc
+    except ValueError as exc:
+        raise EnrolFailed("bad_url", f"ที่อยู่ {hub_url!r} ไม่ถูกต้อง", str(exc)) from exc
     body = {
         "code": code,
         "hostname": socket.gethostname()[:255],
@@ -48,6 +58,7 @@ async def enrol(hub_url: str, code: str, config_dir: Path) -> AgentConfig:
     config = AgentConfig(
         hub_url=hub_url, site=data["site"], token=data["token"], config_dir=config_dir,
         name_th=data.get("name_th", ""), name_en=data.get("name_en", ""),
+        update_public_key=str(data.get("update_public_key") or ""),
     )
     config.save()
     return config

@@ -53,10 +53,11 @@ class AgentSettings(BaseSettings):
     supervised: bool = Field(
         False, description="Set by the update supervisor: this agent runs under it (exit code 75 restarts it)."
     )
-    update_public_key: str = Field(
-        "",
-        description="Ed25519 public key (base64) that signs agent updates, when agent.json has none "
-        "(update_public_key). Empty: packages are checked against the published SHA-256 only.",
+    # --- transport ------------------------------------------------------------------------
+    allow_insecure_http: bool = Field(
+        False,
+        description="Development only: allow a plain http:// / ws:// hub that is not on this machine "
+        "(`--allow-insecure-http`). Off: https/wss only, except to loopback.",
     )
     # --- the control channel -------------------------------------------------------------
     control_dead_after_s: float = Field(

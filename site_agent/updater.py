@@ -38,6 +38,7 @@ from typing import Any
 import aiohttp
 from packaging.version import InvalidVersion, Version
 
+from site_agent.protocol.signing import SignatureRefused, verify_package
 from site_agent.settings import AgentSettings
 
 log = logging.getLogger("site_agent.updater")
@@ -107,20 +108,19 @@ def sha256_file(path: Path) -> str:
 
 
 def verify_signature(path: Path, signature_b64: str, public_key_b64: str) -> None:
-    """Ed25519 over the wheel's bytes, with the province's key pinned on this PC. Raises PackageRejected."""
-    import base64
-    import binascii
+    """Ed25519 over the wheel's bytes, with the province's key pinned on this PC. Raises PackageRejected.
 
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-    if not signature_b64:
-        raise PackageRejected("package refused: it is not signed and this PC requires signed updates")
+    Always: there is no setting that skips it. A PC without a pinned key (enrolled with a
+    hub that had none) installs nothing until it is enrolled again.
+    """
+    if not public_key_b64:
+        raise PackageRejected(
+            "package refused: this PC has no province key pinned; enrol it again with a new code"
+        )
     try:
-        key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key_b64))
-        key.verify(base64.b64decode(signature_b64), path.read_bytes())
-    except (InvalidSignature, ValueError, binascii.Error) as exc:
-        raise PackageRejected(f"package refused: bad signature ({type(exc).__name__})") from exc
+        verify_package(path.read_bytes(), signature_b64, public_key_b64)
+    except SignatureRefused as exc:
+        raise PackageRejected(f"package refused: bad signature ({exc})") from exc
 
 
 def install_wheel(wheel: Path, target: Path) -> None:
@@ -171,7 +171,7 @@ class Updater:
         self.guard = guard
         self.restart = restart
         self.on_waiting = on_waiting
-        # Base64 Ed25519 public key; when set, only packages signed with its private key install.
+        # The province's base64 Ed25519 key, pinned at enrolment: only packages it signed install.
         self.public_key = public_key
         self._lock = asyncio.Lock()
 
@@ -210,12 +210,11 @@ class Updater:
                 f"package {offer['version']} refused: SHA-256 {digest.hexdigest()[:16]}… "
                 f"({size} bytes) is not the published {expected[:16]}…"
             )
-        if self.public_key:
-            try:
-                verify_signature(path, str(offer.get("signature") or ""), self.public_key)
-            except PackageRejected:
-                path.unlink(missing_ok=True)
-                raise
+        try:
+            verify_signature(path, str(offer.get("signature") or ""), self.public_key)
+        except PackageRejected:
+            path.unlink(missing_ok=True)
+            raise
         return path
 
     async def check_and_apply(self) -> dict[str, Any]:

@@ -23,6 +23,7 @@ import aiohttp
 import pytest
 import sqlalchemy as sa
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.app import create_app
 from hub.control.enrolment import issue_code
@@ -36,10 +37,20 @@ from hub.web.auth import create_api_token, create_operator
 from site_agent.client import AgentClient
 from site_agent.config import AgentConfig
 from site_agent.enrol import enrol
+from site_agent.protocol.signing import public_text, sign_package
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
 PASSWORD = "correct-horse-battery"
+# The tests' province release key, made fresh per run: hubs under test trust its public
+# half (update_public_key), and tests sign the wheels they publish with it.
+RELEASE_KEY = Ed25519PrivateKey.generate()
+RELEASE_PUBLIC_KEY = public_text(RELEASE_KEY)
+
+
+def sign(data: bytes) -> str:
+    """The province's signature of an agent wheel (what the signing PC would produce)."""
+    return sign_package(data, RELEASE_KEY)
 
 
 def free_port() -> int:
@@ -56,7 +67,7 @@ def artifacts() -> Path:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "var", port=0, host="127.0.0.1")
+    return Settings(data_dir=tmp_path / "var", port=0, host="127.0.0.1", update_public_key=RELEASE_PUBLIC_KEY)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import ClassVar
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from hub.control.store import Agent, EnrolmentCode
 from hub.db import session_scope
@@ -97,19 +97,27 @@ def redeem_code(engine: sa.Engine, code: str, *, hostname: str = "", os_name: st
     """Exchange a code for a site token. Raises :class:`EnrolmentRefused`."""
     digest = sha256_hex(normalise_code(code))
     with session_scope(engine) as session:
+        now = utcnow()
+        # Claim the code first, with a conditional update: of any number of parallel
+        # redemptions exactly one changes the row (the database serialises the writers and
+        # re-checks the WHERE), and a read-then-write race cannot hand out two tokens.
+        # Writing first also takes SQLite's write lock before any read snapshot exists.
+        claimed = session.connection().execute(
+            sa.update(EnrolmentCode)
+            .where(col(EnrolmentCode.code_hash) == digest, col(EnrolmentCode.used_at).is_(None),
+                   col(EnrolmentCode.expires_at) > now)
+            .values(used_at=now)
+        ).rowcount == 1
         row = session.exec(select(EnrolmentCode).where(EnrolmentCode.code_hash == digest)).first()
         if row is None:
             raise EnrolmentRefused("unknown_code")
         site = session.get(Site, row.site_id)
         assert site is not None and site.id is not None
-        if row.used_at is not None:
-            raise EnrolmentRefused("code_used", site.code)
-        if row.expires_at <= utcnow():
-            raise EnrolmentRefused("code_expired", site.code)
+        if not claimed:
+            expired = row.used_at is None and row.expires_at <= now
+            raise EnrolmentRefused("code_expired" if expired else "code_used", site.code)
         if not site.active:
-            raise EnrolmentRefused("site_inactive", site.code)
-        row.used_at = utcnow()
-        session.add(row)
+            raise EnrolmentRefused("site_inactive", site.code)  # rolls the claim back
         token = secrets.token_urlsafe(32)
         agent = session.exec(select(Agent).where(Agent.site_id == site.id)).first()
         replaced = agent is not None

@@ -1,14 +1,18 @@
-"""The control room's JSON API: sites with live status, agents, enrolment, commands."""
+"""The control room's JSON API: sites with live status, agents, enrolment, commands.
+
+Every handler names its request and response models (:func:`hub.web.openapi.api`) and
+answers through them, so the OpenAPI description is the code's own.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from hub import audit
 from hub.control import enrolment, store
@@ -17,6 +21,7 @@ from hub.keys import ENGINE, EVENTS, SETTINGS
 from hub.web.auth import client_ip, require_role
 from hub.web.body import read_json
 from hub.web.errors import json_error
+from hub.web.openapi import api, respond
 from site_agent import protocol as p
 
 
@@ -24,6 +29,59 @@ def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat() if ts else None
 
 
+class SitesQuery(BaseModel):
+    include_hub: str = Field(default="", max_length=8, description="1 or true: list the province hub too.")
+
+
+class SiteOut(BaseModel):
+    code: str
+    kind: str
+    name_th: str
+    name_en: str
+    online: bool
+    last_seen: str | None
+    agent_version: str
+    enrolled: bool
+    distance_km: float | None
+    latitude: float | None
+    longitude: float | None
+    contact_phone: str
+    contact_email: str
+    link: dict[str, Any] | None
+    status: dict[str, Any] | None
+    control_rtt_ms: float | None
+
+
+class SiteLiveOut(BaseModel):
+    code: str
+    name_th: str
+    name_en: str
+    kind: str
+    online: bool
+    last_seen: float | None
+    agent_version: str
+    enrolled: bool
+    connected_since: float | None
+    control_rtt_ms: float | None
+    status: dict[str, Any] | None
+    link: dict[str, Any] | None
+    last_seen_iso: str | None
+
+
+class AgentOut(BaseModel):
+    site: str
+    name_th: str
+    version: str
+    hostname: str
+    os: str
+    enrolled_at: str
+    last_seen: str | None
+    last_ip: str
+    online: bool
+
+
+@api("Every active site with its live status", role="viewer", query=SitesQuery, response=list[SiteOut],
+     tags=("sites",))
 async def sites(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
     include_hub = request.query.get("include_hub") in ("1", "true")
@@ -35,7 +93,7 @@ async def sites(request: web.Request) -> web.Response:
         if site.kind == "hub" and not include_hub:
             continue
         live = registry.live.get(site.code)
-        item = {
+        item = SiteOut(**{
             "code": site.code,
             "kind": site.kind,
             "name_th": site.name_th,
@@ -52,25 +110,28 @@ async def sites(request: web.Request) -> web.Response:
             "link": live.link if live else None,
             "status": live.status if live else None,
             "control_rtt_ms": live.control_rtt_ms if live else None,
-        }
+        })
         out.append(item)
-    return web.json_response(out)
+    return respond(out)
 
 
+@api("One site's live state", role="viewer", response=SiteLiveOut, tags=("sites",))
 async def site_detail(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
     code = request.match_info["code"]
     registry = request.app[REGISTRY]
     live = registry.live.get(code)
     if live is None:
-        raise json_error(404, f"no site {code}")
-    return web.json_response({**live.as_dict(), "last_seen_iso": iso(live.last_seen)})
+        raise json_error(404, f"no site {code}", field="code")
+    return respond(SiteLiveOut(**live.as_dict(), last_seen_iso=iso(live.last_seen)))
 
 
+@api("Every enrolled agent", role="viewer", response=list[AgentOut], tags=("sites",))
 async def agents(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
     online = set(request.app[REGISTRY].online_codes())
-    return web.json_response(await asyncio.to_thread(store.agent_listing, request.app[ENGINE], online))
+    rows = await asyncio.to_thread(store.agent_listing, request.app[ENGINE], online)
+    return respond([AgentOut(**row) for row in rows])
 
 
 # --- enrolment ---------------------------------------------------------------------
@@ -83,9 +144,39 @@ class EnrolRequest(BaseModel):
     agent_version: str = Field(default="", max_length=32)
 
 
+class EnrolmentCodeOut(BaseModel):
+    site: str
+    name_th: str
+    code: str = Field(description="XXXXX-XXXXX, one-time.")
+    expires_in_s: int
+    command: str = Field(description="What to run on the district PC.")
+
+
+class EnrolOut(BaseModel):
+    site: str
+    name_th: str
+    name_en: str
+    token: str = Field(description="The site token (shown once).")
+    hub_url: str
+    update_public_key: str = Field(description="The province's Ed25519 key the agent pins for updates.")
+
+
+class BroadcastOut(BaseModel):
+    sent: int
+    took_ms: float
+
+
+class CommandOut(BaseModel):
+    ok: bool
+    detail: str
+    result: p.AnyReply | None
+
+
 _enrol_failures: dict[str, list[float]] = {}
 
 
+@api("A one-time enrolment code for a district", role="admin", response=EnrolmentCodeOut, status=201,
+     tags=("enrolment",))
 async def issue_enrolment_code(request: web.Request) -> web.Response:
     principal = await require_role(request, "admin")
     code = request.match_info["code"]
@@ -95,18 +186,20 @@ async def issue_enrolment_code(request: web.Request) -> web.Response:
             enrolment.issue_code, request.app[ENGINE], code, settings.enrolment_code_ttl_s, principal.actor
         )
     except LookupError as exc:
-        raise json_error(404, str(exc)) from exc
+        raise json_error(404, str(exc), field="code") from exc
+    except enrolment.EnrolmentRefused as exc:
+        raise json_error(409, exc.reason, message=exc.message_en, message_th=exc.message_th) from exc
     await audit.arecord(request.app[ENGINE], actor=principal.actor, action="enrol.code_issued",
                         target=code, ip=client_ip(request))
     hub_url = settings.effective_public_url
-    return web.json_response(
-        {"site": site.code, "name_th": site.name_th, "code": one_time,
-         "expires_in_s": settings.enrolment_code_ttl_s,
-         "command": f"python -m site_agent enroll --hub {hub_url} --code {one_time}"},
-        status=201,
-    )
+    return respond(EnrolmentCodeOut(
+        site=site.code, name_th=site.name_th, code=one_time, expires_in_s=settings.enrolment_code_ttl_s,
+        command=f"python -m site_agent enroll --hub {hub_url} --code {one_time}",
+    ), status=201)
 
 
+@api("Exchange a one-time code for a site token (the agent's enrolment)", role=None, body=EnrolRequest,
+     response=EnrolOut, status=201, tags=("enrolment",))
 async def enrol(request: web.Request) -> web.Response:
     ip = client_ip(request)
     now = time.monotonic()
@@ -131,37 +224,57 @@ async def enrol(request: web.Request) -> web.Response:
                         detail={"hostname": body.hostname, "replaced": enrolled.replaced_previous})
     request.app[REGISTRY].load_sites()
     request.app[EVENTS].publish("site", request.app[REGISTRY].live[enrolled.site_code].as_dict())
-    return web.json_response(
-        {"site": enrolled.site_code, "name_th": enrolled.name_th, "name_en": enrolled.name_en,
-         "token": enrolled.token, "hub_url": request.app[SETTINGS].effective_public_url},
-        status=201,
-    )
+    return respond(EnrolOut(
+        site=enrolled.site_code, name_th=enrolled.name_th, name_en=enrolled.name_en, token=enrolled.token,
+        hub_url=request.app[SETTINGS].effective_public_url,
+        # The agent pins it: only packages the province signed will ever install there.
+        update_public_key=request.app[SETTINGS].update_public_key,
+    ), status=201)
 
 
 # --- commands ----------------------------------------------------------------------
 
 
-class CommandRequest(BaseModel):
-    """An operator's command: ``name`` is a command type of site_agent.protocol.commands."""
+# What an operator may ask an agent to do: look and diagnose, never reconfigure. The other
+# commands (join, media answers, floor state, link-health targets and SNMP credentials...)
+# are the hub's own, sent by the rooms that own them: an operator account that could send
+# linkhealth.configure could point a district's probes and SNMP polls at any host.
+OperatorCommand = Annotated[
+    p.Ping | p.GetStatus | p.SelfTest | p.UpdateCheck | p.MediaStatus | p.SendLogs,
+    Field(discriminator="type"),
+]
+OPERATOR_COMMAND_TYPES = p.types_of(OperatorCommand)
+_operator_adapter: TypeAdapter[OperatorCommand] = TypeAdapter(OperatorCommand)
 
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.-]*$")
+
+class CommandRequest(BaseModel):
+    """An operator's command: ``name`` is one of :data:`OperatorCommand`, ``args`` its fields."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.-]*$",
+                      json_schema_extra={"examples": ["ping", "selftest"]})
     args: dict[str, Any] = Field(default_factory=dict)
-    sites: list[str] | None = None
+    sites: list[str] | None = Field(default=None, max_length=1000)
     timeout_s: float = Field(default=10.0, gt=0, le=120)
 
     def command(self) -> p.HubCommand[Any]:
         """The typed command, validated here: the agent never gets a command it cannot read."""
         if self.name not in p.COMMAND_TYPES:
             raise json_error(400, f"unknown command {self.name!r}", field="name",
-                             known=sorted(p.COMMAND_TYPES))
+                             allowed=sorted(OPERATOR_COMMAND_TYPES))
+        if self.name not in OPERATOR_COMMAND_TYPES:
+            raise json_error(403, f"{self.name!r} is the hub's own command, not an operator's", field="name",
+                             allowed=sorted(OPERATOR_COMMAND_TYPES))
         try:
-            return p.parse_command({**self.args, "type": self.name})
+            command: p.HubCommand[Any] = _operator_adapter.validate_python({**self.args, "type": self.name})
+            return command
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(part) for part in first["loc"][1:])
             raise json_error(400, first["msg"], field=f"args.{where}" if where else "args") from exc
 
 
+@api("Send an allow-listed command to many agents without waiting for answers", role="operator",
+     body=CommandRequest, response=BroadcastOut, tags=("commands",))
 async def broadcast(request: web.Request) -> web.Response:
     principal = await require_role(request, "operator")
     body: CommandRequest = await read_json(request, CommandRequest)
@@ -172,9 +285,11 @@ async def broadcast(request: web.Request) -> web.Response:
     if body.name != "ping":  # probes (the control bench) would flood the audit log
         await audit.arecord(request.app[ENGINE], actor=principal.actor, action="command.broadcast",
                             target=body.name, ip=client_ip(request), detail={"sent": sent})
-    return web.json_response({"sent": sent, "took_ms": round(took_ms, 2)})
+    return respond(BroadcastOut(sent=sent, took_ms=round(took_ms, 2)))
 
 
+@api("Send an allow-listed command to one agent and wait for its typed answer", role="operator",
+     body=CommandRequest, response=CommandOut, tags=("commands",))
 async def site_command(request: web.Request) -> web.Response:
     principal = await require_role(request, "operator")
     code = request.match_info["code"]
@@ -182,8 +297,7 @@ async def site_command(request: web.Request) -> web.Response:
     command = body.command()
     ok, detail, result = True, "", None
     try:
-        reply = await request.app[REGISTRY].send_command(code, command, timeout=body.timeout_s)
-        result = reply.model_dump(mode="json")
+        result = await request.app[REGISTRY].send_command(code, command, timeout=body.timeout_s)
     except AgentOffline as exc:
         raise json_error(409, "agent offline", site=code) from exc
     except TimeoutError as exc:
@@ -192,7 +306,7 @@ async def site_command(request: web.Request) -> web.Response:
         ok, detail = False, exc.detail
     await audit.arecord(request.app[ENGINE], actor=principal.actor, action="command.sent",
                         target=code, ip=client_ip(request), detail={"name": body.name, "ok": ok})
-    return web.json_response({"ok": ok, "detail": detail, "result": result})
+    return respond(CommandOut(ok=ok, detail=detail, result=result))
 
 
 def setup(app: web.Application) -> None:

@@ -266,6 +266,7 @@ class AgentRegistry:
         try:
             hello = p.decode_from_agent(first.data, max_bytes=s.max_frame_bytes)
         except p.ProtocolError as exc:
+            log.info("refused a first frame from %s: %s", remote, exc.code)  # one line, no traceback
             await self._reply_error(ws, p.Error(code=exc.code, message=exc.message, fatal=True))
             await ws.close(code=WSCloseCode.POLICY_VIOLATION)
             return None

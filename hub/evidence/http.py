@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from hub.evidence.keys import EVIDENCE
 from hub.evidence.signing import load_or_create_key, public_key_pem
@@ -14,6 +15,7 @@ from hub.identity.model import IdentityRefused
 from hub.keys import SETTINGS
 from hub.web.auth import require_role
 from hub.web.errors import json_error
+from hub.web.openapi import api, respond
 
 
 def _download(path: Path, data: bytes, sha256: str) -> web.Response:
@@ -34,6 +36,8 @@ async def build(request: web.Request) -> web.Response:
                               "download": f"/api/v1/conferences/{r.conference_id}/evidence"}, status=201)
 
 
+@api("Download the briefing's newest signed evidence package (built now if there is none)", role="viewer",
+     response=bytes, file_media_type="application/zip", tags=("evidence",))
 async def download(request: web.Request) -> web.Response:
     """The newest package of the briefing, built now if there is none yet."""
     principal = await require_role(request, "viewer")
@@ -50,9 +54,16 @@ async def download(request: web.Request) -> web.Response:
     return _download(built.path, built.data, built.record.sha256)
 
 
+class PublicKey(BaseModel):
+    algorithm: str
+    public_key_pem: str
+
+
+@api("The hub's Ed25519 public key that signs evidence packages", role=None, response=PublicKey,
+     tags=("evidence",))
 async def public_key(request: web.Request) -> web.Response:
     key = await asyncio.to_thread(load_or_create_key, request.app[SETTINGS].data_dir)
-    return web.Response(text=public_key_pem(key), content_type="application/x-pem-file")
+    return respond(PublicKey(algorithm="Ed25519", public_key_pem=public_key_pem(key)))
 
 
 def add_routes(app: web.Application) -> None:

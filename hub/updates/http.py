@@ -1,8 +1,11 @@
 """The updates room's routes: agent releases and rollout waves (the GIN Conference v8→v9 move, done gently).
 
-The province uploads an agent wheel; the hub keeps it with its SHA-256 (and
-an optional detached signature), and assigns districts to numbered waves that
-open on a date. An agent asks ``/agent/updates/check`` with its site
+The province uploads an agent wheel with its detached Ed25519 signature; the hub
+verifies it against the province's key (``update_public_key``) and refuses any
+package that key did not sign, keeps it with its SHA-256, and assigns districts to
+numbered waves that open on a date. An admin login alone cannot publish code to the
+districts: that takes the province's private key, which never touches the hub. Each
+agent checks the signature again against the key it pinned at enrolment. An agent asks ``/agent/updates/check`` with its site
 token; if its district is in an open wave whose release is newer than what it
 runs, it gets the version, the digest and a download URL. The agent decides
 *when* to install (never during or just before a briefing); the hub only
@@ -31,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, field_validator
 from pydantic import Field as PField
 
@@ -45,6 +49,8 @@ from hub.updates.store import AgentRelease
 from hub.web.auth import client_ip, require_role
 from hub.web.body import read_json
 from hub.web.errors import json_error
+from hub.web.openapi import api, respond
+from site_agent.protocol.signing import SignatureRefused, verify_package
 
 log = logging.getLogger("hub.updates.http")
 
@@ -68,6 +74,63 @@ class WaveIn(BaseModel):
         if value.tzinfo is None:
             raise ValueError("opens_at needs a time zone (e.g. 2026-07-01T09:00:00+07:00)")
         return value.astimezone(UTC)
+
+
+class ReleaseUpload(BaseModel):
+    """The multipart form of an upload (described for the API; read part by part)."""
+
+    file: bytes = PField(description="The agent wheel (.whl).")
+    version: str = PField(max_length=32, description="PEP 440 version of the wheel.")
+    signature: str = PField(max_length=2000, description="Base64 Ed25519 signature of the wheel by the province's key.")
+    sha256: str = PField(default="", max_length=64, description="If given, checked against the file.")
+    notes: str = PField(default="", max_length=4000)
+
+
+class ReleaseOut(BaseModel):
+    version: str
+    filename: str
+    sha256: str
+    size: int
+    signed: bool
+    notes: str
+    uploaded_at: datetime
+    uploaded_by: str
+
+
+class WaveCreated(BaseModel):
+    id: int
+    nudged: int
+
+
+class WaveSiteOut(BaseModel):
+    code: str
+    name_th: str
+    name_en: str
+    version: str
+    updated: bool
+    online: bool
+
+
+class WaveOut(BaseModel):
+    id: int
+    number: int
+    name: str
+    release: str
+    opens_at: str
+    open: bool
+    total: int
+    updated: int
+    percent: float
+    sites: list[WaveSiteOut]
+
+
+class SelftestOut(BaseModel):
+    site: str
+    ready: bool
+    reasons: list[str]
+    checks: list[dict[str, Any]]
+    trigger: str
+    measured_at: float
 
 
 def _too_large(what: str, limit: int, actual: int) -> web.HTTPException:
@@ -97,10 +160,16 @@ async def require_site(request: web.Request) -> Site:
 # --- handlers -------------------------------------------------------------------------------
 
 
+@api("Publish an agent release signed by the province", role="admin", body=ReleaseUpload,
+     body_media_type="multipart/form-data", response=ReleaseOut, status=201, tags=("updates",))
 async def upload_release(request: web.Request) -> web.Response:
-    """Multipart: ``file`` (the wheel), ``version``, optional ``sha256`` (checked), ``signature``, ``notes``."""
+    """Multipart: ``file`` (the wheel), ``version``, ``signature`` (base64 Ed25519 by the province's
+    key, required), optional ``sha256`` (checked) and ``notes``."""
     principal = await require_role(request, "admin")
     settings, engine = request.app[SETTINGS], request.app[ENGINE]
+    if not settings.update_public_key:
+        raise json_error(409, "no province key is configured (update_public_key): nothing can be published",
+                         field="signature")
     limit = settings.agent_package_max_bytes
     declared = request.content_length
     if declared is not None and declared > limit + 64 * 1024:  # multipart framing on top of the file
@@ -109,28 +178,16 @@ async def upload_release(request: web.Request) -> web.Response:
         raise json_error(400, "send multipart/form-data with a 'file' part")
     fields: dict[str, str] = {}
     digest = hashlib.sha256()
-    size = 0
-    filename = ""
     target_dir = store.packages_dir(settings.data_dir)
     target_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkstemp(dir=target_dir, suffix=".part")[1])
     try:
-        reader = await request.multipart()
-        async for part in reader:
-            if not isinstance(part, BodyPartReader):
-                continue
-            name = part.name
-            if name == "file":
-                filename = Path(part.filename or "").name
-                with tmp.open("wb") as out:
-                    while chunk := await part.read_chunk(256 * 1024):
-                        size += len(chunk)
-                        if size > limit:
-                            raise _too_large("package", limit, size)
-                        digest.update(chunk)
-                        out.write(chunk)
-            elif name:
-                fields[name] = (await part.text())[:4000]
+        try:
+            size, filename = await _read_parts(request, fields, tmp, digest, limit)
+        except (ValueError, LookupError, HttpProcessingError) as exc:
+            # aiohttp's multipart parser says ValueError or InvalidHeader for a broken body,
+            # LookupError for an unknown charset: the sender's mistake, not the hub's.
+            raise json_error(400, f"the multipart body cannot be read: {str(exc)[:200]}", field="body") from exc
         version = fields.get("version", "").strip()
         if parse_version(version) is None:
             raise json_error(400, f"'version' must be a PEP 440 version, got {version!r}")
@@ -140,11 +197,21 @@ async def upload_release(request: web.Request) -> web.Response:
         claimed = fields.get("sha256", "").strip().lower()
         if claimed and claimed != sha:
             raise json_error(400, "sha256 does not match the uploaded file", sha256=sha)
+        signature = fields.get("signature", "").strip()
+        data = await asyncio.to_thread(tmp.read_bytes)
+        try:
+            verify_package(data, signature, settings.update_public_key)
+        except SignatureRefused as exc:
+            await audit.arecord(
+                engine, actor=principal.actor, action="agent_release.refused", target=version, ok=False,
+                ip=client_ip(request), detail={"sha256": sha, "reason": str(exc)},
+            )
+            raise json_error(400, f"signature refused: {exc}", field="signature") from exc
         final = target_dir / f"{version}-{sha[:12]}.whl"
 
         row = AgentRelease(
             version=version, filename=filename, sha256=sha, size=size,
-            signature=fields.get("signature", ""), notes=fields.get("notes", ""),
+            signature=signature, notes=fields.get("notes", ""),
             uploaded_by=principal.username,
         )
         try:
@@ -157,21 +224,46 @@ async def upload_release(request: web.Request) -> web.Response:
         engine, actor=principal.actor, action="agent_release.publish", target=version,
         ip=client_ip(request), detail={"sha256": sha, "size": size, "filename": filename},
     )
-    return web.json_response(_release_dict(row), status=201)
+    return respond(_release_out(row), status=201)
 
 
-def _release_dict(row: AgentRelease) -> dict[str, Any]:
-    return {
-        "version": row.version, "filename": row.filename, "sha256": row.sha256, "size": row.size,
-        "signed": bool(row.signature), "notes": row.notes, "uploaded_at": row.uploaded_at.isoformat(),
-        "uploaded_by": row.uploaded_by,
-    }
+async def _read_parts(
+    request: web.Request, fields: dict[str, str], tmp: Path, digest: Any, limit: int
+) -> tuple[int, str]:
+    """Stream the ``file`` part into ``tmp`` (hashing it), the other parts into ``fields``;
+    returns the file's size and name."""
+    size, filename = 0, ""
+    reader = await request.multipart()
+    async for part in reader:
+        if not isinstance(part, BodyPartReader):
+            continue
+        name = part.name
+        if name == "file":
+            filename = Path(part.filename or "").name
+            with tmp.open("wb") as out:
+                while chunk := await part.read_chunk(256 * 1024):
+                    size += len(chunk)
+                    if size > limit:
+                        raise _too_large("package", limit, size)
+                    digest.update(chunk)
+                    out.write(chunk)
+        elif name:
+            fields[name] = (await part.text())[:4000]
+    return size, filename
 
 
+def _release_out(row: AgentRelease) -> ReleaseOut:
+    return ReleaseOut(
+        version=row.version, filename=row.filename, sha256=row.sha256, size=row.size,
+        signed=bool(row.signature), notes=row.notes, uploaded_at=row.uploaded_at, uploaded_by=row.uploaded_by,
+    )
+
+
+@api("Published agent releases, newest first", role="viewer", response=list[ReleaseOut], tags=("updates",))
 async def list_releases(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
     rows = await asyncio.to_thread(store.releases, request.app[ENGINE])
-    return web.json_response([_release_dict(r) for r in rows])
+    return respond([_release_out(r) for r in rows])
 
 
 def _package_path(request: web.Request, release: AgentRelease) -> Path:
@@ -190,6 +282,7 @@ async def download_package(request: web.Request) -> web.StreamResponse:
     )
 
 
+@api("The newest agent wheel (for a manual install)", role=None, response=bytes, tags=("updates",))
 async def download_latest(request: web.Request) -> web.StreamResponse:
     """The newest wheel, for the manual install an ``update_required`` message points to.
 
@@ -212,6 +305,8 @@ async def check_update(request: web.Request) -> web.Response:
     return web.json_response({"site": site.code, "running": running, "offer": offer})
 
 
+@api("Open a rollout wave of a release for some districts", role="admin", body=WaveIn, response=WaveCreated,
+     status=201, tags=("updates",))
 async def create_wave(request: web.Request) -> web.Response:
     principal = await require_role(request, "admin")
     engine = request.app[ENGINE]
@@ -233,14 +328,15 @@ async def create_wave(request: web.Request) -> web.Response:
     nudged = 0
     if body.opens_at <= utcnow():
         nudged = await service.nudge(request.app, body.sites)
-    return web.json_response({"id": wave_id, "nudged": nudged}, status=201)
+    return respond(WaveCreated(id=wave_id, nudged=nudged), status=201)
 
 
+@api("Rollout waves and how far each has got", role="viewer", response=list[WaveOut], tags=("updates",))
 async def list_waves(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
     online = set(request.app[REGISTRY].online_codes())
     data = await asyncio.to_thread(store.wave_progress, request.app[ENGINE], utcnow(), online)
-    return web.json_response(data)
+    return respond([WaveOut.model_validate(w) for w in data])
 
 
 async def upload_logs(request: web.Request) -> web.Response:
@@ -273,9 +369,12 @@ async def upload_logs(request: web.Request) -> web.Response:
     return web.json_response({"stored": name, "bytes": size}, status=201)
 
 
+@api("The latest self-test each agent pushed, by site", role="viewer", response=dict[str, SelftestOut],
+     tags=("updates",))
 async def list_selftests(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
-    return web.json_response(request.app[service.SELFTESTS])
+    selftests = {site: SelftestOut.model_validate(entry) for site, entry in request.app[service.SELFTESTS].items()}
+    return respond(selftests)
 
 
 def setup(app: web.Application) -> None:

@@ -1,16 +1,26 @@
-"""Who is asking: operator accounts, API tokens, sessions, CSRF and roles.
+"""Who is asking: operator accounts, passwords, API tokens, sessions, CSRF and roles.
 
-Browsers log in with a password (argon2id) and get an encrypted session
-cookie; every state-changing browser request must carry the session's CSRF
-token (form field ``csrf_token`` or header ``X-CSRF-Token``). Scripts send
-``Authorization: Bearer <token>``; bearer requests carry no ambient
-credential, so they need no CSRF token.
+Browsers log in with a password (argon2id) and get a server-side session: a row in
+``web_sessions`` whose random id travels in an encrypted, HttpOnly cookie. Every
+request re-reads the session and its account, so logout, an idle or absolute
+timeout, disabling the account or a password change end it at the next request,
+and a demotion takes effect at once (the role is never taken from the cookie).
+Every state-changing browser request must carry the session's CSRF token (form
+field ``csrf_token`` or header ``X-CSRF-Token``). Scripts send
+``Authorization: Bearer <token>``; bearer requests carry no ambient credential,
+so they need no CSRF token.
+
+Passwords follow OWASP ASVS 2.1: 12 to 128 characters, any characters, no
+composition rules, and none of the 20,000 common passwords shipped in
+``common-passwords.txt.gz``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import functools
+import gzip
 import hashlib
 import hmac
 import os
@@ -20,9 +30,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from aiohttp import web
+from aiohttp import hdrs, web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp_session import get_session
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -34,14 +47,17 @@ from hub.keys import ENGINE, SETTINGS
 from hub.models import utcnow
 from hub.settings import Settings
 from hub.web.errors import json_error
-from hub.web.store import ApiToken, Operator
+from hub.web.store import ApiToken, Operator, WebSession, end_sessions
 
 ROLES = ("viewer", "operator", "admin")
 _RANK = {role: rank for rank, role in enumerate(ROLES)}
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "slk_"
 MIN_TOKEN_LENGTH = 16
-MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_LENGTH = 12  # ASVS 2.1.1
+MAX_PASSWORD_LENGTH = 128  # ASVS 2.1.2: long passphrases pass, argon2 is not handed megabytes
+# The list Django ships (Royce Williams' 20,000 most common passwords, lower-cased; BSD licence).
+COMMON_PASSWORDS = Path(__file__).resolve().parent / "common-passwords.txt.gz"
 
 
 @dataclass(frozen=True)
@@ -67,6 +83,26 @@ def sha256_hex(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    with gzip.open(COMMON_PASSWORDS, "rt", encoding="utf-8") as fh:
+        return frozenset(line.strip() for line in fh if line.strip())
+
+
+def password_problem(password: str, username: str = "") -> str | None:
+    """Why a new password is refused (Thai / English), or None (ASVS 2.1.1, 2.1.2, 2.1.7, 2.1.9)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return (f"รหัสผ่านต้องยาวอย่างน้อย {MIN_PASSWORD_LENGTH} ตัวอักษร / "
+                f"password: at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return (f"รหัสผ่านยาวได้ไม่เกิน {MAX_PASSWORD_LENGTH} ตัวอักษร / "
+                f"password: at most {MAX_PASSWORD_LENGTH} characters")
+    folded = password.strip().lower()
+    if folded in common_passwords() or (username and folded == username.lower()):
+        return "รหัสผ่านนี้ใช้กันทั่วไป เดาง่าย กรุณาเลือกใหม่ / password: too common, choose another"
+    return None
+
+
 # --- accounts ---------------------------------------------------------------
 
 
@@ -77,8 +113,9 @@ def create_operator(
         raise AuthError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     if not username or len(username) > 64 or not username.replace("_", "").replace(".", "").isalnum():
         raise AuthError("username: 1–64 letters, digits, '.' or '_'")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AuthError(f"password: at least {MIN_PASSWORD_LENGTH} characters")
+    problem = password_problem(password, username)
+    if problem:
+        raise AuthError(problem)
     with session_scope(engine) as session:
         if session.exec(select(Operator).where(Operator.username == username)).first():
             raise AuthError(f"user {username!r} already exists")
@@ -110,6 +147,41 @@ def verify_password(engine: sa.Engine, username: str, password: str) -> Operator
         operator.last_login_at = utcnow()
         session.add(operator)
         return operator
+
+
+def change_password(engine: sa.Engine, operator_id: int, current: str, new: str, keep_session: str = "") -> None:
+    """The user's own change: the current password is required; their other sessions end."""
+    with session_scope(engine) as session:
+        operator = session.get(Operator, operator_id)
+        if operator is None or operator.disabled:
+            raise AuthError("no such account")
+        try:
+            _hasher.verify(operator.password_hash, current)
+        except (VerificationError, InvalidHashError) as exc:
+            raise AuthError("รหัสผ่านปัจจุบันไม่ถูกต้อง / current password is wrong") from exc
+        username = operator.username
+    set_password(engine, operator_id, new, "password_changed", keep_session=keep_session, username=username)
+
+
+def set_password(
+    engine: sa.Engine, operator_id: int, new: str, reason: str, *, keep_session: str = "", username: str = ""
+) -> bool:
+    """Store a new password (policy checked) and end the account's sessions; False: no such account.
+
+    An admin's reset ends every session of the account (``reason="password_reset"``); a
+    user's own change keeps the session it was made from (``keep_session``: its id).
+    """
+    problem = password_problem(new, username)
+    if problem:
+        raise AuthError(problem)
+    with session_scope(engine) as session:
+        operator = session.get(Operator, operator_id)
+        if operator is None:
+            return False
+        operator.password_hash = _hasher.hash(new)
+        session.add(operator)
+    end_sessions(engine, operator_id, reason, keep_hash=sha256_hex(keep_session) if keep_session else "")
+    return True
 
 
 def create_api_token(
@@ -145,6 +217,59 @@ def principal_for_token(engine: sa.Engine, token: str) -> Principal | None:
             api_token.last_used_at = now
             session.add(api_token)
         return Principal(operator.username, operator.role, operator.id, "token")
+
+
+# --- server-side sessions -------------------------------------------------------
+
+
+def start_session(engine: sa.Engine, operator_id: int, ip: str) -> str:
+    """A new login session; returns its id (the cookie's value, 256 random bits, stored hashed)."""
+    sid = secrets.token_urlsafe(32)
+    with session_scope(engine) as session:
+        session.add(WebSession(operator_id=operator_id, token_hash=sha256_hex(sid), ip=ip[:64]))
+    return sid
+
+
+def end_session(engine: sa.Engine, sid: str, reason: str) -> None:
+    with session_scope(engine) as session:
+        row = session.exec(select(WebSession).where(WebSession.token_hash == sha256_hex(sid))).first()
+        if row is not None and row.ended_at is None:
+            row.ended_at, row.end_reason = utcnow(), reason
+            session.add(row)
+
+
+def principal_for_session(engine: sa.Engine, sid: str, settings: Settings) -> Principal | None:
+    """The account behind a live session, read now: None when ended, timed out or disabled."""
+    with session_scope(engine) as session:
+        row = session.exec(
+            select(WebSession, Operator)
+            .join(Operator, Operator.id == WebSession.operator_id)  # type: ignore[arg-type]
+            .where(WebSession.token_hash == sha256_hex(sid))
+        ).first()
+        if row is None:
+            return None
+        web_session, operator = row
+        if web_session.ended_at is not None or operator.id is None:
+            return None
+        now = utcnow()
+        idle = timedelta(seconds=settings.session_idle_timeout_s)
+        reason = ""
+        if operator.disabled:
+            reason = "disabled"
+        elif now - web_session.created_at >= timedelta(seconds=settings.session_max_age_s):
+            reason = "expired"
+        elif now - web_session.last_seen_at >= idle:
+            reason = "idle"
+        if reason:
+            web_session.ended_at, web_session.end_reason = now, reason
+            session.add(web_session)
+            return None
+        # Refresh the idle clock at most every tenth of the idle time (and at least each
+        # minute): a page's polling must not turn every read into a write.
+        if now - web_session.last_seen_at >= min(idle / 10, timedelta(minutes=1)):
+            web_session.last_seen_at = now
+            session.add(web_session)
+        return Principal(operator.username, operator.role, operator.id, "session")
 
 
 # --- session key -----------------------------------------------------------
@@ -213,12 +338,31 @@ async def current_principal(request: web.Request) -> Principal | None:
     return await _principal(request)
 
 
+SESSION_PRINCIPAL_KEY = "salaklang.session_principal"
+
+
 async def session_principal(request: web.Request) -> Principal | None:
-    """The logged-in browser user, ignoring any Authorization header."""
+    """The logged-in browser user, ignoring any Authorization header (read once per request)."""
+    if SESSION_PRINCIPAL_KEY in request:
+        cached: Principal | None = request[SESSION_PRINCIPAL_KEY]
+        return cached
     session = await get_session(request)
-    if "uid" not in session:
-        return None
-    return Principal(session["username"], session["role"], session["uid"], "session")
+    sid = session.get("sid")
+    principal: Principal | None = None
+    if isinstance(sid, str):
+        principal = await asyncio.to_thread(
+            principal_for_session, request.app[ENGINE], sid, request.app[SETTINGS]
+        )
+        if principal is None:
+            session.pop("sid", None)  # ended or timed out: the cookie forgets it too
+    request[SESSION_PRINCIPAL_KEY] = principal
+    return principal
+
+
+def session_id(session: Any) -> str:
+    """The server-side session id in an aiohttp session ("" when not logged in)."""
+    sid = session.get("sid")
+    return sid if isinstance(sid, str) else ""
 
 
 async def require_role(request: web.Request, role: str = "viewer") -> Principal:
@@ -261,7 +405,10 @@ async def csrf_middleware(
     if presented is None and request.content_type in (
         "application/x-www-form-urlencoded", "multipart/form-data"
     ):
-        form = await request.post()
+        try:
+            form = await request.post()
+        except (ValueError, LookupError, HttpProcessingError) as exc:  # a broken form body
+            raise json_error(400, "the form cannot be read", field="body") from exc
         value = form.get("csrf_token")
         presented = value if isinstance(value, str) else None
     if not expected or not presented or not hmac.compare_digest(str(expected), presented):
@@ -276,25 +423,43 @@ CSP = (
 )
 
 
-@web.middleware
-async def security_headers_middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        _secure(exc, request)
-        raise
-    _secure(response, request)
-    return response
+SERVER_NAME = "salaklang"  # the Server header: no product versions for a scanner to match
 
 
-def _secure(response: web.StreamResponse, request: web.Request) -> None:
-    if response.prepared:
-        return
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: every answer, error or not, page, API, file or WebSocket."""
+    response.headers["Server"] = SERVER_NAME
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     if request.app[SETTINGS].secure_cookies:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
+
+
+def origin_allowed(request: web.Request, origin: str) -> bool:
+    """Same origin as the request, the hub's public URL, or one the settings name."""
+    settings = request.app[SETTINGS]
+    own = {f"{scheme}://{request.host}".lower() for scheme in ("http", "https")}
+    own.add(_origin(settings.effective_public_url))
+    own.update(_origin(o) for o in settings.allowed_origins)
+    return origin.lower() in own
+
+
+@web.middleware
+async def websocket_origin_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Browsers send ``Origin`` on every WebSocket and cookies with it: a page on another
+    site must not open the control room's live feed with the operator's session
+    (cross-site WebSocket hijacking). Agents are not browsers and send no Origin."""
+    if request.headers.get(hdrs.UPGRADE, "").lower() == "websocket":
+        origin = request.headers.get(hdrs.ORIGIN)
+        if origin is not None and not origin_allowed(request, origin):
+            raise json_error(403, "WebSocket from another origin refused", origin=origin[:200])
+    return await handler(request)

@@ -23,10 +23,16 @@ from hub.keys import DEMO, ENGINE, SETTINGS
 from hub.paths import STATIC_DIR, templates_dir
 from hub.web import i18n
 from hub.web.auth import (
+    AuthError,
+    change_password,
     client_ip,
     csrf_token,
     current_principal,
+    end_session,
+    require_role,
+    session_id,
     session_principal,
+    start_session,
     verify_password,
 )
 from hub.web.i18n import CATALOGS
@@ -55,9 +61,14 @@ async def _context(request: web.Request) -> dict[str, Any]:
         return {}
     lang = i18n.current_language.get()
     tz = request.app[SETTINGS].timezone
-    # Pages know their user from the session cookie only: a bearer token (an
-    # operator's, or a district's site token) is an API credential, not a page login.
-    principal = await session_principal(request)
+    # aiohttp_jinja2 runs this before the handler. The user is whoever the request
+    # authenticates as (a session, or an operator's bearer token: a script may fetch a
+    # page too); a token that is not an operator's (a district's site token) leaves the
+    # page anonymous here, and the page's own require_role refuses it with a 401.
+    try:
+        principal = await current_principal(request)
+    except web.HTTPException:
+        principal = await session_principal(request)
     return {
         "lang": lang,
         "other_lang": "en" if lang == "th" else "th",
@@ -130,10 +141,10 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         context = {"next": target, "error": "bad_credentials"}
         return aiohttp_jinja2.render_template("login.html", request, context, status=401)
     _failures.pop(ip, None)
-    session = await new_session(request)  # a fresh session id: no fixation
-    session["uid"] = operator.id
-    session["username"] = operator.username
-    session["role"] = operator.role
+    session = await new_session(request)  # a fresh cookie and session id: no fixation
+    # Only the random id goes in the cookie; who it is and which role is read from the
+    # database at every request.
+    session["sid"] = await asyncio.to_thread(start_session, engine, operator.id, ip)
     session["csrf"] = secrets.token_urlsafe(24)
     await audit.arecord(engine, actor=f"operator:{operator.username}", action="login.ok", ip=ip)
     raise web.HTTPSeeOther(target)
@@ -142,10 +153,39 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 async def logout(request: web.Request) -> web.StreamResponse:
     principal = await current_principal(request)
     session = await get_session(request)
+    sid = session_id(session)
+    if sid:
+        # Ended on the server: a copy of the cookie replayed later finds a dead session.
+        await asyncio.to_thread(end_session, request.app[ENGINE], sid, "logout")
     session.invalidate()
     if principal is not None:
         await audit.arecord(request.app[ENGINE], actor=principal.actor, action="logout", ip=client_ip(request))
     raise web.HTTPSeeOther("/login")
+
+
+@aiohttp_jinja2.template("account.html")
+async def account_page(request: web.Request) -> dict[str, Any]:
+    await require_role(request, "viewer")
+    return {"done": request.query.get("done") == "1", "error": None}
+
+
+async def account_password(request: web.Request) -> web.StreamResponse:
+    """The browser form of POST /api/v1/me/password (CSRF checked by the middleware)."""
+    who = await require_role(request, "viewer")
+    form = await request.post()
+    session = await get_session(request)
+    try:
+        await asyncio.to_thread(
+            change_password, request.app[ENGINE], who.operator_id, str(form.get("current_password", "")),
+            str(form.get("new_password", "")), session_id(session),
+        )
+    except AuthError as exc:
+        await audit.arecord(request.app[ENGINE], actor=who.actor, action="password.change_refused",
+                            target=who.username, ok=False, ip=client_ip(request))
+        return aiohttp_jinja2.render_template("account.html", request, {"done": False, "error": str(exc)}, status=400)
+    await audit.arecord(request.app[ENGINE], actor=who.actor, action="password.changed", target=who.username,
+                        ip=client_ip(request))
+    raise web.HTTPSeeOther("/account?done=1")
 
 
 async def switch_language(request: web.Request) -> web.StreamResponse:
@@ -165,5 +205,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login_submit)
     app.router.add_post("/logout", logout)
+    app.router.add_get("/account", account_page)
+    app.router.add_post("/account/password", account_password)
     app.router.add_get("/lang/{lang}", switch_language)
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)

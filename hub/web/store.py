@@ -1,5 +1,5 @@
-"""The web room's tables: control-room operator accounts and their API tokens, and the
-queries the administration page and its JSON API make on them.
+"""The web room's tables: control-room operator accounts, their API tokens and their login
+sessions, and the queries the administration page and its JSON API make on them.
 
 The account operations themselves (create, verify a password, make a token) are in
 :mod:`hub.web.auth`; this module is their storage.
@@ -42,6 +42,40 @@ class ApiToken(SQLModel, table=True):
     revoked_at: datetime | None = None
 
 
+class WebSession(SQLModel, table=True):
+    """A browser login. The cookie carries only a random id; its SHA-256 is the key here, so
+    the session can be ended (logout, disable, password change) and a copied cookie dies with it."""
+
+    __tablename__ = "web_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    operator_id: int = Field(foreign_key="operators.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+    ended_at: datetime | None = None
+    # logout | idle | expired | disabled | password_changed | password_reset
+    end_reason: str = Field(default="", max_length=32)
+    ip: str = Field(default="", max_length=64)
+
+
+def end_sessions(engine: sa.Engine, operator_id: int, reason: str, keep_hash: str = "") -> int:
+    """End every live session of an account (but ``keep_hash``); returns how many."""
+    with session_scope(engine) as session:
+        rows = session.exec(
+            select(WebSession).where(
+                WebSession.operator_id == operator_id,
+                col(WebSession.ended_at).is_(None),
+                WebSession.token_hash != keep_hash,
+            )
+        ).all()
+        now = utcnow()
+        for row in rows:
+            row.ended_at, row.end_reason = now, reason
+            session.add(row)
+        return len(rows)
+
+
 def list_operators(engine: sa.Engine) -> list[dict[str, Any]]:
     with session_scope(engine) as session:
         rows = session.exec(select(Operator).order_by(col(Operator.username))).all()
@@ -74,6 +108,14 @@ def update_operator(
         if disabled is not None:
             op.disabled = disabled
         session.add(op)
+        if disabled:
+            # The account's open browsers are logged out at once, not at their next check.
+            now = utcnow()
+            for row in session.exec(
+                select(WebSession).where(WebSession.operator_id == operator_id, col(WebSession.ended_at).is_(None))
+            ).all():
+                row.ended_at, row.end_reason = now, "disabled"
+                session.add(row)
         return {"id": op.id, "username": op.username, "role": op.role, "disabled": op.disabled}
 
 

@@ -45,7 +45,7 @@ from site_agent.clerk.selftest import (
     run_selftest,
 )
 from site_agent.clerk.state import Briefing, Lang, Notice, UiState, notices, reminder_notice
-from site_agent.client import AgentClient
+from site_agent.client import AgentClient, CommandFailed
 from site_agent.config import default_config_dir, load_config
 from site_agent.features import install_features
 from site_agent.netmon.probe import local_snmp_target
@@ -101,7 +101,7 @@ class ClerkAgent:
             hub_url=cfg.hub_url, site=cfg.site, token=cfg.token, root=root,
             running_version=client.version, guard=self.update_guard, restart=self._restart_for_update,
             on_waiting=lambda v: self._set(update_waiting=v),
-            public_key=str(cfg.extra.get("update_public_key") or settings.update_public_key),
+            public_key=cfg.update_public_key,
         )
         client.add_listener(self._on_client_event)
         client.add_command_observer(self._observe_command)
@@ -110,6 +110,7 @@ class ClerkAgent:
         client.add_command_handler(p.ConferenceState, self._cmd_conference_state)
         client.add_command_handler(p.Reminder, self._cmd_reminder)
         client.add_command_handler(p.UpdateCheck, self._cmd_update_check)
+        client.add_command_handler(p.SendLogs, self._cmd_send_logs)
         client.add_start_task(self._connected_loop)
 
     # --- state ----------------------------------------------------------------------
@@ -219,6 +220,14 @@ class ClerkAgent:
 
     async def _cmd_update_check(self, command: p.UpdateCheck) -> p.UpdateOutcome:
         return p.UpdateOutcome.model_validate(await self.updater.check_and_apply())
+
+    async def _cmd_send_logs(self, command: p.SendLogs) -> p.LogsSent:
+        cfg = self.client.config
+        try:
+            result = await logs.send_logs(cfg.hub_url, cfg.site, cfg.token)
+        except Exception as exc:  # the hub's answer to the operator says why
+            raise CommandFailed(f"send logs failed: {type(exc).__name__}: {exc}") from exc
+        return p.LogsSent(stored=str(result.get("stored", ""))[:200], bytes=int(result.get("bytes", 0)))
 
     async def _connected_loop(self, client: AgentClient) -> None:
         if confirm_running(self.updater.root, client.version):

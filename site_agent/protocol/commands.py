@@ -117,6 +117,14 @@ class UpdateOutcome(Reply):
     reason: str = Field(default="", max_length=2000)
 
 
+class LogsSent(Reply):
+    """The agent posted its log bundle to ``/agent/logs`` (what the clerk's "send logs" does)."""
+
+    type: Literal["logs_sent"] = "logs_sent"
+    stored: str = Field(default="", max_length=200)  # the hub's file name for it
+    bytes: int = Field(ge=0)
+
+
 class LinkHealthConfigured(Reply):
     type: Literal["linkhealth_configured"] = "linkhealth_configured"
     probing: bool
@@ -125,7 +133,7 @@ class LinkHealthConfigured(Reply):
 
 AnyReply = Annotated[
     Done | Pong | AgentState | MediaOffer | MediaConnection | ProfileApplied | MediaCounters
-    | ClerkStateApplied | SelfTestResult | UpdateOutcome | LinkHealthConfigured,
+    | ClerkStateApplied | SelfTestResult | UpdateOutcome | LinkHealthConfigured | LogsSent,
     Field(discriminator="type"),
 ]
 REPLY_TYPES = types_of(AnyReply)
@@ -276,6 +284,12 @@ class UpdateCheck(HubCommand[UpdateOutcome]):
     type: Literal["update_check"] = "update_check"
 
 
+class SendLogs(HubCommand[LogsSent]):
+    """Send this PC's logs to the province now (an operator's remote "send logs")."""
+
+    type: Literal["logs.upload"] = "logs.upload"
+
+
 class RouterTarget(Message):
     """The district router's SNMP target (site_agent.netmon.snmp.SnmpTarget on the wire).
 
@@ -328,7 +342,7 @@ class ConfigureLinkHealth(HubCommand[LinkHealthConfigured]):
 
 AnyCommand = Annotated[
     Ping | GetStatus | JoinConference | MediaAnswer | SendProfile | LeaveConference | MediaStatus
-    | ConferenceState | ClerkState | Reminder | SelfTest | UpdateCheck | ConfigureLinkHealth,
+    | ConferenceState | ClerkState | Reminder | SelfTest | UpdateCheck | ConfigureLinkHealth | SendLogs,
     Field(discriminator="type"),
 ]
 COMMAND_TYPES = types_of(AnyCommand)

@@ -26,8 +26,10 @@ SiteCode = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9_-]{1,31}$")]
 
 
 class Message(BaseModel):
-    # Unknown fields are refused: a typo in a field name must not pass silently.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Unknown fields are refused: a typo in a field name must not pass silently. Floats are
+    # finite: an agent's inf/nan would reach the control room's JSON as Infinity/NaN, which
+    # browsers' JSON.parse refuses.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Error(Message):
@@ -75,8 +77,17 @@ def _where(exc: ValidationError, kind: str) -> str:
     return f"{kind}: {where}: {first['msg']}"
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def decode(frame: str | bytes, adapter: TypeAdapter[Any], known: frozenset[str], max_bytes: int) -> Any:
-    """Parse and validate one frame against ``adapter``; raises :class:`ProtocolError`."""
+    """Parse and validate one frame against ``adapter``; raises :class:`ProtocolError`.
+
+    Every bad frame becomes a ProtocolError, whatever the parser raised: nesting deep
+    enough for ``RecursionError``, an integer literal over Python's 4,300 digits
+    (``ValueError``), ``NaN`` / ``Infinity``.
+    """
     if isinstance(frame, bytes | bytearray):
         if len(frame) > max_bytes:
             raise ProtocolError("too_large", f"frame of {len(frame)} bytes exceeds {max_bytes}")
@@ -87,9 +98,13 @@ def decode(frame: str | bytes, adapter: TypeAdapter[Any], known: frozenset[str],
     if len(frame.encode("utf-8")) > max_bytes:
         raise ProtocolError("too_large", f"frame exceeds {max_bytes} bytes")
     try:
-        raw = json.loads(frame)
+        raw = json.loads(frame, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise ProtocolError("bad_json", f"not JSON: {exc.msg} at position {exc.pos}") from exc
+    except RecursionError as exc:
+        raise ProtocolError("bad_json", "not JSON we read: nested too deeply") from exc
+    except ValueError as exc:
+        raise ProtocolError("bad_json", f"not JSON we read: {str(exc)[:200]}") from exc
     if not isinstance(raw, dict):
         raise ProtocolError("bad_message", "a message must be a JSON object")
     kind = raw.get("type")

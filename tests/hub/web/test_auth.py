@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import aiohttp
 import pytest
-from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from hub import audit
 from hub.web import pages
@@ -99,21 +97,6 @@ async def test_security_headers(hub: HubHandle, http: aiohttp.ClientSession) -> 
         assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
-async def test_session_expires(hub: HubHandle, http: aiohttp.ClientSession) -> None:
-
-
-    await login(http, hub, "viewer", PASSWORD)
-    async with http.get(f"{hub.url}/api/v1/me") as resp:
-        assert resp.status == 200
-    # Fernet enforces the age server-side; shrink it on the running storage to see it bite.
-    for mw in hub.app.middlewares:
-        storage = getattr(mw, "__closure__", None)
-        for cell in storage or ():
-            if isinstance(cell.cell_contents, EncryptedCookieStorage):
-                cell.cell_contents._max_age = 1
-    await asyncio.sleep(2.1)
-    async with http.get(f"{hub.url}/api/v1/me") as resp:
-        assert resp.status == 401
 
 
 async def test_login_is_throttled_after_many_failures(hub: HubHandle, http: aiohttp.ClientSession) -> None:
@@ -126,8 +109,8 @@ async def test_login_is_throttled_after_many_failures(hub: HubHandle, http: aioh
 
 def test_operator_validation(engine: object) -> None:
     with pytest.raises(AuthError, match="role"):
-        create_operator(engine, "x", "longenough", "superuser")  # type: ignore[arg-type]
-    with pytest.raises(AuthError, match="8 characters"):
+        create_operator(engine, "x", "long-enough-pw", "superuser")  # type: ignore[arg-type]
+    with pytest.raises(AuthError, match="12 characters"):
         create_operator(engine, "y", "short", "viewer")  # type: ignore[arg-type]
     op = create_operator(engine, "somchai", "long-enough-pw", "operator")  # type: ignore[arg-type]
     assert op.password_hash.startswith("$argon2id$")

@@ -39,6 +39,7 @@ COMMAND_SAMPLES: list[p.HubCommand[typing.Any]] = [
     p.Reminder(occurrence_id=3, title="ประชุมสงกรานต์", starts_at=NOW, message_th="อีกไม่นาน", message_en="soon"),
     p.SelfTest(occurrence_id=3, title="ประชุม", starts_at=NOW),
     p.UpdateCheck(),
+    p.SendLogs(),
     p.ConfigureLinkHealth(echo_port=9999, probes_per_step=20, step_s=60, tmax_ms=1000, snmp_interval_s=60,
                           snmp=ROUTER, thresholds=THRESHOLDS),
 ]
@@ -55,6 +56,7 @@ REPLY_SAMPLES: list[p.Reply] = [
                      duration_s=1.5, checks=[p.SelfTestCheck(key="camera", outcome="fail", title_th="กล้อง",
                                                              title_en="Camera", advice_th="เสียบกล้อง")]),
     p.UpdateOutcome(outcome="deferred", version="0.4.0", reason="a briefing is running"),
+    p.LogsSent(stored="20261201T090000Z.log.gz", bytes=1234),
     p.LinkHealthConfigured(probing=True, snmp=True),
 ]
 AGENT_SAMPLES: list[BaseModel] = [

@@ -24,6 +24,7 @@ from hub.keys import ENGINE
 from hub.settings import Settings
 from hub.web.auth import create_api_token, create_operator
 from site_agent.config import AgentConfig
+from tests.conftest import RELEASE_PUBLIC_KEY
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -43,6 +44,7 @@ class TrayHub:
         config = AgentConfig(
             hub_url=self.url, site=enrolled.site_code, token=enrolled.token,
             config_dir=self.tmp / f"agent-{code}", name_th=enrolled.name_th, name_en=enrolled.name_en,
+            update_public_key=self.settings.update_public_key,  # as the enrolment answer pins it
         )
         config.save()
         return config
@@ -61,6 +63,7 @@ async def tray_hub(tmp_path: Path) -> AsyncIterator[TrayHub]:
     settings = Settings(
         data_dir=tmp_path / "hub", port=0, offline_after_s=15.0, heartbeat_interval_s=1.0,
         agent_package_max_bytes=8 * 1024 * 1024, agent_log_max_bytes=256 * 1024,
+        update_public_key=RELEASE_PUBLIC_KEY,
     )
     app = create_app(settings)
     runner = web.AppRunner(app)

@@ -32,6 +32,9 @@ def test_verify_signature(tmp_path: Path) -> None:
         verify_signature(wheel, forged, public)
     with pytest.raises(PackageRejected, match="not signed"):
         verify_signature(wheel, "", public)
+    # A PC with no pinned key installs nothing: there is no "no key, no check" mode.
+    with pytest.raises(PackageRejected, match="no province key"):
+        verify_signature(wheel, good, "")
 
 
 async def test_download_refuses_unsigned_when_a_key_is_pinned(tmp_path: Path) -> None:

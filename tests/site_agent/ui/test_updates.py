@@ -22,6 +22,7 @@ from hub.models import utcnow
 from hub.updates.store import packages_dir
 from site_agent import protocol
 from site_agent.updater import load_state
+from tests.conftest import sign
 from tests.site_agent.ui.conftest import REPO, TrayHub, agent_env
 
 pytestmark = pytest.mark.slow
@@ -61,8 +62,10 @@ def build_wheel(tmp: Path, version: str, broken: bool = False) -> Path:
 
 async def publish(hub: TrayHub, wheel: Path, version: str) -> dict[str, object]:
     form = aiohttp.FormData()
+    data = await asyncio.to_thread(wheel.read_bytes)
     form.add_field("version", version)
-    form.add_field("file", await asyncio.to_thread(wheel.read_bytes), filename=wheel.name, content_type="application/octet-stream")
+    form.add_field("signature", sign(data))  # the province's signature, made on its signing PC
+    form.add_field("file", data, filename=wheel.name, content_type="application/octet-stream")
     status, body = await hub.api("POST", "/api/v1/agent-versions", data=form)
     assert status == 201, body
     return body

@@ -1,0 +1,52 @@
+"""The OpenAPI 3.1 description is made of the handlers' own models and lists every route (issue 12)."""
+
+from __future__ import annotations
+
+import aiohttp
+from pydantic import TypeAdapter
+
+from hub.control.http import CommandRequest, EnrolOut
+from hub.web.http import MeOut, OperatorIn
+from hub.web.openapi import OPENAPI_KEY
+from tests.conftest import HubHandle
+
+
+async def test_the_description_is_built_from_the_handlers_models(hub: HubHandle, http: aiohttp.ClientSession) -> None:
+    async with http.get(f"{hub.url}/api/v1/openapi.json") as resp:  # no login: it names no secret
+        assert resp.status == 200
+        spec = await resp.json()
+    assert spec["openapi"] == "3.1.0"
+    routes = {
+        (route.method.lower(), route.resource.canonical)
+        for route in hub.app.router.routes()
+        if route.resource is not None and route.resource.canonical.startswith("/api/v1/") and route.method != "HEAD"
+    }
+    listed = {(method, path) for path, methods in spec["paths"].items() for method in methods}
+    assert routes == listed  # every route, none invented
+    schemas = spec["components"]["schemas"]
+    me = spec["paths"]["/api/v1/me"]["get"]
+    assert me["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/MeOut"}
+    assert schemas["MeOut"] == TypeAdapter(MeOut).json_schema(mode="serialization")
+    body = spec["paths"]["/api/v1/operators"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/OperatorIn"}
+    assert schemas["OperatorIn"]["properties"]["password"] == OperatorIn.model_json_schema()["properties"]["password"]
+    assert schemas["CommandRequest"]["properties"].keys() == CommandRequest.model_fields.keys()
+    assert "update_public_key" in schemas["EnrolOut"]["properties"] and EnrolOut.model_fields["update_public_key"]
+    ids = spec["paths"]["/api/v1/tokens/{id}/revoke"]["post"]["parameters"][0]
+    assert ids["schema"] == {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
+    upload = spec["paths"]["/api/v1/agent-versions"]["post"]["requestBody"]["content"]
+    assert "multipart/form-data" in upload
+    # Annotated handlers carry their operation; the description reads it from there.
+    annotated = [r for r in hub.app.router.routes() if getattr(r.handler, OPENAPI_KEY, None)]
+    assert len(annotated) >= 25
+
+
+async def test_browsable_from_the_admin_page(hub: HubHandle, http: aiohttp.ClientSession) -> None:
+    async with http.get(f"{hub.url}/admin", headers=hub.auth()) as resp:
+        assert resp.status == 200 and 'href="/admin/api"' in await resp.text()
+    async with http.get(f"{hub.url}/admin/api", headers=hub.auth("viewer")) as resp:
+        html = await resp.text()
+    assert resp.status == 200
+    assert "POST /api/v1/me/password" in html and "/api/v1/openapi.json" in html and "OperatorIn" in html
+    async with http.get(f"{hub.url}/admin/api", allow_redirects=False) as resp:
+        assert resp.status in (302, 401)
