@@ -16,19 +16,20 @@ from aiohttp import web
 from hub.alarms.keys import ALARMS
 from hub.briefings import http
 from hub.briefings.jobs import Briefings
-from hub.briefings.keys import BRIEFINGS
+from hub.briefings.keys import ACCESS_LINKS, BRIEFINGS
 from hub.conferences.keys import CONFERENCES
 from hub.control.registry import REGISTRY
 from hub.keys import ENGINE, EVENTS, SETTINGS
 from hub.mail.keys import OUTBOX
 
-__all__ = ["BRIEFINGS", "setup"]
+__all__ = ["ACCESS_LINKS", "BRIEFINGS", "setup"]
 
 
 async def _timeline(app: web.Application) -> AsyncIterator[None]:
-    # Built at startup: the conference manager is created in its own room's startup.
+    # Built at startup: the conference manager is created in its own room's startup, and the
+    # access links are set by the guests room's setup (which runs after this room's).
     briefings = Briefings(app[SETTINGS], app[ENGINE], app[EVENTS], app[REGISTRY], app[CONFERENCES],
-                          app[ALARMS], app[OUTBOX])
+                          app[ALARMS], app[OUTBOX], app[ACCESS_LINKS])
     app[BRIEFINGS] = briefings
     await briefings.start()
     try:

@@ -46,16 +46,7 @@ from sqlmodel import Session, select
 from hub import audit
 from hub.alarms.service import Alarms
 from hub.briefings import store
-from hub.briefings.invitations import (
-    InviteContext,
-    Kind,
-    Person,
-    cancel_occurrence_calendar,
-    cancel_series_calendar,
-    outbox_json,
-    render_letter,
-    request_calendar,
-)
+from hub.briefings.invitations import AccessLinks, Kind, Person, Recipient, compose, outbox_json
 from hub.briefings.model import (
     TERMINAL,
     IllegalTransition,
@@ -146,6 +137,7 @@ class Briefings:
         conferences: ConferenceManager,
         alarms: Alarms,
         outbox: Outbox,
+        access_links: AccessLinks,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -154,6 +146,7 @@ class Briefings:
         self.conferences = conferences
         self.alarms = alarms
         self.outbox = outbox
+        self.access_links = access_links
         self.scheduler = make_scheduler(engine, settings)
         self.lock = asyncio.Lock()  # validation + write of series is one critical section
         self.leads = Leads(
@@ -371,52 +364,44 @@ class Briefings:
         hub_site = next((x for x in sites.values() if x.kind == "hub"), None)
         return hub_site.contact_phone if hub_site and hub_site.contact_phone else "-"
 
-    def _recipients(self, spec: SeriesSpec, sites: dict[str, Site]) -> list[tuple[Person, str, str, str]]:
-        """(person, site code, district name, room) for every address that gets mail."""
-        out: list[tuple[Person, str, str, str]] = []
+    def _recipients(self, spec: SeriesSpec, sites: dict[str, Site]) -> list[Recipient]:
+        """Every address that gets mail: each district's contact (named by its district), then
+        the series' extra addresses."""
+        out: list[Recipient] = []
         for code in spec.districts:
             site = sites.get(code)
             if site is None or not site.contact_email:
                 continue
-            person = Person(site.contact_email, site.contact_name or f"อำเภอ{site.name_th}")
-            out.append((person, code, site.name_th, site.room or f"ห้องประชุมอำเภอ{site.name_th}"))
-        for addr in spec.attendees:
-            out.append((Person(addr), "", "ผู้เข้าร่วม", ""))
+            out.append(Recipient(site.contact_email, site.contact_name, code, site.name_th,
+                                 site.room or f"ห้องประชุมอำเภอ{site.name_th}"))
+        out += [Recipient(addr) for addr in spec.attendees]
         return out
 
     def _mail_all(
         self, s: Session, series: BriefingSeries, spec: SeriesSpec, kind: Kind, cancelled: date | None = None
     ) -> int:
-        """Queue one mail per recipient in the caller's transaction; returns how many."""
+        """Queue one mail per recipient in the caller's transaction; returns how many.
+
+        The links are the guests room's (each district its own, everyone the guest link), made
+        in this same session: the occurrences just written are only visible here, and on SQLite
+        a second connection would wait for this one's write lock.
+        """
+        assert series.id is not None
         sites = self._districts()
-        recipients = self._recipients(spec, sites)
-        attendees = tuple(dict.fromkeys(p for p, *_ in recipients))
-        organizer = Person(spec.organizer_email, spec.organizer_name or "ศาลากลางจังหวัดอุดรธานี")
-        for person, code, name, room in recipients:
-            ctx = InviteContext(
-                uid=series.uid,
-                sequence=series.sequence,
-                access_url=f"{self.settings.effective_public_url}/briefings/{series.id}",
-                passcode=series.passcode,
-                location=room,
-                fault_phone=self._fault_phone(sites),
-                organizer=organizer,
-                attendees=attendees,
-                stamp=utcnow(),
-            )
-            if kind == "cancel" and cancelled is not None:
-                cal = cancel_occurrence_calendar(spec, ctx, cancelled)
-            elif kind == "cancel":
-                cal = cancel_series_calendar(spec, ctx)
-            else:
-                cal = request_calendar(spec, ctx)
-            letter = render_letter(kind, spec, ctx, recipient=person, district_name=name, cancelled_date=cancelled)
+        mailings = compose(
+            kind, spec, uid=series.uid, sequence=series.sequence, passcode=series.passcode,
+            organizer=Person(spec.organizer_email, spec.organizer_name or "ศาลากลางจังหวัดอุดรธานี"),
+            fault_phone=self._fault_phone(sites), recipients=self._recipients(spec, sites),
+            links=self.access_links(series.id, s), fallback_url=self.settings.effective_public_url,
+            stamp=utcnow(), cancelled=cancelled, opens_before_min=self.settings.guests_join_lead_min,
+        )
+        for mail in mailings:
             enqueue(
-                s, kind=kind, to_addr=person.email, to_name=person.name, subject=letter.subject,
-                text=letter.text, html=letter.html, ics=cal.to_ical().decode("utf-8"),
-                ics_method=str(cal["METHOD"]), series_id=series.id, site_code=code,
+                s, kind=kind, to_addr=mail.to.email, to_name=mail.to.name, subject=mail.subject,
+                text=mail.text, html=mail.html, ics=mail.ics, ics_method=mail.method, series_id=series.id,
+                site_code=mail.site_code, from_addr=mail.sender.email, from_name=mail.sender.name,
             )
-        return len(recipients)
+        return len(mailings)
 
     async def send_invitations(self, series_id: int, actor: str) -> dict[str, Any]:
         async with self.lock:

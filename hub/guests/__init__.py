@@ -1,6 +1,7 @@
 """Guests and browser districts (issue 15): the join page, the lobby, the chair's controls.
 
-``setup(app)`` is the only thing :mod:`hub.app` calls. The media side attaches its
+``setup(app)`` is the only thing :mod:`hub.app` calls; it gives the briefings room its access
+links (``app[ACCESS_LINKS]``, the service's ``links_for_series``). The media side attaches its
 :class:`hub.guests.media.GuestMedia` with ``app[GUESTS].attach_media(...)``.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from hub.briefings.keys import ACCESS_LINKS
 from hub.guests.http import add_routes
 from hub.guests.keys import GUESTS
 from hub.guests.service import GuestService
@@ -19,4 +21,6 @@ def setup(app: web.Application) -> None:
     settings = app[SETTINGS]
     service = GuestService(app[ENGINE], settings, session_key(settings), app[EVENTS])
     app[GUESTS] = service
+    # The briefings' mailing asks this room for every letter's links (it cannot import it).
+    app[ACCESS_LINKS] = service.links_for_series
     add_routes(app, service)

@@ -519,7 +519,8 @@ class GuestService:
             )
             for mail in mailings:
                 enqueue(s, kind="invitation", to_addr=mail.to.email, to_name=mail.to.name, subject=mail.subject,
-                        text=mail.text, html=mail.html, ics=mail.ics, ics_method=mail.method, series_id=series.id)
+                        text=mail.text, html=mail.html, ics=mail.ics, ics_method=mail.method, series_id=series.id,
+                        from_addr=mail.sender.email, from_name=mail.sender.name)
             s.commit()
             return len(mailings)
 

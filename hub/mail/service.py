@@ -66,10 +66,20 @@ def build_message(row: MailOutbox, cfg: SmtpConfig, attachments: Sequence[Attach
 
     The inline text/calendar part is what Outlook turns into Accept/Decline
     buttons; its ``method`` parameter must equal METHOD inside it.
+
+    From is the row's sender when it has one (an invitation's ORGANIZER: RFC 6047 has the
+    organizer send a REQUEST/CANCEL); the relay that actually sends it is then named in
+    Sender (RFC 5322 §3.6.2), and is the envelope sender (see :meth:`Outbox.send_one`).
     """
     msg = EmailMessage(policy=SMTP)
     msg["Subject"] = row.subject
-    msg["From"] = formataddr((cfg.from_name, cfg.from_addr))
+    relay = formataddr((cfg.from_name, cfg.from_addr))
+    if row.from_addr:
+        msg["From"] = formataddr((row.from_name, row.from_addr)) if row.from_name else row.from_addr
+        if row.from_addr.casefold() != cfg.from_addr.casefold():
+            msg["Sender"] = relay
+    else:
+        msg["From"] = relay
     msg["To"] = formataddr((row.to_name, row.to_addr)) if row.to_name else row.to_addr
     msg["Date"] = format_datetime(utcnow())
     msg["Message-ID"] = row.message_id or make_msgid(domain=cfg.from_addr.rsplit("@", 1)[-1])
@@ -153,6 +163,9 @@ class Outbox:
         try:
             await aiosmtplib.send(
                 msg,
+                # The relay's own address on the envelope (bounces come back to the hub),
+                # whoever the message is From.
+                sender=self.cfg.from_addr,
                 hostname=self.cfg.host,
                 port=self.cfg.port,
                 username=self.cfg.user or None,

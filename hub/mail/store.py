@@ -28,6 +28,9 @@ class MailOutbox(SQLModel, table=True):
     site_code: str = Field(default="", max_length=32)
     to_addr: str = Field(max_length=254)
     to_name: str = Field(default="", max_length=200)
+    # Who the message is from (an invitation: its ORGANIZER); empty: the relay's own address.
+    from_addr: str = Field(default="", max_length=254)
+    from_name: str = Field(default="", max_length=200)
     subject: str = Field(max_length=500)
     text_body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     html_body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
@@ -54,6 +57,8 @@ def enqueue(
     ics_method: str = "",
     series_id: int | None = None,
     site_code: str = "",
+    from_addr: str = "",
+    from_name: str = "",
 ) -> MailOutbox:
     row = MailOutbox(
         kind=kind,
@@ -61,6 +66,8 @@ def enqueue(
         site_code=site_code,
         to_addr=to_addr,
         to_name=to_name,
+        from_addr=from_addr,
+        from_name=from_name,
         subject=subject,
         text_body=text,
         html_body=html,

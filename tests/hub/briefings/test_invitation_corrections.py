@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
+from email.utils import parseaddr
 from typing import Any
 
 import sqlalchemy as sa
@@ -64,7 +65,8 @@ async def _deliver(engine: sa.Engine, mailings: list[Mailing]) -> list[EmailMess
     with Session(engine) as s:
         for m in mailings:
             enqueue(s, kind=m.kind, to_addr=m.to.email, to_name=m.to.name, subject=m.subject, text=m.text,
-                    html=m.html, ics=m.ics, ics_method=m.method, site_code=m.site_code)
+                    html=m.html, ics=m.ics, ics_method=m.method, site_code=m.site_code,
+                    from_addr=m.sender.email, from_name=m.sender.name)
         s.commit()
     with smtp_server(port) as sink:
         outbox = Outbox(engine, SmtpConfig(host="127.0.0.1", port=port), RetryPolicy(max_attempts=1))
@@ -162,7 +164,7 @@ async def test_songkran_series_every_mail_states_each_occurrence(engine: sa.Engi
         assert all(u in text for u in links[""].values())
         # From equals ORGANIZER (RFC 6047): the mailing's sender is the calendar's organizer
         organizer = cal.walk("VEVENT")[0]["ORGANIZER"]
-        assert str(organizer) == f"mailto:{ORGANIZER.email}"
+        assert str(organizer) == f"mailto:{ORGANIZER.email}" == f"mailto:{parseaddr(str(msg['From']))[1]}"
     guest_text, _guest_html, guest_cal = _parts(_mail_to(messages, GUEST))
     _check_events(guest_cal, spec, links[""])
     assert "ขอเชิญท่านเข้าร่วม" in guest_text

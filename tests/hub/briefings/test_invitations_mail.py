@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -118,7 +118,9 @@ async def test_invitation_update_and_cancels_through_real_smtp(tmp_path: Path) -
             assert "ขอเชิญประชุม" in str(msg["Subject"])
             cal = check_mime(msg, "REQUEST")
             check_calendar_rules(cal)
-            (master,) = cal.walk("VEVENT")
+            # the master event, then one override per occurrence, each with the district's own link
+            master, *overrides = cal.walk("VEVENT")
+            assert "RECURRENCE-ID" not in master and len(overrides) == 7
             uid = str(master["UID"])
             seq0 = int(master["SEQUENCE"])
             assert master["DTSTART"].dt == datetime(2027, 4, 12, 2, 0, tzinfo=UTC)
@@ -129,7 +131,8 @@ async def test_invitation_update_and_cancels_through_real_smtp(tmp_path: Path) -
             assert str(alarm["ACTION"]) == "DISPLAY" and alarm.get("DESCRIPTION")
             assert alarm["TRIGGER"].dt == -timedelta(minutes=10)
             desc = str(master["DESCRIPTION"])
-            assert f"/briefings/{sid}" in desc and series["passcode"] in desc
+            assert "/district/UDN0" in desc and "?k=" in desc and series["passcode"] in desc
+            assert all("/district/UDN0" in str(o["URL"]) for o in overrides)
             assert len(master["ATTENDEE"]) == 3
             assert str(master["STATUS"]) == "CONFIRMED"
 
@@ -139,7 +142,7 @@ async def test_invitation_update_and_cancels_through_real_smtp(tmp_path: Path) -
             await wait_for(lambda: len(sink.messages) == 6)
             cal = check_mime(sink.messages[3], "REQUEST")
             check_calendar_rules(cal)
-            (upd,) = cal.walk("VEVENT")
+            upd, *_overrides = cal.walk("VEVENT")
             assert str(upd["UID"]) == uid and int(upd["SEQUENCE"]) > seq0
             assert upd["DTSTART"].dt.hour == 9 and upd["DTSTART"].dt.minute == 30
             assert "แก้ไข" in str(sink.messages[3]["Subject"])
@@ -168,8 +171,10 @@ async def test_invitation_update_and_cancels_through_real_smtp(tmp_path: Path) -
             await wait_for(lambda: len(sink.messages) == 12)
             cal = check_mime(sink.messages[9], "REQUEST")
             check_calendar_rules(cal)
-            master, override = cal.walk("VEVENT")
+            master, *overrides = cal.walk("VEVENT")
             assert [d.dt for d in master["EXDATE"].dts] == [datetime(2027, 4, 14, 2, 30, tzinfo=UTC)]
+            assert len(overrides) == 6  # the skipped day has no event of its own
+            (override,) = [o for o in overrides if o["RECURRENCE-ID"].dt.date() == date(2027, 4, 16)]
             assert override["RECURRENCE-ID"].dt == datetime(2027, 4, 16, 2, 30, tzinfo=UTC)
             assert override["DTSTART"].dt == datetime(2027, 4, 16, 6, 0, tzinfo=UTC)
             seq2 = int(master["SEQUENCE"])
@@ -229,8 +234,9 @@ async def test_smtp_down_queues_retries_and_survives_restart(tmp_path: Path) -> 
         try:
             await wait_for(lambda: len(sink.messages) == 2, timeout=10)
             assert hub2.app is not None
+            # a row is marked sent just after the server accepted it
+            await wait_for(lambda: [r.state for r in rows()] == ["sent", "sent"], timeout=5)
             final = rows()
-            assert [r.state for r in final] == ["sent", "sent"]
             assert all(r.sent_at is not None and r.attempts >= 3 for r in final)
             await asyncio.sleep(0.6)  # a few more outbox passes: no duplicate sends
             assert len(sink.messages) == 2
