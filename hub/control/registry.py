@@ -120,6 +120,9 @@ class AgentConnection:
     dropped: int = 0
     last_rate_error: float = 0.0
     last_message: float = field(default_factory=time.monotonic)
+    # Feature handlers run here, in arrival order, off the receive loop: a handler that sends
+    # the agent a command waits for its ack, and the ack arrives through the receive loop.
+    inbox: asyncio.Queue[Any] = field(default_factory=lambda: asyncio.Queue(maxsize=256))
 
 
 class AgentRegistry:
@@ -241,11 +244,29 @@ class AgentRegistry:
         conn = await self._handshake(ws, remote)
         if conn is None:
             return ws
+        handlers = asyncio.create_task(self._run_handlers(conn), name=f"agent-handlers-{conn.site}")
         try:
             await self._serve(conn)
         finally:
+            handlers.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await handlers
             await self._disconnected(conn)
         return ws
+
+    async def _run_handlers(self, conn: AgentConnection) -> None:
+        while True:
+            message = await conn.inbox.get()
+            for handler in self._handlers.get(message.type, []):
+                try:
+                    await handler(conn.site, message)
+                except ConnectionResetError:
+                    return  # the agent left while we answered
+                except Exception:  # a bug in one handler must not drop the district
+                    log.exception("handling %s from %s failed", message.type, conn.site)
+                    await self._reply_error(
+                        conn.ws, p.Error(code="internal", message="the hub could not handle this message")
+                    )
 
     async def _reply_error(self, ws: web.WebSocketResponse, error: p.Error) -> None:
         self.metrics.errors.labels(error.code).inc()
@@ -459,8 +480,11 @@ class AgentRegistry:
             await self._reply_error(conn.ws, p.Error(code="already_hello", message="hello was already received"))
         elif isinstance(message, p.Error):
             log.info("agent %s reports error %s: %s", conn.site, message.code, message.message)
-        for handler in self._handlers.get(message.type, []):
-            await handler(conn.site, message)
+        if message.type in self._handlers:
+            try:
+                conn.inbox.put_nowait(message)
+            except asyncio.QueueFull:  # handlers far behind: say so rather than stall the socket
+                await self._reply_error(conn.ws, p.Error(code="busy", message="the hub is behind; message dropped"))
 
     async def _disconnected(self, conn: AgentConnection) -> None:
         for future in conn.pending.values():
