@@ -53,6 +53,28 @@ def sign(data: bytes) -> str:
     return sign_package(data, RELEASE_KEY)
 
 
+@contextlib.contextmanager
+def private_xvfb(screen: str = "1024x768x24") -> Iterator[str]:
+    """A private X server; yields its DISPLAY. Xvfb picks a free display number itself
+    (-displayfd), so parallel test processes never race for the same one."""
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", screen, "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(write_fd,),
+    )
+    os.close(write_fd)
+    try:
+        with os.fdopen(read_fd, "rb") as pipe:
+            number = pipe.readline().strip()  # written once the server accepts connections
+        if not number:
+            raise RuntimeError("Xvfb did not start")
+        yield f":{int(number)}"
+    finally:
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(5)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -178,3 +200,24 @@ def python_module(*args: str, env: dict[str, str] | None = None, **kwargs: Any) 
         [sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True, timeout=120,
         env={**os.environ, **(env or {})}, **kwargs,
     )
+
+
+# What makes a test "realtime": it runs real media (aiortc peers, the media worker) or a real
+# browser, and its figures (fps, freezes, recovery times) need the CPU to itself. scripts/test
+# runs everything else on both cores first, then these alone, one at a time.
+_REALTIME_WORDS = ("aiortc", "mediakit", "faultkit", "playwright", "hub.media.client", "MediaEndpoint")
+_realtime_modules: dict[Path, bool] = {}
+
+
+def _is_realtime(path: Path) -> bool:
+    if path not in _realtime_modules:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        _realtime_modules[path] = any(word in text for word in _REALTIME_WORDS)
+    return _realtime_modules[path]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        path = Path(str(item.path))
+        if item.get_closest_marker("browser") or "e2e" in path.parts or _is_realtime(path):
+            item.add_marker(pytest.mark.realtime)

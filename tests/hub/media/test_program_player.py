@@ -3,36 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import subprocess
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from hub.conferences.conference import Conference
 from site_agent.media.endpoint import ProgramPlayer
+from tests.conftest import private_xvfb
 from tests.hub.media.mediakit import Rig, wait_for
 
 
 @pytest.fixture
 def display() -> Iterator[str]:
-    n = next(n for n in range(150, 250) if not Path(f"/tmp/.X11-unix/X{n}").exists()
-             and not Path(f"/tmp/.X{n}-lock").exists())
-    proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "800x600x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while not Path(f"/tmp/.X11-unix/X{n}").exists():
-        assert proc.poll() is None and time.monotonic() < deadline, "Xvfb did not start"
-        time.sleep(0.05)
-    try:
-        yield f":{n}"
-    finally:
-        proc.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(5)
+    with private_xvfb("800x600x24") as name:
+        yield name
 
 
 @pytest.mark.slow

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
-import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +21,7 @@ from hub.keys import ENGINE
 from hub.settings import Settings
 from hub.web.auth import create_api_token, create_operator
 from site_agent.config import AgentConfig
-from tests.conftest import RELEASE_PUBLIC_KEY
+from tests.conftest import RELEASE_PUBLIC_KEY, private_xvfb
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -81,32 +78,11 @@ async def tray_hub(tmp_path: Path) -> AsyncIterator[TrayHub]:
         await runner.cleanup()
 
 
-def free_display() -> int:
-    for n in range(90, 200):
-        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
-            return n
-    raise RuntimeError("no free X display number")
-
-
 @pytest.fixture
 def xvfb() -> Iterator[str]:
     """A private X server; yields its DISPLAY."""
-    n = free_display()
-    proc = subprocess.Popen(
-        ["Xvfb", f":{n}", "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while not Path(f"/tmp/.X11-unix/X{n}").exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("Xvfb did not start")
-        time.sleep(0.05)
-    try:
-        yield f":{n}"
-    finally:
-        proc.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(5)
+    with private_xvfb() as display:
+        yield display
 
 
 def agent_env(**extra: str) -> dict[str, str]:
