@@ -21,7 +21,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from hub.keys import SETTINGS
 from hub.web import http, openapi, pages
 from hub.web.auth import csrf_middleware, security_headers, session_key, websocket_origin_middleware
-from hub.web.errors import error_middleware, quiet_parser_errors
+from hub.web.errors import error_middleware, hide_server_version, quiet_parser_errors
 from hub.web.i18n import CATALOGS, Catalogs
 from hub.web.params import params_middleware
 
@@ -38,6 +38,7 @@ def setup(app: web.Application) -> None:
         secure=settings.secure_cookies,
     )
     quiet_parser_errors()
+    hide_server_version()  # the parser's own 400s, which no hook reaches (errors.py)
     # Every prepared answer (errors, redirects, files, WebSocket upgrades) gets the headers.
     app.on_response_prepare.append(security_headers)
     app.middlewares.extend([

@@ -46,7 +46,7 @@ from hub.db import session_scope
 from hub.keys import ENGINE, SETTINGS
 from hub.models import utcnow
 from hub.settings import Settings
-from hub.web.errors import json_error
+from hub.web.errors import SERVER_NAME, json_error
 from hub.web.store import ApiToken, Operator, WebSession, end_sessions
 
 ROLES = ("viewer", "operator", "admin")
@@ -421,9 +421,6 @@ CSP = (
     "font-src 'self'; connect-src 'self'; media-src 'self' blob:; frame-ancestors 'none'; "
     "base-uri 'self'; form-action 'self'; object-src 'none'"
 )
-
-
-SERVER_NAME = "salaklang"  # the Server header: no product versions for a scanner to match
 
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:

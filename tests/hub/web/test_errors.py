@@ -113,3 +113,40 @@ async def test_bodies_are_read_and_validated_once(hub: HubHandle, http: aiohttp.
     async with http.post(hub.url + "/api/v1/conferences", data=b'{"sites": []}', headers=hub.auth()) as resp:
         body = await resp.json()
         assert resp.status == 400 and body["field"] == "sites", body
+
+
+async def _raw(hub: HubHandle, data: bytes) -> bytes:
+    port = int(hub.url.rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(data)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+
+
+async def test_requests_the_http_parser_refuses_get_a_400_without_versions(
+    hub: HubHandle, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiohttp answers these before any application hook (docs/SECURITY.md, known limits):
+    what holds is a 400 (never a 500), no product versions in Server, one log line each."""
+    bad = [
+        b"GARBAGE\r\n\r\n",  # no method, path or version
+        b"GET /api/v1/me HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n",  # a header over 8190 bytes
+        b"GET / HTTP/1.1\r\nHost: x\r\nBad\x00Name: 1\r\n\r\n",  # a NUL in a header name
+        b"GET /api/v1/me HTTP/9.9\r\nHost: x\r\n\r\n",  # an unknown HTTP version
+    ]
+    with caplog.at_level("DEBUG", logger="aiohttp.server"):
+        for data in bad:
+            answer = await _raw(hub, data)
+            head = answer.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+            status_line, *header_lines = head.split("\r\n")
+            assert status_line.split(" ")[1] == "400", (data[:40], head)
+            headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in header_lines)}
+            assert headers["server"] == "salaklang", head
+            assert "python" not in head.lower() and "aiohttp" not in head.lower(), head
+    assert not [r for r in caplog.records if r.exc_info], "a parser refusal logged a traceback"
+    # The hub still answers normally afterwards, with its full headers.
+    answer = await _raw(hub, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200") and b"X-Content-Type-Options: nosniff" in answer
