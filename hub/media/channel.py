@@ -79,7 +79,24 @@ class Pid(Result):
     pid: int
 
 
-AnyResult = Annotated[Done | SdpAnswer | Stats | Pid, Field(discriminator="type")]
+class RecordingInfo(Result):
+    """A recording in the worker (hub.media.recorder): running, or why it stopped."""
+
+    type: Literal["recording"] = "recording"
+    recording_id: int | None = None
+    active: bool
+    reason: str = ""  # stopped | disk_full | write_error | worker_stopped
+    error: str = ""
+    started: bool = False  # the first keyframe is in the file
+    video_packets: int = 0
+    audio_s: float = 0.0
+    duration_s: float = 0.0
+    dropped: int = 0
+    mp4: str = ""
+    mp3: str = ""
+
+
+AnyResult = Annotated[Done | SdpAnswer | Stats | Pid | RecordingInfo, Field(discriminator="type")]
 R = TypeVar("R", bound=Result)
 
 # --- ops (control → worker) ----------------------------------------------------------
@@ -153,7 +170,27 @@ class Stop(Op[Done]):
     type: Literal["stop"] = "stop"
 
 
-AnyOp = Annotated[Scene | Offer | Leave | Keyframe | GetStats | Ping | Stop, Field(discriminator="type")]
+class StartRecording(Op[RecordingInfo]):
+    """Record the program (its own H.264 packets) and the full mix to these files (issue 14)."""
+
+    type: Literal["start_recording"] = "start_recording"
+    recording_id: int
+    mp4: str = Field(min_length=1, max_length=4096)
+    mp3: str = Field(min_length=1, max_length=4096)
+    min_free_bytes: int = Field(0, ge=0)  # below this free space the recording stops by itself
+
+
+class StopRecording(Op[RecordingInfo]):
+    type: Literal["stop_recording"] = "stop_recording"
+    recording_id: int | None = None
+
+
+class RecordingStatus(Op[RecordingInfo]):
+    type: Literal["recording_status"] = "recording_status"
+
+
+AnyOp = Annotated[Scene | Offer | Leave | Keyframe | GetStats | Ping | Stop
+                  | StartRecording | StopRecording | RecordingStatus, Field(discriminator="type")]
 
 
 class Request(_Line):

@@ -92,6 +92,8 @@ class SharedVideoEncoder:
         self.gate = KeyframeGate()
         self.frames = 0
         self.wall_s = 0.0  # time spent in encode calls (x264 works in its own threads too)
+        # the recorder (hub.media.recorder, issue 14): handed each packet exactly as the districts get it
+        self.tap: Callable[[av.Packet], None] | None = None
 
     def encode(self, rgb: np.ndarray, pts: int) -> list[av.Packet]:
         t0 = time.perf_counter()
@@ -109,6 +111,10 @@ class SharedVideoEncoder:
                 self.gate.note_keyframe()
         self.frames += 1
         self.wall_s += time.perf_counter() - t0
+        tap = self.tap
+        if tap is not None:
+            for p in packets:
+                tap(p)
         return packets
 
 

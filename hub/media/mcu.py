@@ -35,6 +35,7 @@ from hub.media.encoder import (
     route_keyframe_requests,
 )
 from hub.media.mixer import CHUNK, RATE, AudioMixer, to_mono
+from hub.media.recorder import ProgramRecorder, close_on_exit
 from site_agent.rtc import healing
 from site_agent.rtc.config import rtc_configuration
 
@@ -132,6 +133,7 @@ class MCU:
         self.frames_out = 0
         self.started_at = time.monotonic()
         self.render_s = 0.0
+        self.recorder: ProgramRecorder | None = None  # the running recording (hub.media.recorder, issue 14)
         # render thread only: site → (frame seq, width, height, RGB picture at tile size)
         self._pictures: dict[str, tuple[int, int, int, np.ndarray]] = {}
 
@@ -145,6 +147,7 @@ class MCU:
         self._tasks = [asyncio.create_task(self._audio_loop()), asyncio.create_task(self._watch_loop())]
 
     async def stop(self) -> None:
+        await asyncio.to_thread(close_on_exit, self)  # a recording ends cleanly with the worker
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:

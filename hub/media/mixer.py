@@ -15,6 +15,7 @@ from __future__ import annotations
 import fractions
 import math
 from collections import deque
+from collections.abc import Callable
 
 import av
 import numpy as np
@@ -115,6 +116,7 @@ class AudioMixer:
         self.common = OpusStream()
         self.personal: dict[str, OpusStream] = {}
         self.pts = 0
+        self.tap: Callable[[np.ndarray], None] | None = None  # the recorder (issue 14): the full mix, 20 ms at a time
 
     def add_site(self, site: str) -> None:
         self.buffers.setdefault(site, SiteBuffer())
@@ -145,6 +147,8 @@ class AudioMixer:
     def tick(self) -> tuple[list[av.Packet], dict[str, list[av.Packet]], dict[str, float]]:
         """Mix and encode one chunk: common packets, personal packets per audible site, levels."""
         common, minus, levels = self.mix()
+        if self.tap is not None:
+            self.tap(common)
         pts = self.pts
         self.pts += CHUNK
         common_packets = self.common.encode(common, pts)

@@ -22,7 +22,7 @@ from typing import BinaryIO
 
 from pydantic import BaseModel, ValidationError
 
-from hub.media import channel
+from hub.media import channel, recorder
 from hub.media.mcu import MCU, MediaError
 
 log = logging.getLogger("hub.media.worker")
@@ -54,6 +54,8 @@ async def handle(mcu: MCU, op: channel.AnyOp) -> channel.Result:
         return channel.Stats.model_validate(mcu.stats(op.reset))
     if isinstance(op, channel.Ping):
         return channel.Pid(pid=os.getpid())
+    if isinstance(op, channel.StartRecording | channel.StopRecording | channel.RecordingStatus):
+        return await recorder.handle(mcu, op)
     raise MediaError(f"unknown op {op.type!r}")
 
 

@@ -1,0 +1,297 @@
+"""Recording the program in the media worker: the districts' own H.264 packets, remuxed, plus the full mix.
+
+Per recording two files, written by PyAV on a thread of their own (the render
+thread and the event loop only hand over copies):
+
+* a **fragmented MP4** — the shared encoder's H.264 packets *as sent to every
+  district*, remuxed without re-encoding, and AAC of the full mix (the common
+  mix: every audible site). ``empty_moov`` puts the header first and each
+  fragment carries its own index, so a worker killed mid-recording leaves a
+  file that plays up to its last complete fragment. The GOP is 10 s, so
+  ``frag_duration`` also cuts a fragment every second (``frag_keyframe``
+  alone would put up to 10 s at risk);
+* an **MP3** of the full mix (libmp3lame).
+
+The recording starts at a keyframe (one is requested), so the first packet in
+the file decodes on its own; audio starts with it, so both streams share t=0.
+Free space is checked every second: below the threshold the recording stops
+cleanly (files closed, valid) and says why (``reason="disk_full"``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fractions
+import io
+import logging
+import queue
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import av
+import numpy as np
+
+from hub.media import channel
+
+if TYPE_CHECKING:
+    from hub.media.mcu import MCU
+
+log = logging.getLogger(__name__)
+
+VIDEO_TB = fractions.Fraction(1, 90_000)
+RATE = 48_000
+AUDIO_TB = fractions.Fraction(1, RATE)
+MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
+FRAGMENT_US = 1_000_000  # a fragment at least every second: what a crash can lose
+DISK_CHECK_S = 1.0
+MAX_QUEUE = 2000  # ~40 s of audio chunks plus frames: a stuck disk must not grow the worker without bound
+START_CODE = b"\x00\x00\x00\x01"
+
+
+def annexb_nals(data: bytes) -> list[bytes]:
+    """The NAL units of an Annex-B buffer (3- or 4-byte start codes)."""
+    out: list[bytes] = []
+    i, n = 0, len(data)
+    starts: list[int] = []
+    while i + 3 <= n:
+        if data[i] == 0 and data[i + 1] == 0 and data[i + 2] == 1:
+            starts.append(i + 3)
+            i += 3
+        else:
+            i += 1
+    for k, s in enumerate(starts):
+        end = starts[k + 1] - 3 if k + 1 < len(starts) else n
+        nal = data[s:end]
+        if k + 1 < len(starts) and nal.endswith(b"\x00"):
+            nal = nal[:-1]  # the leading zero of the next 4-byte start code
+        if nal:
+            out.append(nal)
+    return out
+
+
+@dataclass
+class _Video:
+    data: bytes
+    pts: int
+    key: bool
+
+
+class ProgramRecorder:
+    """One recording: started by :meth:`start`, fed by the taps, closed by :meth:`stop` (blocking)."""
+
+    def __init__(self, recording_id: int, mp4: Path, mp3: Path, *, fps: int, min_free_bytes: int) -> None:
+        self.recording_id = recording_id
+        self.mp4_path, self.mp3_path = mp4, mp3
+        self.fps = fps
+        self.min_free_bytes = min_free_bytes
+        self._queue: queue.Queue[_Video | np.ndarray | None] = queue.Queue(MAX_QUEUE)
+        self._thread = threading.Thread(target=self._run, name=f"recorder-{recording_id}", daemon=True)
+        self.active = False
+        self.reason = ""  # why it stopped: stopped | disk_full | write_error | overflow
+        self.error = ""
+        self.video_packets = 0
+        self.audio_samples = 0
+        self.dropped = 0
+        self._first_pts: int | None = None
+        self._last_pts = 0
+        self._mp4: Any = None
+        self._mp3: Any = None
+        self._vs: Any = None
+        self._aac: Any = None
+        self._lame: Any = None
+        self._done = threading.Event()
+
+    # --- taps (render thread / event loop): copies only, never block -----------------------------
+    def video(self, packet: av.Packet) -> None:
+        if not self.active:
+            return
+        # bytes(): the senders keep the same av.Packet; the muxer must not touch it.
+        self._put(_Video(bytes(packet), int(packet.pts or 0), bool(packet.is_keyframe)))
+
+    def audio(self, mono: np.ndarray) -> None:
+        if self.active:
+            self._put(mono.copy())
+
+    def _put(self, item: _Video | np.ndarray) -> None:
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            self.dropped += 1
+
+    # --- lifetime ----------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.mp4_path.parent.mkdir(parents=True, exist_ok=True)
+        self.mp3_path.parent.mkdir(parents=True, exist_ok=True)
+        self.active = True
+        self._thread.start()
+
+    def stop(self, reason: str = "stopped") -> dict[str, Any]:
+        """Drain, close both files, return the figures (blocks: call from a thread)."""
+        if self.active:
+            self.active = False
+            self.reason = self.reason or reason
+            with contextlib.suppress(queue.Full):
+                self._queue.put(None, timeout=5)
+        self._done.wait(30)
+        return self.info()
+
+    @property
+    def duration_s(self) -> float:
+        if self._first_pts is None:
+            return 0.0
+        return round((self._last_pts - self._first_pts) / 90_000 + 1 / self.fps, 3)
+
+    def info(self) -> dict[str, Any]:
+        return {"recording_id": self.recording_id, "active": self.active, "reason": self.reason,
+                "error": self.error, "started": self._first_pts is not None,
+                "video_packets": self.video_packets, "audio_s": round(self.audio_samples / RATE, 3),
+                "duration_s": self.duration_s, "dropped": self.dropped,
+                "mp4": str(self.mp4_path), "mp3": str(self.mp3_path)}
+
+    # --- the writer thread -------------------------------------------------------------------------
+    def _open(self, first: _Video) -> None:
+        # The stream's parameters (size, SPS/PPS as extradata) come from parsing the first
+        # keyframe itself: the MP4's header then describes exactly the packets that follow.
+        probe = av.open(io.BytesIO(first.data), format="h264")
+        template = probe.streams.video[0]
+        self._mp4 = av.open(str(self.mp4_path), "w", format="mp4",
+                            options={"movflags": MOVFLAGS, "frag_duration": str(FRAGMENT_US)})
+        self._vs = self._mp4.add_stream_from_template(template)
+        self._vs.time_base = VIDEO_TB
+        probe.close()
+        self._aac = self._mp4.add_stream("aac", rate=RATE, layout="mono")
+        self._aac.bit_rate = 96_000
+        self._mp3 = av.open(str(self.mp3_path), "w", format="mp3")
+        self._lame = self._mp3.add_stream("libmp3lame", rate=RATE, layout="mono")
+        self._lame.bit_rate = 64_000
+        self._first_pts = first.pts
+
+    def _write_video(self, v: _Video) -> None:
+        if self._first_pts is None:
+            if not v.key:
+                return  # a decoder cannot start from a delta frame: wait for the keyframe asked for
+            self._open(v)
+        assert self._first_pts is not None
+        pts = max(v.pts - self._first_pts, self._last_pts - self._first_pts + 1 if self.video_packets else 0)
+        packet = av.Packet(v.data)
+        packet.pts = packet.dts = pts
+        packet.time_base = VIDEO_TB
+        packet.is_keyframe = v.key
+        packet.stream = self._vs
+        self._mp4.mux(packet)
+        self._last_pts = pts + self._first_pts
+        self.video_packets += 1
+
+    def _write_audio(self, mono: np.ndarray) -> None:
+        if self._first_pts is None:
+            return  # audio starts with the first picture
+        pcm = np.clip(mono, -32768, 32767).astype(np.int16).reshape(1, -1)
+        for stream, container in ((self._aac, self._mp4), (self._lame, self._mp3)):
+            frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+            frame.sample_rate = RATE
+            frame.pts = self.audio_samples
+            frame.time_base = AUDIO_TB
+            for p in stream.encode(frame):
+                container.mux(p)
+        self.audio_samples += pcm.shape[1]
+
+    def _close(self) -> None:
+        for stream, container in ((self._aac, self._mp4), (self._lame, self._mp3)):
+            if stream is not None and container is not None:
+                try:
+                    for p in stream.encode(None):
+                        container.mux(p)
+                except (av.FFmpegError, OSError, ValueError) as exc:
+                    self.error = self.error or str(exc)
+        for container in (self._mp4, self._mp3):
+            if container is not None:
+                try:
+                    container.close()
+                except (av.FFmpegError, OSError) as exc:
+                    self.error = self.error or str(exc)
+
+    def _disk_low(self) -> bool:
+        try:
+            return shutil.disk_usage(self.mp4_path.parent).free < self.min_free_bytes
+        except OSError:
+            return False
+
+    def _run(self) -> None:
+        next_check = 0.0
+        try:
+            while True:
+                now = time.monotonic()
+                if now >= next_check:
+                    next_check = now + DISK_CHECK_S
+                    if self._disk_low():
+                        self.reason = "disk_full"
+                        self.active = False
+                        break
+                try:
+                    item = self._queue.get(timeout=0.25)
+                except queue.Empty:
+                    continue
+                if item is None:
+                    break
+                if isinstance(item, _Video):
+                    self._write_video(item)
+                else:
+                    self._write_audio(item)
+        except (av.FFmpegError, OSError, ValueError) as exc:
+            log.error("recording %s failed: %s", self.recording_id, exc)
+            self.error = str(exc)
+            self.reason = "disk_full" if self._disk_low() else "write_error"
+            self.active = False
+        finally:
+            self._close()
+            self._done.set()
+
+
+def _info(rec: ProgramRecorder | None) -> channel.RecordingInfo:
+    if rec is None:
+        return channel.RecordingInfo(active=False)
+    return channel.RecordingInfo.model_validate(rec.info())
+
+
+def _detach(mcu: MCU) -> None:
+    mcu.encoder.tap = None
+    mcu.mixer.tap = None
+
+
+async def handle(mcu: MCU, op: channel.StartRecording | channel.StopRecording | channel.RecordingStatus,
+                 ) -> channel.RecordingInfo:
+    """The worker's recording ops (see :mod:`hub.media.channel`)."""
+    rec = mcu.recorder
+    if isinstance(op, channel.StartRecording):
+        if rec is not None and rec.active:
+            raise ValueError(f"recording {rec.recording_id} is already running")
+        rec = ProgramRecorder(op.recording_id, Path(op.mp4), Path(op.mp3), fps=mcu.fps,
+                              min_free_bytes=op.min_free_bytes)
+        rec.start()
+        mcu.recorder = rec
+        mcu.encoder.tap = rec.video
+        mcu.mixer.tap = rec.audio
+        mcu.request_keyframe()  # start the file at a keyframe, now rather than at the next GOP
+        return _info(rec)
+    if isinstance(op, channel.StopRecording):
+        if rec is None or (op.recording_id is not None and rec.recording_id != op.recording_id):
+            return _info(None)
+        _detach(mcu)
+        info = await asyncio.to_thread(rec.stop)
+        return channel.RecordingInfo.model_validate(info)
+    if rec is not None and not rec.active:
+        _detach(mcu)  # stopped by itself (disk full, write error): the taps go quiet
+    return _info(rec)
+
+
+def close_on_exit(mcu: MCU) -> None:
+    """The worker is stopping: close a running recording so its files end cleanly."""
+    rec = mcu.recorder
+    if rec is not None:
+        _detach(mcu)
+        rec.stop("worker_stopped")
