@@ -266,7 +266,8 @@ async def reset_password_api(request: web.Request) -> web.Response:
     body = await read_json(request, PasswordReset)
     op_id = path_id(request)
     try:
-        found = await asyncio.to_thread(set_password, request.app[ENGINE], op_id, body.new_password, "password_reset")
+        found = await asyncio.to_thread(set_password, request.app[ENGINE], op_id, body.new_password, "password_reset",
+                                        username=await asyncio.to_thread(store.username_of, request.app[ENGINE], op_id))
     except AuthError as exc:
         raise json_error(400, str(exc), field="new_password") from exc
     if not found:

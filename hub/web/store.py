@@ -130,3 +130,10 @@ def revoke_token(engine: sa.Engine, token_id: int) -> dict[str, Any] | None:
             session.add(row)
         revoked: datetime = row.revoked_at
         return {"id": row.id, "name": row.name, "revoked_at": revoked.isoformat()}
+
+
+def username_of(engine: sa.Engine, operator_id: int) -> str:
+    """The account's username ("" when there is no such account)."""
+    with session_scope(engine) as session:
+        op = session.get(Operator, operator_id)
+        return op.username if op is not None else ""
