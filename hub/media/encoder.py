@@ -11,6 +11,12 @@ hardware (VP8 is software-only on most of them), libx264's ultrafast preset
 costs the hub far less CPU per 720p frame than libvpx's realtime mode, and
 aiortc's H.264 packetizer takes Annex-B packets straight from libx264.
 
+Packetised once: aiortc's sender would split each packet into RTP payloads
+(H.264 FU-A/STAP-A) once per site. :class:`PacketFanout` splits each program
+packet ONCE into a :class:`PackedFrame` and every site's sender, adapted by
+:func:`share_packetisation`, sends those same payloads; only the RTP header
+(its own SSRC, sequence numbers, timestamp origin) and SRTP stay per site.
+
 Keyframes: receivers ask with PLI/FIR. aiortc would set a per-sender flag that
 a pre-encoded packet ignores, so :func:`route_keyframe_requests` points each
 sender's hook at the shared encoder, which grants at most one keyframe per
@@ -29,7 +35,9 @@ from typing import Any
 import av
 import numpy as np
 from aiortc import RTCRtpSender
+from aiortc.codecs.h264 import H264Encoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtcrtpsender import RTCEncodedFrame
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +103,14 @@ class SharedVideoEncoder:
         # the recorder (hub.media.recorder, issue 14): handed each packet exactly as the districts get it
         self.tap: Callable[[av.Packet], None] | None = None
 
-    def encode(self, rgb: np.ndarray, pts: int) -> list[av.Packet]:
+    def encode(self, picture: np.ndarray, pts: int) -> list[av.Packet]:
+        """``picture``: the program as a (h*3/2)×w yuv420p array (the compositor's canvas)
+        or an h×w×3 RGB array (converted here; load generators and tests)."""
         t0 = time.perf_counter()
-        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+        if picture.ndim == 2:
+            frame = av.VideoFrame.from_ndarray(picture, format="yuv420p")
+        else:
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24").reformat(format="yuv420p")
         frame.pts = pts
         frame.time_base = TIME_BASE
         keyframe = self.gate.take() or self.frames == 0
@@ -118,6 +131,46 @@ class SharedVideoEncoder:
         return packets
 
 
+class PackedFrame:
+    """One encoded frame split into RTP payloads, shared by every site's sender.
+
+    ``timestamp`` is in the codec's clock (90 kHz video, 48 kHz Opus) from the
+    shared encoder's origin; each sender adds its own random origin. ``packet``
+    is the encoded packet itself (for taps such as a recorder).
+    """
+
+    __slots__ = ("keyframe", "packet", "payloads", "timestamp")
+
+    def __init__(self, payloads: list[bytes], timestamp: int, keyframe: bool, packet: av.Packet) -> None:
+        self.payloads = payloads
+        self.timestamp = timestamp
+        self.keyframe = keyframe
+        self.packet = packet
+
+    @classmethod
+    def video(cls, packet: av.Packet) -> PackedFrame:
+        """H.264 Annex-B → RTP payloads, exactly as aiortc's ``H264Encoder.pack`` does it."""
+        payloads = H264Encoder._packetize(H264Encoder._split_bitstream(bytes(packet)))
+        return cls(payloads, _clock(packet, VIDEO_CLOCK), bool(packet.is_keyframe), packet)
+
+    @classmethod
+    def audio(cls, packet: av.Packet) -> PackedFrame:
+        """Opus: one packet is one payload (aiortc's ``OpusEncoder.pack``)."""
+        return cls([bytes(packet)], _clock(packet, 48_000), True, packet)
+
+    @classmethod
+    def of(cls, kind: str, packet: av.Packet) -> PackedFrame:
+        return cls.video(packet) if kind == "video" else cls.audio(packet)
+
+
+def _clock(packet: av.Packet, rate: int) -> int:
+    pts = packet.pts or 0
+    tb = packet.time_base
+    if tb is None or tb == fractions.Fraction(1, rate):
+        return int(pts)
+    return int(pts * tb * rate)
+
+
 class PacketFanout:
     """Distributes each encoded packet to every subscribed :class:`PacketTrack`."""
 
@@ -133,13 +186,19 @@ class PacketFanout:
             self.on_join()  # a new receiver needs a keyframe to start from
         return t
 
-    def publish(self, packet: av.Packet) -> None:
+    def publish(self, packet: av.Packet | PackedFrame) -> None:
+        """Packetise once, then queue the same payloads for every site."""
+        packed = packet if isinstance(packet, PackedFrame) else PackedFrame.of(self.kind, packet)
         for t in list(self.tracks):
-            t.push(packet)
+            t.push(packed)
 
 
 class PacketTrack(MediaStreamTrack):
-    """A track whose ``recv`` yields pre-encoded packets (aiortc only packetizes them)."""
+    """A track whose ``recv`` yields :class:`PackedFrame`s: pre-encoded, pre-packetised.
+
+    Only a sender adapted by :func:`share_packetisation` reads it (aiortc's own
+    ``_next_encoded_frame`` would try to pack a PackedFrame as an ``av.Packet``).
+    """
 
     # Frames waiting for this site's sender. A sender that falls this far behind
     # (its event-loop turns come late, or its socket stalls) is restarted from the
@@ -150,16 +209,18 @@ class PacketTrack(MediaStreamTrack):
         super().__init__()
         self.kind = kind
         self._fanout = fanout
-        self._queue: asyncio.Queue[av.Packet] = asyncio.Queue()
+        self._queue: asyncio.Queue[PackedFrame] = asyncio.Queue()
         self._waiting_keyframe = wait_keyframe
         self.dropped = 0
 
-    def push(self, packet: av.Packet) -> None:
+    def push(self, packet: PackedFrame | av.Packet) -> None:
         if self.readyState != "live":
             return
+        if not isinstance(packet, PackedFrame):
+            packet = PackedFrame.of(self.kind, packet)  # a site's own packet (mix-minus)
         if self._waiting_keyframe:
             # A decoder cannot start from a delta frame: skip to the next keyframe.
-            if not packet.is_keyframe:
+            if not packet.keyframe:
                 return
             self._waiting_keyframe = False
         if self._queue.qsize() >= self.MAX_QUEUE:
@@ -178,7 +239,7 @@ class PacketTrack(MediaStreamTrack):
     def queued(self) -> int:
         return self._queue.qsize()
 
-    async def recv(self) -> Any:
+    async def recv(self) -> PackedFrame:  # type: ignore[override]  # read by share_packetisation only
         if self.readyState != "live":
             raise MediaStreamError
         return await self._queue.get()
@@ -194,6 +255,30 @@ def route_keyframe_requests(sender: RTCRtpSender, request: Callable[[], None]) -
     # aiortc's RTCP handler calls ``self._send_keyframe()`` on PLI/FIR; an
     # instance attribute shadows the method for this sender only.
     sender._send_keyframe = request  # type: ignore[method-assign]
+
+
+def share_packetisation(sender: RTCRtpSender, track: PacketTrack) -> None:
+    """Make ``sender`` send ``track``'s shared RTP payloads instead of packing each packet itself.
+
+    Upstream: aiortc 1.16 ``RTCRtpSender._next_encoded_frame``
+    (https://github.com/aiortc/aiortc/blob/main/src/aiortc/rtcrtpsender.py) reads
+    the track and calls its own encoder's ``pack(packet)`` — the H.264 NAL split
+    and FU-A fragmentation, in Python, once per site per frame. ``_run_rtp``
+    then wraps each payload in this sender's RTP header, keeps it for NACK
+    retransmission and SRTP-protects it; all of that is kept. This replaces only
+    the fetch-and-pack step, by the same hook aiortc awaits (an instance
+    attribute shadows the method for this sender only), returning the
+    payloads :class:`PacketFanout` made once for everyone. If aiortc renames
+    the hook, ``tests/hub/media/test_shared_packets.py`` fails.
+    """
+
+    async def next_encoded_frame(codec: Any) -> RTCEncodedFrame | None:
+        frame = await track.recv()
+        if not sender._enabled:
+            return None  # as upstream: a disabled sender still drains its track
+        return RTCEncodedFrame(frame.payloads, frame.timestamp, None)  # type: ignore[arg-type]
+
+    sender._next_encoded_frame = next_encoded_frame  # type: ignore[method-assign]
 
 
 def h264_codecs() -> list[Any]:

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import av
-import numpy as np
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
@@ -27,12 +26,14 @@ from hub.media import channel
 from hub.media.compositor import FRAME_STALE_S, Compositor
 from hub.media.encoder import (
     VIDEO_CLOCK,
+    PackedFrame,
     PacketFanout,
     PacketTrack,
     SharedVideoEncoder,
     h264_codecs,
     opus_codecs,
     route_keyframe_requests,
+    share_packetisation,
 )
 from hub.media.mixer import CHUNK, RATE, AudioMixer, to_mono
 from hub.media.recorder import ProgramRecorder, close_on_exit
@@ -134,8 +135,6 @@ class MCU:
         self.started_at = time.monotonic()
         self.render_s = 0.0
         self.recorder: ProgramRecorder | None = None  # the running recording (hub.media.recorder, issue 14)
-        # render thread only: site → (frame seq, width, height, RGB picture at tile size)
-        self._pictures: dict[str, tuple[int, int, int, np.ndarray]] = {}
 
     # --- lifetime ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -181,8 +180,10 @@ class MCU:
         video_tr = pc.addTransceiver(video_out, direction="sendrecv")
         video_tr.setCodecPreferences(h264_codecs())
         route_keyframe_requests(video_tr.sender, self.encoder.gate.request)
+        share_packetisation(video_tr.sender, video_out)
         audio_tr = pc.addTransceiver(audio_out, direction="sendrecv")
         audio_tr.setCodecPreferences(opus_codecs())
+        share_packetisation(audio_tr.sender, audio_out)
         peer.buffers = healing.install(pc)
 
         @pc.on("track")
@@ -235,20 +236,6 @@ class MCU:
             await peer.pc.close()
 
     # --- inbound -------------------------------------------------------------------------------
-    def _picture(self, site: str, seq: int, frame: av.VideoFrame, w: int, h: int) -> np.ndarray:
-        """The frame at its tile size, scaled once per new frame (render thread).
-
-        Scaling happens here rather than on arrival: only frames that reach the
-        program are scaled, and swscale runs without the GIL, beside the event loop.
-        """
-        cached = self._pictures.get(site)
-        if cached is not None and cached[:3] == (seq, w, h):
-            return cached[3]
-        picture = frame.reformat(width=w, height=h, format="rgb24",
-                                 interpolation="FAST_BILINEAR").to_ndarray()
-        self._pictures[site] = (seq, w, h, picture)
-        return picture
-
     async def _video_in(self, peer: SitePeer, track: MediaStreamTrack) -> None:
         with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
             while True:
@@ -297,13 +284,9 @@ class MCU:
     # --- outbound --------------------------------------------------------------------------------
     def _compose_encode(self, frames: dict[str, tuple[int, av.VideoFrame]], pts: int) -> list[av.Packet]:
         t0 = time.perf_counter()
-        self.compositor.apply_scene()
-        pictures = {}
-        for site, (w, h) in self.compositor.site_sizes().items():
-            latest = frames.get(site)
-            if latest is not None:
-                pictures[site] = self._picture(site, latest[0], latest[1], w, h)
-        canvas = self.compositor.compose(pictures)
+        # The compositor scales each shown site's frame once (the same frame object
+        # while nothing new came in) straight into its tile's YUV planes.
+        canvas = self.compositor.compose({site: frame for site, (_seq, frame) in frames.items()})
         packets = self.encoder.encode(canvas, pts)
         self.render_s += time.perf_counter() - t0
         return packets
@@ -364,9 +347,12 @@ class MCU:
         due = loop.time()
         last_levels = 0.0
         while True:
-            common, personal, levels = self.mixer.tick()
+            common_packets, personal, levels = self.mixer.tick()
+            # the common mix's packets are packed once and shared, like the program's
+            common = [PackedFrame.audio(p) for p in common_packets]
             for site, peer in self.peers.items():
-                for p in personal.get(site, common):
+                mine = personal.get(site)
+                for p in mine if mine is not None else common:
                     peer.audio_out.push(p)
             now = loop.time()
             if now - last_levels >= LEVELS_EVERY_S:
