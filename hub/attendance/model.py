@@ -17,6 +17,7 @@ from enum import StrEnum
 
 class Opened(StrEnum):
     JOINED = "joined"  # the media path came up (the hub answered the site's offer)
+    BROWSER = "browser"  # the district joined from a browser with its district link (issue 15)
 
 
 class Closed(StrEnum):
@@ -36,6 +37,7 @@ class FloorClosed(StrEnum):
 
 REASON_LABELS: dict[str, tuple[str, str]] = {
     "joined": ("เข้าร่วม", "joined"),
+    "browser": ("เข้าร่วมทางเบราว์เซอร์", "joined from a browser"),
     "left": ("ออกโดยเจ้าหน้าที่", "left by the clerk"),
     "link_lost": ("สัญญาณหลุด", "link lost"),
     "hub_restart": ("ศูนย์กลางเริ่มระบบใหม่", "hub restart"),

@@ -65,6 +65,9 @@ class Conference:
     status: ConferenceStatus = "live"
     ends_at: float | None = None  # epoch seconds; None = until ended
     online: set[str] = field(default_factory=set)
+    # Participant kinds other than an agent's site (issue 15): "guest" (a browser guest, in the
+    # program only while it holds the floor) or "browser" (a district joined from a browser).
+    kinds: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if len(set(self.participants)) != len(self.participants):
@@ -101,7 +104,12 @@ class Conference:
         return heard
 
     def tiles(self) -> list[Tile]:
-        return arrange(self.layout, self.participants, self.focus())
+        return arrange(self.layout, self.shown(), self.focus())
+
+    def shown(self) -> list[str]:
+        """Who the layout places: every site; a guest only while it holds the floor."""
+        holders = set(self.holders())
+        return [s for s in self.participants if self.kinds.get(s) != "guest" or s in holders]
 
     def profiles(self) -> dict[str, SendProfile]:
         return send_profiles(self.tiles(), self.participants)
@@ -277,13 +285,23 @@ class Conference:
         else:
             self.online.discard(site)
 
-    def add_site(self, site: str, actor: str) -> list[ConferenceEvent]:
+    def add_site(self, site: str, actor: str, kind: str = "site") -> list[ConferenceEvent]:
         self._live()
         if site in self.participants:
             return []
         self.participants.append(site)
         self.mics.setdefault(site, False)
-        return [ConferenceEvent("conference.site_added", site, actor, {})]
+        if kind != "site":
+            self.kinds[site] = kind
+        return [ConferenceEvent("conference.site_added", site, actor, {"kind": kind} if kind != "site" else {})]
+
+    def set_kind(self, site: str, kind: str) -> None:
+        """A listed district joins from a browser ("browser") or from its agent again ("site")."""
+        self._member(site)
+        if kind == "site":
+            self.kinds.pop(site, None)
+        else:
+            self.kinds[site] = kind
 
     def remove_site(self, site: str, actor: str) -> list[ConferenceEvent]:
         self._live()
@@ -298,6 +316,8 @@ class Conference:
                 events += _floor_events(self.floor.deny(req.id, chair))
         self.participants.remove(site)
         self.mics.pop(site, None)
+        self.kinds.pop(site, None)
+        self.online.discard(site)
         return [*events, ConferenceEvent("conference.site_removed", site, actor, {})]
 
     # --- agenda --------------------------------------------------------------------------------
@@ -405,6 +425,7 @@ class Conference:
             "agenda": self.agenda.to_dict() if self.agenda else None,
             "status": self.status,
             "ends_at": self.ends_at,
+            "kinds": dict(self.kinds),
         }
 
     @classmethod
@@ -424,6 +445,7 @@ class Conference:
                 agenda=Agenda.from_dict(raw["agenda"]) if raw.get("agenda") else None,
                 status=raw.get("status", "live"),
                 ends_at=raw.get("ends_at"),
+                kinds={str(k): str(v) for k, v in (raw.get("kinds") or {}).items()},
             )
         except (KeyError, TypeError, LayoutError) as exc:
             raise ConferenceError(f"stored conference state is unreadable: {exc}") from exc

@@ -31,7 +31,7 @@ from sqlmodel import Session
 
 from hub import audit
 from hub.attendance import store as attendance
-from hub.attendance.model import Closed
+from hub.attendance.model import Closed, Opened
 from hub.conferences import signalling, store
 from hub.conferences.agenda import Agenda, AgendaError, AgendaItem
 from hub.conferences.conference import Conference, ConferenceError, ConferenceEvent
@@ -834,6 +834,74 @@ class ConferenceManager:
             return None
         return await live.worker.request(channel.GetStats())
 
+    # --- browser peers (issue 15): guests, and districts without their agent PC -----------------------------
+    # hub.guests.bridge calls these. A browser is one more peer of the same MCU (the program as
+    # H.264 + Opus, its camera and microphone decoded like an agent's); a guest is a participant
+    # of kind "guest" (placed in the layout only while it holds the floor), a district keeps its
+    # code and is marked "browser" while its browser is in.
+    async def browser_join(self, conference_id: int, key: str, *, kind: str, name: str, organisation: str,
+                           sdp: str, actor: str) -> tuple[channel.SdpAnswer, SendProfile]:
+        live = self.get(conference_id)
+        conf = live.conf
+        async with live.lock:
+            if kind == "guest":
+                events = conf.add_site(key, actor, kind="guest")
+                live.names[key] = name
+            else:
+                if key not in conf.participants:
+                    raise ConferenceError(f"{key} is not in conference {conference_id}")
+                if self.registry.is_online(key):
+                    raise ConferenceError(f"{key} is in the briefing from its agent PC already")
+                conf.set_kind(key, "browser")
+                events = []
+            conf.set_online(key, True)
+            live.presence.setdefault(key, {}).update({"organisation": organisation, "kind": kind})
+            await self._commit(live, events)
+        await asyncio.wait_for(live.media_ready.wait(), 60)
+        if live.worker is None or not live.worker.running:
+            raise ConferenceError("media is not running for this conference")
+        answer = await live.worker.request(channel.Offer(site=key, sdp=sdp, sdp_type="offer"))
+        m = self._media(live, key)
+        if m.state == "out":
+            m.set("connecting", self.clock())
+        entry = live.presence.setdefault(key, {})
+        entry.setdefault("joined_at", utcnow().isoformat())
+        entry.pop("left_at", None)
+        entry.pop("error", None)
+        if kind != "guest" and await asyncio.to_thread(self._browser_interval, live, key):
+            await audit.arecord(self.engine, actor=actor, action="conference.join",
+                                target=f"conference:{conference_id}/{key}", detail={"browser": True})
+        self.events.publish("conference", {"id": conference_id, "site": key, "joined": True,
+                                           "conference": self.summary(live)})
+        return answer, conf.profiles()[key]
+
+    def _browser_interval(self, live: LiveConference, code: str) -> bool:
+        with Session(self.engine) as s:
+            before = attendance.is_open(s, live.conf.id, code)
+            attendance.open_interval(s, live.conf.id, live.occurrence_id, code, utcnow(), Opened.BROWSER)
+            s.commit()
+            return not before
+
+    async def browser_leave(self, conference_id: int, key: str, reason: Closed, actor: str) -> None:
+        live = self.live.get(conference_id)
+        if live is None:
+            return
+        if live.worker is not None and live.worker.running:
+            with contextlib.suppress(MediaWorkerError):
+                await live.worker.request(channel.Leave(site=key))
+        conf = live.conf
+        async with live.lock:
+            if key not in conf.participants:
+                return
+            conf.set_online(key, False)
+            events = conf.remove_site(key, actor) if conf.kinds.get(key) == "guest" else []
+            if not events:
+                conf.set_kind(key, "site")
+            await self._commit(live, events)
+        await self._left(live, key, reason, actor)
+        self.events.publish("conference", {"id": conference_id, "site": key, "online": False,
+                                           "conference": self.summary(live)})
+
     # --- views ---------------------------------------------------------------------------------------------
     def summary(self, live: LiveConference) -> dict[str, Any]:
         conf = live.conf
@@ -867,6 +935,8 @@ class ConferenceManager:
                  "error": live.presence.get(code, {}).get("error"),
                  "in_program": code in live.in_program, "media_state": self._media_view(live, code),
                  "mic_open": conf.mics.get(code, False),
+                 "kind": conf.kinds.get(code, "site"),  # "guest" / "browser" (issue 15)
+                 "organisation": live.presence.get(code, {}).get("organisation"),
                  "heard": code in heard, "tile": roles.get(code), "level_dbfs": live.levels.get(code),
                  "send_profile": profiles[code].to_dict() if code in profiles else None}
                 for code in conf.participants

@@ -1,15 +1,20 @@
 """Guests and browser districts (issue 15): the join page, the lobby, the chair's controls.
 
 ``setup(app)`` is the only thing :mod:`hub.app` calls; it gives the briefings room its access
-links (``app[ACCESS_LINKS]``, the service's ``links_for_series``). The media side attaches its
-:class:`hub.guests.media.GuestMedia` with ``app[GUESTS].attach_media(...)``.
+links (``app[ACCESS_LINKS]``, the service's ``links_for_series``) and, at startup, attaches
+:class:`hub.guests.bridge.ConferenceGuestMedia` (the conference manager's media worker) as the
+room's :class:`hub.guests.media.GuestMedia`.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from aiohttp import web
 
 from hub.briefings.keys import ACCESS_LINKS
+from hub.conferences.keys import CONFERENCES
+from hub.guests.bridge import ConferenceGuestMedia
 from hub.guests.http import add_routes
 from hub.guests.keys import GUESTS
 from hub.guests.service import GuestService
@@ -24,3 +29,13 @@ def setup(app: web.Application) -> None:
     # The briefings' mailing asks this room for every letter's links (it cannot import it).
     app[ACCESS_LINKS] = service.links_for_series
     add_routes(app, service)
+
+    async def media(app: web.Application) -> AsyncIterator[None]:
+        # After the conferences room's own cleanup context (FEATURES order): the manager exists.
+        bridge = ConferenceGuestMedia(app[CONFERENCES], app[EVENTS], service.notify)
+        bridge.start()
+        service.attach_media(bridge)
+        yield
+        await bridge.stop()
+
+    app.cleanup_ctx.append(media)

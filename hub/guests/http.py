@@ -83,6 +83,10 @@ class HandBody(BaseModel):
     raised: bool
 
 
+class MicBody(BaseModel):
+    open: bool
+
+
 class OfferBody(BaseModel):
     type: Literal["offer"]
     sdp: str
@@ -168,7 +172,7 @@ async def post_join(request: web.Request) -> web.Response:
     session[_seat_key(occurrence_id)] = seat
     if accepted_now:
         session[_pass_key(occurrence_id)] = True
-    return web.json_response(guest_json(guest), dumps=_dumps)
+    return web.json_response(service.status(guest), dumps=_dumps)
 
 
 async def _seat(request: web.Request) -> str:
@@ -187,14 +191,23 @@ async def get_me(request: web.Request) -> web.Response:
     guest = await service.wait_status(seat, request.query.get("v", ""), max(0.0, wait))
     if guest is None or guest.occurrence_id != _int(request, "id"):
         raise m.Refusal("no_seat", "ยังไม่ได้เข้าร่วมการประชุม", "You have not joined this briefing", 401)
-    return web.json_response(guest_json(guest), dumps=_dumps)
+    return web.json_response(service.status(guest), dumps=_dumps)
 
 
 @api
 async def post_hand(request: web.Request) -> web.Response:
     body: HandBody = await read_json(request, HandBody)
-    guest = await request.app[GUESTS].own_action(await _seat(request), "hand", utcnow(), raised=body.raised)
-    return web.json_response(guest_json(guest), dumps=_dumps)
+    service = request.app[GUESTS]
+    guest = await service.own_action(await _seat(request), "hand", utcnow(), raised=body.raised)
+    return web.json_response(service.status(guest), dumps=_dumps)
+
+
+@api
+async def post_mic(request: web.Request) -> web.Response:
+    body: MicBody = await read_json(request, MicBody)
+    service = request.app[GUESTS]
+    guest = await service.own_microphone(await _seat(request), body.open)
+    return web.json_response(service.status(guest), dumps=_dumps)
 
 
 @api
@@ -213,7 +226,8 @@ async def post_offer(request: web.Request) -> web.Response:
                         f"The SDP offer is over the limit of {limit} bytes", 413, "sdp")
     body: OfferBody = await read_json(request, OfferBody)
     answer = await service.offer(await _seat(request), body.sdp)
-    return web.json_response({"type": "answer", "sdp": answer})
+    # The send profile, as an agent is told it: the page caps its camera to it.
+    return web.json_response({"type": "answer", "sdp": answer.sdp, "send_profile": answer.send_profile})
 
 
 # --- the chair -------------------------------------------------------------------------------------
@@ -292,6 +306,7 @@ def add_routes(app: web.Application, service: GuestService) -> None:
     r.add_get(r"/api/v1/join/{id}/me", get_me)
     r.add_post(r"/api/v1/join/{id}/me/hand", post_hand)
     r.add_post(r"/api/v1/join/{id}/me/leave", post_leave)
+    r.add_post(r"/api/v1/join/{id}/me/mic", post_mic)
     r.add_post(r"/api/v1/join/{id}/me/offer", post_offer)
     r.add_get(r"/api/v1/occurrences/{id}/guests", get_lobby)
     r.add_post(r"/api/v1/occurrences/{id}/guests/{gid}/{action}", post_chair)

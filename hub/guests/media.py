@@ -1,4 +1,7 @@
-"""What the guests room asks of the media side (phase 2 implements it; nothing here does I/O).
+"""What the guests room asks of the media side (nothing here does I/O).
+
+:class:`hub.guests.bridge.ConferenceGuestMedia` implements it on the conference manager's
+media worker; it is attached at setup.
 
 The guests room owns who may be in a briefing from a browser and in which state; the media
 side (the conference manager and its worker) owns the peer connections. The room hands
@@ -9,8 +12,8 @@ that peer's rights change, and when it must go.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from hub.guests.model import LinkKind
 from hub.guests.sdp import ValidatedOffer
@@ -29,6 +32,14 @@ class GuestPeer:
     hand_raised: bool
 
 
+@dataclass(frozen=True)
+class MediaAnswer:
+    """The hub's SDP answer and what the browser should send (as the hub tells an agent)."""
+
+    sdp: str
+    send_profile: dict[str, int] = field(default_factory=dict)  # width, height, fps, kbps
+
+
 class MediaUnavailable(Exception):
     """The media side cannot take this peer now (no live conference, worker restarting).
 
@@ -42,7 +53,7 @@ class MediaUnavailable(Exception):
 
 
 class GuestMedia(Protocol):
-    async def connect(self, peer: GuestPeer, offer: ValidatedOffer) -> str:
+    async def connect(self, peer: GuestPeer, offer: ValidatedOffer) -> MediaAnswer:
         """Answer the offer (SDP text). Receiving: the one program (H.264 CB + Opus);
         sending: the browser's camera and microphone, decoded like an agent's. A second call
         for the same ``guest_id`` replaces the earlier peer connection (a fresh offer heals).
@@ -55,4 +66,13 @@ class GuestMedia(Protocol):
 
     async def disconnect(self, guest_id: int, reason: str) -> None:
         """Close the peer: ``left``, ``removed``, ``closed`` (briefing over or closed to guests)."""
+        ...
+
+    async def microphone(self, guest_id: int, open_: bool) -> None:
+        """The guest opens or closes its microphone in the mix (the room checked it may)."""
+        ...
+
+    def view(self, guest_id: int) -> dict[str, Any] | None:
+        """What the guest's page shows of the conference: floor, microphone, send profile;
+        None when the peer is not connected."""
         ...

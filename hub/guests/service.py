@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -30,7 +31,7 @@ from hub.briefings.store import BriefingOccurrence, BriefingSeries
 from hub.events import EventBus
 from hub.guests import model as m
 from hub.guests import store
-from hub.guests.media import GuestMedia, GuestPeer, MediaUnavailable
+from hub.guests.media import GuestMedia, GuestPeer, MediaAnswer, MediaUnavailable
 from hub.guests.sdp import ValidatedOffer, validate_offer
 from hub.mail.store import enqueue
 from hub.models import Site, utcnow
@@ -86,8 +87,29 @@ class GuestService:
         self._watches: dict[int, _Watch] = {}
 
     def attach_media(self, media: GuestMedia) -> None:
-        """Phase 2: the conference side registers its implementation here."""
+        """The media side registers its implementation here (hub.guests.setup, at startup)."""
         self.media = media
+
+    def notify(self, guest_id: int) -> None:
+        """The guest's media view changed (floor, microphone, profile): wake its page's poll."""
+        watch = self._watches.pop(guest_id, None)
+        if watch is not None:
+            watch.event.set()
+
+    def status(self, guest: store.Guest) -> dict[str, Any]:
+        """What the guest's page polls: its row and, once connected, its view of the conference."""
+        view = self.media.view(guest.id) if self.media is not None and guest.id is not None else None
+        out = guest_json(guest)
+        out["media"] = view
+        out["version"] = self.status_version(guest, view)
+        return out
+
+    def status_version(self, guest: store.Guest, view: dict[str, Any] | None = None) -> str:
+        if view is None and self.media is not None and guest.id is not None:
+            view = self.media.view(guest.id)
+        if view is None:
+            return version(guest)
+        return f"{version(guest)}{zlib.crc32(repr(sorted(view.items())).encode()):010d}"
 
     # --- policy values ---------------------------------------------------------------
 
@@ -334,7 +356,7 @@ class GuestService:
     async def wait_status(self, seat: str, since: str, timeout: float) -> store.Guest | None:
         """The guest's row once its version differs from ``since`` (or at ``timeout``)."""
         guest = await asyncio.to_thread(self.seat_guest, seat)
-        if guest is None or guest.id is None or version(guest) != since or timeout <= 0:
+        if guest is None or guest.id is None or self.status_version(guest) != since or timeout <= 0:
             return guest
         watch = self._watches.setdefault(guest.id, _Watch())
         try:
@@ -366,9 +388,27 @@ class GuestService:
         self._changed(row)
         if action == "leave" and self.media is not None and row.id is not None:
             await self.media.disconnect(row.id, "left")
+        elif action == "hand" and self.media is not None:
+            await self.media.update(await asyncio.to_thread(self._peer, row))
         return row
 
-    async def offer(self, seat: str, sdp: str) -> str:
+    async def own_microphone(self, seat: str, open_: bool) -> store.Guest:
+        """The guest opens or closes its microphone in the mix: allowed by the chair
+        (``may_unmute``, a district by default) or while it holds the floor."""
+        guest = await asyncio.to_thread(self.seat_guest, seat)
+        if guest is None or guest.id is None:
+            raise m.Refusal("no_seat", "ยังไม่ได้เข้าร่วมการประชุม", "You have not joined this briefing", 401)
+        if guest.status != m.GuestStatus.ADMITTED.value:
+            raise m.Refusal("not_admitted", "ยังไม่ได้รับอนุญาตให้เข้าร่วม", "You have not been admitted yet", 409)
+        view = self.media.view(guest.id) if self.media is not None else None
+        if open_ and not (guest.may_unmute or (view is not None and view.get("holder"))):
+            raise m.Refusal("mic_not_allowed", "ผู้ดำเนินการประชุมยังไม่อนุญาตให้เปิดไมโครโฟน",
+                            "The chair has not allowed your microphone", 403)
+        if view is not None and self.media is not None:  # not connected yet: only the page's own switch
+            await self.media.microphone(guest.id, open_)
+        return guest
+
+    async def offer(self, seat: str, sdp: str) -> MediaAnswer:
         """Validate the offer, then hand it to the media side. Raises :class:`Refusal`."""
         validated = validate_offer(sdp, self.settings.guests_sdp_max_bytes)
         guest = await asyncio.to_thread(self.seat_guest, seat)
@@ -379,7 +419,7 @@ class GuestService:
         peer = await asyncio.to_thread(self._peer, guest)
         return await self.hand_over(peer, validated)
 
-    async def hand_over(self, peer: GuestPeer, offer: ValidatedOffer) -> str:
+    async def hand_over(self, peer: GuestPeer, offer: ValidatedOffer) -> MediaAnswer:
         if self.media is None:
             raise m.Refusal("media_not_connected", "ระบบภาพและเสียงสำหรับเบราว์เซอร์ยังไม่พร้อม",
                             "Browser media is not connected on this hub yet", 503)

@@ -185,6 +185,12 @@
       const live = rows.filter((c) => c.status === "live");
       const sites = new Set(live.flatMap((c) => c.sites || []));
       markConference(sites, live.length ? (live[0].floor || {}).holder || null : null);
+      // A district in from a browser with its district link (issue 15) is the district, marked "browser".
+      const browser = new Set(live.flatMap((c) => (c.participants || [])
+        .filter((p) => p.kind === "browser" && p.online).map((p) => p.site)));
+      document.querySelectorAll('.tile [data-field="browser"]').forEach((b) => {
+        b.hidden = !browser.has(b.closest(".tile").dataset.code);
+      });
     } catch (e) { S.say(e.message, false); }
   }
   function setLevels(levels, loudest) {

@@ -1,6 +1,9 @@
 // The guest join page: device test, passcode/name form, lobby, in-briefing controls.
 // The hub decides everything (passcode, lobby, removal); this page asks and shows.
-// Media (the WebRTC join and the program) is connected in phase 2 through /me/offer.
+// Media: once admitted, one WebRTC peer of the hub's MCU (/me/offer): the program comes back
+// as H.264 + Opus, the camera and microphone go out (H.264 first, what the MCU decodes), capped
+// to the send profile the hub names (as it tells an agent). window.salaklangProgram counts the
+// program's decoded frames (requestVideoFrameCallback) for the page's own checks and tests.
 "use strict";
 (function () {
   const app = document.getElementById("guest-app");
@@ -15,6 +18,10 @@
   let stream = null;
   let micMuted = true;
   let polling = false;
+  let pc = null;
+  let connecting = false;
+  let view = null;  // the hub's view of this peer: floor, microphone, send profile
+  const program = (window.salaklangProgram = { frames: 0, firstFrameMs: null, audio: "", connected: false });
 
   async function call(method, path, body) {
     const resp = await fetch(base + path, {
@@ -62,12 +69,156 @@
     setMic(true);
   }
 
+  async function ensureStream() {
+    if (stream) return stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
+      $("preview").srcObject = stream;
+    } catch (e) {
+      stream = null;  // watch only: a phone without a camera still receives the program
+    }
+    return stream;
+  }
+
   function setMic(muted) {
     micMuted = muted;
     if (stream) stream.getAudioTracks().forEach((t) => { t.enabled = !muted; });
     const b = $("mute");
     b.setAttribute("aria-pressed", String(muted));
     b.innerHTML = muted ? 'เปิดไมโครโฟน <span lang="en">Unmute</span>' : 'ปิดไมโครโฟน <span lang="en">Mute</span>';
+  }
+
+  // --- the program: one WebRTC peer of the hub's MCU ----------------------------------------
+  function preferH264(transceiver, kind) {
+    if (!transceiver.setCodecPreferences || !window.RTCRtpReceiver || !RTCRtpReceiver.getCapabilities) return;
+    const caps = RTCRtpReceiver.getCapabilities(kind);
+    if (!caps) return;
+    const rank = (c) => (c.mimeType === "video/H264" && /profile-level-id=42e01f/.test(c.sdpFmtpLine || "")
+      && /packetization-mode=1/.test(c.sdpFmtpLine || "") ? 0 : c.mimeType === "video/H264" ? 1 : 2);
+    transceiver.setCodecPreferences(caps.codecs.slice().sort((a, b) => rank(a) - rank(b)));
+  }
+
+  function gathered(peer) {
+    // The hub's peer (aiortc) takes no trickled candidates: send the offer once gathering ends.
+    if (peer.iceGatheringState === "complete") return Promise.resolve();
+    return new Promise((ok) => {
+      const done = () => { if (peer.iceGatheringState === "complete") { peer.removeEventListener("icegatheringstatechange", done); ok(); } };
+      peer.addEventListener("icegatheringstatechange", done);
+      setTimeout(ok, 3000);
+    });
+  }
+
+  async function applyProfile(profile) {
+    if (!profile || !pc || !stream) return;
+    const track = stream.getVideoTracks()[0];
+    if (track) {
+      try {
+        await track.applyConstraints({ width: { ideal: profile.width }, height: { ideal: profile.height },
+                                       frameRate: { max: profile.fps } });
+      } catch (e) { /* a camera that cannot scale keeps its size; the bitrate cap still holds */ }
+    }
+    for (const sender of pc.getSenders()) {
+      if (!sender.track || sender.track.kind !== "video") continue;
+      const params = sender.getParameters();
+      if (!params.encodings || !params.encodings.length) params.encodings = [{}];
+      params.encodings[0].maxBitrate = profile.kbps * 1000;
+      params.encodings[0].maxFramerate = profile.fps;
+      try { await sender.setParameters(params); } catch (e) { /* applied on the next offer */ }
+    }
+  }
+
+  function watchFrames(video) {
+    if (!video.requestVideoFrameCallback) return;
+    const onFrame = (now) => {
+      program.frames += 1;
+      if (program.firstFrameMs === null) {
+        program.firstFrameMs = now;
+        $("media-status").textContent = "กำลังรับภาพและเสียงการประชุม / Receiving the program";
+      }
+      video.requestVideoFrameCallback(onFrame);
+    };
+    video.requestVideoFrameCallback(onFrame);
+  }
+
+  async function connect() {
+    if (pc || connecting) return;
+    connecting = true;
+    $("media-status").textContent = "กำลังเชื่อมต่อภาพและเสียง… / Connecting the program…";
+    try {
+      await ensureStream();
+      const peer = new RTCPeerConnection();
+      const cam = stream && stream.getVideoTracks()[0];
+      const mic = stream && stream.getAudioTracks()[0];
+      const video = peer.addTransceiver(cam || "video", { direction: cam ? "sendrecv" : "recvonly", streams: stream ? [stream] : [] });
+      preferH264(video, "video");
+      peer.addTransceiver(mic || "audio", { direction: mic ? "sendrecv" : "recvonly", streams: stream ? [stream] : [] });
+      const incoming = new MediaStream();
+      const out = $("program");
+      peer.ontrack = (ev) => {
+        incoming.addTrack(ev.track);
+        if (ev.track.kind === "audio") {
+          program.audio = ev.track.readyState;
+          ev.track.addEventListener("ended", () => { program.audio = "ended"; });
+        }
+        if (out.srcObject !== incoming) {
+          out.srcObject = incoming;
+          watchFrames(out);
+        }
+        out.play().catch(() => { $("sound").hidden = false; });  // a phone wants a tap for sound
+      };
+      peer.onconnectionstatechange = () => {
+        program.connected = peer.connectionState === "connected";
+        if (peer.connectionState === "failed" && pc === peer) {
+          // The hub's peer has no ICE restart: a fresh offer heals.
+          pc = null;
+          peer.close();
+          setTimeout(connect, 2000);
+        }
+      };
+      pc = peer;
+      await peer.setLocalDescription(await peer.createOffer());
+      await gathered(peer);
+      const r = await call("POST", "/me/offer", { type: "offer", sdp: peer.localDescription.sdp });
+      if (!r.ok) {
+        pc = null;
+        peer.close();
+        $("media-status").textContent = (r.data.th || "") + " / " + (r.data.en || "");
+        // Not started yet, or the media side restarting: try again; a refusal of the offer itself is final.
+        if (r.status === 409 || r.status === 503) setTimeout(connect, 3000);
+        return;
+      }
+      await peer.setRemoteDescription({ type: "answer", sdp: r.data.sdp });
+      await applyProfile(r.data.send_profile);
+    } finally {
+      connecting = false;
+    }
+  }
+
+  function disconnect() {
+    if (pc) { pc.close(); pc = null; }
+    program.connected = false;
+  }
+
+  const FLOOR = {
+    queued: (v) => ["ยกมือแล้ว รอประธานอนุญาต" + (v.position ? " (ลำดับที่ " + v.position + ")" : ""),
+                    "Hand raised, waiting for the chair" + (v.position ? " (position " + v.position + ")" : "")],
+    granted: () => ["ท่านได้รับสิทธิ์พูด", "You have the floor"],
+    denied: () => ["ประธานไม่อนุญาตให้พูดในครั้งนี้", "The chair declined your request"],
+  };
+
+  function showView(guest) {
+    view = guest.media || null;
+    const fs = $("floor-status");
+    const words = view && FLOOR[view.floor] ? FLOOR[view.floor](view) : null;
+    fs.textContent = words ? words[0] + " / " + words[1] : "";
+    fs.dataset.floor = view ? view.floor : "";
+    const allowed = !!guest.may_unmute || !!(view && view.holder);
+    $("mute").disabled = !allowed;
+    $("mic-note").hidden = allowed;
+    // The hub's mix decides who is heard; this browser sends its microphone only while it is open there.
+    if (view) setMic(!view.mic_open);
+    else if (!allowed) setMic(true);
+    if (view) applyProfile(view.send_profile);
   }
 
   // --- the states ---------------------------------------------------------------------------
@@ -91,15 +242,14 @@
       $("ended-en").textContent = ended[1];
       $("devices").hidden = guest.status === "removed";
       if (stream) setMic(true);
+      disconnect();
     }
     if (guest.status === "admitted") {
       const hand = $("hand");
       hand.setAttribute("aria-pressed", String(!!guest.hand_raised));
       hand.classList.toggle("hand-up", !!guest.hand_raised);
-      $("mute").disabled = !guest.may_unmute;
-      $("mic-note").hidden = !!guest.may_unmute;
-      if (!guest.may_unmute) setMic(true);
-      $("media-status").textContent = "กำลังเชื่อมต่อภาพและเสียง… / Connecting the program…";
+      showView(guest);
+      connect();
     }
     if (guest.status === "waiting" || guest.status === "admitted") poll();
   }
@@ -143,7 +293,14 @@
     const r = await call("POST", "/me/hand", { raised });
     if (r.ok) show(r.data);
   });
-  $("mute").addEventListener("click", () => setMic(!micMuted));
+  $("mute").addEventListener("click", async () => {
+    const open = micMuted;
+    const r = await call("POST", "/me/mic", { open });
+    if (!r.ok) return;
+    show(r.data);
+    if (!r.data.media) setMic(!open);  // not in the mix yet: the page's own switch only
+  });
+  $("sound").addEventListener("click", () => { $("program").play().then(() => { $("sound").hidden = true; }); });
   $("leave").addEventListener("click", async () => {
     const r = await call("POST", "/me/leave");
     if (r.ok) show(r.data);

@@ -2,87 +2,31 @@
 microphone) as a phone with touch: the link comes from a real invitation sent to a real SMTP
 server (aiosmtpd); wrong passcode refused, right one accepted, the lobby, admitted by the chair
 over the API, hand raised, removed, and the same link refused afterwards.
-(The WebRTC join and the program are phase 2 of issue 15.)"""
+(No media worker here: tests/e2e/test_guest_browser.py joins the program.)"""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import re
-import threading
-import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiohttp import web
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
-from hub.app import create_app
-from hub.keys import ENGINE
-from hub.web.auth import create_api_token, create_operator
 from tests.conftest import ARTIFACTS, free_port
 from tests.hub.briefings.harness import MailSink, smtp_server
 from tests.hub.ui.conftest import CHROMIUM, CHROMIUM_ARGS
 
-from .conftest import guest_settings, series_at
+from .conftest import series_at
+from .harness import FAKE_MEDIA, PHONE, ThreadHub
+from .harness import link_from_mail as _link_from_mail
+from .harness import tap as _tap
+from .harness import wait as _wait
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-FAKE_MEDIA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--autoplay-policy=no-user-gesture-required"]
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True}
 GUEST = "partner@agency.example"
-
-
-class ThreadHub:
-    """The real app on a loopback port, in a thread with its own loop (Playwright's sync API
-    owns the test's thread)."""
-
-    def __init__(self, tmp: Path, smtp_port: int) -> None:
-        self.port = free_port()
-        self.settings = guest_settings(tmp, smtp_port, port=self.port)
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.loop = asyncio.new_event_loop()
-        self.runner: web.AppRunner | None = None
-        self.token = ""
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-
-        async def up() -> None:
-            app = create_app(self.settings)
-            self.runner = web.AppRunner(app, handle_signals=False)
-            await self.runner.setup()
-            await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
-            engine = app[ENGINE]
-            await asyncio.to_thread(create_operator, engine, "chair", "chair-password-1", "operator")
-            self.token = await asyncio.to_thread(create_api_token, engine, "chair", "tests")
-
-        asyncio.run_coroutine_threadsafe(up(), self.loop).result(60)
-
-    def stop(self) -> None:
-        if self.runner is not None:
-            asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-
-    def api(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + path, data=data, method=method)
-        req.add_header("Authorization", f"Bearer {self.token}")
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=10) as resp:
-                return resp.status, json.loads(resp.read() or b"null")
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read() or b"null")
 
 
 @pytest.fixture
@@ -95,28 +39,6 @@ def world(tmp_path: Path) -> Iterator[tuple[ThreadHub, MailSink]]:
             yield hub, sink
         finally:
             hub.stop()
-
-
-def _wait(predicate: Any, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.1)
-
-
-def _link_from_mail(msg: EmailMessage) -> str:
-    text = next(p for p in msg.walk() if p.get_content_type() == "text/plain")
-    assert isinstance(text, EmailMessage)
-    found = re.findall(r"http://127\.0\.0\.1:\d+/briefings/\d+\?k=[A-Za-z0-9_\-]+", text.get_content())
-    assert found, text.get_content()
-    return found[0]
-
-
-def _tap(page: Page, selector: str) -> None:
-    box = page.locator(selector).bounding_box()
-    assert box is not None and box["height"] >= 44 and box["width"] >= 44, (selector, box)  # touch-sized
-    page.locator(selector).tap()
 
 
 def test_phone_joins_from_a_real_invitation(world: tuple[ThreadHub, MailSink]) -> None:

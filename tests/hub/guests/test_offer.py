@@ -11,7 +11,7 @@ import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from hub.guests.keys import GUESTS
-from hub.guests.media import GuestPeer
+from hub.guests.media import GuestPeer, MediaAnswer
 from hub.guests.model import Refusal
 from hub.guests.sdp import ValidatedOffer, validate_offer
 from tests.conftest import HubHandle
@@ -79,19 +79,19 @@ async def test_offers_refused() -> None:
 
 
 class AiortcAnswerer:
-    """A GuestMedia the way phase 2 will shape it: a real aiortc peer per guest."""
+    """A stand-in GuestMedia that records what the room hands it: a real aiortc peer per guest."""
 
     def __init__(self) -> None:
         self.peers: dict[int, RTCPeerConnection] = {}
         self.calls: list[tuple[str, Any]] = []
 
-    async def connect(self, peer: GuestPeer, offer: ValidatedOffer) -> str:
+    async def connect(self, peer: GuestPeer, offer: ValidatedOffer) -> MediaAnswer:
         self.calls.append(("connect", peer))
         pc = RTCPeerConnection()
         self.peers[peer.guest_id] = pc
         await pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
         await pc.setLocalDescription(await pc.createAnswer())
-        return str(pc.localDescription.sdp)
+        return MediaAnswer(str(pc.localDescription.sdp), {"width": 320, "height": 180, "fps": 5, "kbps": 80})
 
     async def update(self, peer: GuestPeer) -> None:
         self.calls.append(("update", peer))
@@ -101,6 +101,12 @@ class AiortcAnswerer:
         pc = self.peers.pop(guest_id, None)
         if pc is not None:
             await pc.close()
+
+    async def microphone(self, guest_id: int, open_: bool) -> None:
+        self.calls.append(("microphone", (guest_id, open_)))
+
+    def view(self, guest_id: int) -> dict[str, Any] | None:
+        return None
 
 
 async def test_offer_route_validates_then_hands_over(hub: HubHandle, chair: Api, browsers: Any) -> None:
@@ -125,15 +131,17 @@ async def test_offer_route_validates_then_hands_over(hub: HubHandle, chair: Api,
         assert status == expect and body["field"] == "sdp" and body["th"] and body["en"]
     status, body = await b.api("POST", f"/api/v1/join/{occ}/me/offer", {"type": "answer", "sdp": sdp})
     assert status == 400
-    # no media side attached on this hub yet (phase 2 attaches it)
+    # the hub's own media side is attached at startup; no conference runs for this briefing yet
     status, body = await b.api("POST", f"/api/v1/join/{occ}/me/offer", {"type": "offer", "sdp": sdp})
-    assert status == 503 and body["code"] == "media_not_connected"
+    assert status == 409 and body["code"] == "media_unavailable"
+    bilingual(body, "media_unavailable")
 
     media = AiortcAnswerer()
     hub.app[GUESTS].attach_media(media)
     try:
         status, body = await b.api("POST", f"/api/v1/join/{occ}/me/offer", {"type": "offer", "sdp": sdp})
         assert status == 200 and body["type"] == "answer" and body["sdp"].startswith("v=0")
+        assert body["send_profile"] == {"width": 320, "height": 180, "fps": 5, "kbps": 80}
         (kind, peer), = media.calls
         assert kind == "connect" and peer.guest_id == guest["id"] and peer.display_name == "สมหญิง ใจดี"
         assert peer.occurrence_id == occ and not peer.may_unmute
