@@ -21,7 +21,7 @@ import functools
 import itertools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -119,6 +119,8 @@ class ConferenceManager:
         self._viewer_ids = itertools.count(1)
         self._closing = False
         self._spare: MediaWorker | None = None  # a warm worker for the next conference
+        # issue 14: the content room sends the content tile to every worker that starts (or restarts)
+        self.media_listeners: list[Callable[[int], Awaitable[None]]] = []
 
     # --- lifetime --------------------------------------------------------------------------
     async def startup(self) -> None:
@@ -776,6 +778,8 @@ class ConferenceManager:
             return
         live.worker = worker
         await self._push_scene(live)
+        for listener in self.media_listeners:
+            await listener(conference_id)
         live.media_ready.set()
 
     async def _media_event(self, conference_id: int, event: channel.Event) -> None:

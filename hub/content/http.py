@@ -29,9 +29,9 @@ from aiohttp import BodyPartReader, web
 from pydantic import BaseModel, Field
 
 from hub.content import store
-from hub.content.keys import CONTENT
-from hub.content.model import ContentError, kind_of, safe_name
-from hub.content.service import CHUNK, ContentChange, ContentService
+from hub.content.keys import CONTENT, PROGRAM
+from hub.content.model import ContentError, Kind, kind_of, safe_name
+from hub.content.service import CHUNK, ContentChange, ContentService, Upload
 from hub.content.store import ContentItem
 from hub.web.auth import client_ip, require_role
 from hub.web.body import read_json
@@ -44,6 +44,7 @@ SMALL_FIELD_MAX = 1024
 STATUS: dict[str, int] = {
     "too_large": 413, "unsupported_type": 415, "magic_mismatch": 415, "not_found": 404,
     "not_ready": 409, "nothing_shown": 409, "not_a_clip": 409,
+    "no_briefing": 409, "district_not_allowed": 403, "not_yours": 403,
 }
 VERBS = ("next", "prev", "goto", "play", "pause", "seek", "end")
 
@@ -153,45 +154,55 @@ async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
         yield chunk
 
 
+async def receive_file(request: web.Request, service: ContentService,
+                       series_id: int | None = None) -> tuple[Upload, str, Kind, int | None]:
+    """The multipart ``file`` part streamed into an :class:`Upload` (raises :class:`ContentError`).
+
+    Also used by the districts' route (hub.content.district): the same limits and checks.
+    """
+    limit = service.settings.content_max_upload_bytes
+    # A declared size over the limit is refused before a byte of the body is read.
+    if request.content_length is not None and request.content_length > limit + MULTIPART_SLACK:
+        raise ContentError("too_large", f"{request.content_length} > {limit} bytes")
+    if not request.content_type.startswith("multipart/"):
+        raise ContentError("no_file")
+    reader = await request.multipart()
+    while True:
+        part = await reader.next()
+        if part is None:
+            raise ContentError("no_file")
+        if not isinstance(part, BodyPartReader):
+            continue  # a nested multipart is not a file
+        if part.name == "series_id":  # a form may carry it instead of the query
+            series_id = _optional_int((await part.read(decode=True))[:SMALL_FIELD_MAX].decode(), "series_id")
+            continue
+        if part.name == "file":
+            break
+        await part.release()
+    # Browsers send the name as UTF-8; aiohttp and some other clients percent-encode it.
+    # Decoded before the check, so "..%2F" cannot slip a separator past it.
+    try:
+        name = unquote(part.filename or "", errors="strict")
+    except UnicodeDecodeError:
+        raise ContentError("bad_name") from None
+    name = safe_name(name)
+    kind = kind_of(name)  # refused before reading: an .exe costs no disk
+    sink = service.start_upload()
+    try:
+        await sink.receive(_chunks(part))
+    except BaseException:
+        sink.discard()
+        raise
+    return sink, name, kind, series_id
+
+
 async def upload(request: web.Request) -> web.Response:
     principal = await require_role(request, "operator")
     service = _service(request)
     conference_id = _int(request.match_info["conference_id"], "conference_id")
     series_id = _optional_int(request.query.get("series_id"), "series_id")
-    limit = service.settings.content_max_upload_bytes
     try:
-        # A declared size over the limit is refused before a byte of the body is read.
-        if request.content_length is not None and request.content_length > limit + MULTIPART_SLACK:
-            raise ContentError("too_large", f"{request.content_length} > {limit} bytes")
-        if not request.content_type.startswith("multipart/"):
-            raise ContentError("no_file")
-        reader = await request.multipart()
-        while True:
-            part = await reader.next()
-            if part is None:
-                raise ContentError("no_file")
-            if not isinstance(part, BodyPartReader):
-                continue  # a nested multipart is not a file
-            if part.name == "series_id":  # a form may carry it instead of the query
-                series_id = _optional_int((await part.read(decode=True))[:SMALL_FIELD_MAX].decode(), "series_id")
-                continue
-            if part.name == "file":
-                break
-            await part.release()
-        # Browsers send the name as UTF-8; aiohttp and some other clients percent-encode it.
-        # Decoded before the check, so "..%2F" cannot slip a separator past it.
-        try:
-            name = unquote(part.filename or "", errors="strict")
-        except UnicodeDecodeError:
-            raise ContentError("bad_name") from None
-        name = safe_name(name)
-        kind = kind_of(name)  # refused before reading: an .exe costs no disk
-        sink = service.start_upload()
-        try:
-            await sink.receive(_chunks(part))
-        except BaseException:
-            sink.discard()
-            raise
+        sink, name, kind, series_id = await receive_file(request, service, series_id)
         item = await service.ingest(sink, name, kind, conference_id=conference_id, series_id=series_id,
                                     actor=principal.actor, ip=client_ip(request))
     except ContentError as exc:
@@ -272,7 +283,8 @@ async def show(request: web.Request) -> web.Response:
     body = await read_json(request, ShowBody)
     try:
         change = await service.show(conference_id, body.item_id, actor=principal.actor,
-                                    ip=client_ip(request), page=body.page, layout_now=body.layout)
+                                    ip=client_ip(request), page=body.page,
+                                    layout_now=body.layout or request.app[PROGRAM].current_layout(conference_id))
     except ContentError as exc:
         raise refuse(exc) from exc
     return web.json_response(_stage_out(service, conference_id, change))
@@ -300,7 +312,26 @@ async def step(request: web.Request) -> web.Response:
     return web.json_response(_stage_out(service, conference_id, change))
 
 
+class AllowBody(BaseModel):
+    allow: bool = True
+
+
+async def allow_district(request: web.Request) -> web.Response:
+    """The chair lets a district present while another holds the floor (or takes it back)."""
+    principal = await require_role(request, "operator")
+    conference_id = _int(request.match_info["conference_id"], "conference_id")
+    site = request.match_info["site"]
+    if not 1 <= len(site) <= 64:
+        raise refuse(ContentError("bad_request", "site"))
+    body = await read_json(request, AllowBody)
+    service = _service(request)
+    await service.allow(conference_id, site, body.allow, actor=principal.actor, ip=client_ip(request))
+    return web.json_response({"conference_id": conference_id,
+                              "allowed": sorted(service.allowed.get(conference_id, set()))})
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/v1/conferences/{conference_id}/content/districts/{site}/allow", allow_district)
     app.router.add_post("/api/v1/conferences/{conference_id}/content", upload)
     app.router.add_get("/api/v1/conferences/{conference_id}/content", library)
     app.router.add_get("/api/v1/series/{series_id}/content", library)

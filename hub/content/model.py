@@ -79,6 +79,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "page_out_of_range": ("ไม่มีหน้านี้", "no such page"),
     "not_a_clip": ("สิ่งที่แสดงอยู่ไม่ใช่คลิปวิดีโอ", "what is shown is not a clip"),
     "bad_request": ("คำขอไม่ถูกต้อง", "bad request"),
+    # a district presenting (hub.content.district)
+    "no_briefing": ("ขณะนี้ไม่มีการประชุมที่อำเภอของท่านเข้าร่วม จึงยังนำเสนอไม่ได้",
+                    "no briefing with your district is running, so nothing can be presented"),
+    "district_not_allowed": ("ขออภัย ขณะนี้ยังนำเสนอไม่ได้ อำเภออื่นกำลังพูดอยู่และประธานยังไม่ได้อนุญาต "
+                             "กรุณาขอพูดหรือรอประธานอนุญาต",
+                             "sorry, you cannot present yet: another district has the floor and the chair "
+                             "has not allowed it; please raise your hand or wait for the chair"),
+    "not_yours": ("เนื้อหาที่แสดงอยู่ไม่ใช่ของอำเภอท่าน จึงเปลี่ยนหน้าไม่ได้",
+                  "the content on screen is not your district's, so you cannot step it"),
 }
 
 

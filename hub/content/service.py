@@ -372,6 +372,8 @@ class ContentService:
         self._slots = asyncio.Semaphore(settings.content_parallel_conversions)
         self._locks: dict[int, asyncio.Lock] = {}
         self._on_stage: dict[int, ContentItem] = {}  # conference → the item its stage shows
+        # conference → districts the chair allowed to present (hub.content.district)
+        self.allowed: dict[int, set[str]] = {}
 
     # --- files ---
     @property
@@ -577,6 +579,21 @@ class ContentService:
         return ContentFrame(conference_id, stage.version, shown.item_id, shown.category, shown.page,
                             shown.pages, self._abs(item.pages[shown.page - 1]), item.page_width,
                             item.page_height, clip)
+
+    def shown_item(self, conference_id: int) -> ContentItem | None:
+        """The library item on the stage of ``conference_id`` (None: nothing shown)."""
+        return self._on_stage.get(conference_id)
+
+    async def allow(self, conference_id: int, site: str, on: bool, *, actor: str, ip: str = "") -> None:
+        """The chair lets a district present (or takes it back); audited."""
+        sites = self.allowed.setdefault(conference_id, set())
+        if on:
+            sites.add(site)
+        else:
+            sites.discard(site)
+        await audit.arecord(self.engine, actor=actor, action="content.district_allow",
+                            target=f"conference:{conference_id}/{site}", ip=ip, detail={"allowed": on})
+        self.events.publish("content.allowed", {"conference_id": conference_id, "sites": sorted(sites)})
 
     def snapshot(self, conference_id: int) -> dict[str, Any]:
         return self.stage(conference_id).snapshot(self.clock())

@@ -24,6 +24,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from hub.media import channel
 from hub.media.compositor import FRAME_STALE_S, Compositor
+from hub.media.content_source import ContentSource
 from hub.media.encoder import (
     VIDEO_CLOCK,
     PackedFrame,
@@ -119,6 +120,8 @@ class MCU:
         self.encoder = SharedVideoEncoder(width, height, fps, kbps)
         self.video = PacketFanout("video", on_join=self.encoder.gate.request)
         self.mixer = AudioMixer()
+        self.content = ContentSource()  # the content tile and a clip's sound (issue 14)
+        self.mixer.sources.append(self.content.audio_chunk)
         self.peers: dict[str, SitePeer] = {}
         self.emit: Emit = emit or (lambda _msg: None)
         self.audible: set[str] = set()
@@ -153,6 +156,7 @@ class MCU:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
         self._render_stop.set()
+        self.content.close()
         if self._render_thread is not None:
             await asyncio.to_thread(self._render_thread.join, 5)
         for site in list(self.peers):
@@ -306,6 +310,7 @@ class MCU:
             # list() copies the dict in one step under the GIL: peers may join meanwhile
             frames = {s: (p.video_seq, p.last_video) for s, p in list(self.peers.items())
                       if p.last_video is not None and now - p.picture_at < FRAME_STALE_S}
+            self.content.add_to(frames, self.compositor.tile_size(channel.CONTENT), self.encoder.gate.request)
             pts = int((now - t0) * VIDEO_CLOCK)
             try:
                 packets = self._compose_encode(frames, pts)

@@ -57,6 +57,9 @@ async def handle(mcu: MCU, op: channel.AnyOp) -> channel.Result:
     if isinstance(op, channel.ContentShow):  # the content tile (issue 14, hub.media.content_source)
         mcu.content.apply(op)
         return channel.Done()
+    if isinstance(op, channel.ContentShow):  # the content tile (issue 14, hub.media.content_source)
+        mcu.content.apply(op)
+        return channel.Done()
     if isinstance(op, channel.StartRecording | channel.StopRecording | channel.RecordingStatus):
         return await recorder.handle(mcu, op)
     raise MediaError(f"unknown op {op.type!r}")

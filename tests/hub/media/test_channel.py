@@ -26,6 +26,9 @@ OPS: list[channel.Op[typing.Any]] = [
     channel.StartRecording(recording_id=3, mp4="/rec/a.mp4", mp3="/rec/a.mp3", min_free_bytes=1 << 30),
     channel.StopRecording(recording_id=3),
     channel.RecordingStatus(),
+    channel.ContentShow(conference_id=1, version=3, image="/content/pages/a/page-0001.png", keyframe=True,
+                        clip=channel.ContentClip(path="/content/originals/b.mp4", duration_s=8.0, position_s=1.5,
+                                                 at=1234.5, playing=True)),
 ]
 RESULTS: list[channel.Result] = [
     channel.Done(),
