@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The composing MCU under a full province: hub media worker + N districts, 720p25 program.
 
-    .venv/bin/python scripts/bench_mcu.py --sites 20 --seconds 60
+    .venv/bin/python scripts/bench_mcu.py --sites 20 --seconds 30
 
 The hub's media worker (hub.media.worker, its own process, as in production)
 composes a 1+N program at 1280×720@25 with the first district holding the
@@ -15,9 +15,20 @@ once more with a plain libx264 context for the hub-vs-encode ratio.
 
 Signalling goes straight from this script to the worker (the control
 channel's two messages per join are not part of the media figures).
+
+One invocation (≈2–3 minutes at the defaults) measures, in order: the main
+window (--seconds, 1+N, all districts: CPU, fps, latency); a window per other
+layout (speaker, 4x5, presentation; --layout-seconds) for latency p95 per
+layout, the barcode read from the holder's tile wherever the layout puts it;
+half the districts leave and a --small-seconds window gives the CPU at N/2,
+hence ``cores_per_site`` = (CPU at N − CPU at N/2) / (N − N/2); then, the hub
+stopped, the floor (issue 17 point 3): decoding every incoming stream once +
+one plain encode of the program + SRTP-protecting the program's packets
+(at the rate the sites counted) once per site.
 The last line is JSON:
-{"sites", "hub_cpu_cores", "encode_cpu_cores", "ratio", "fps_min", "fps_median",
- "latency_p50_ms", "latency_p95_ms", "join_all_s"}
+{"sites", "hub_cpu_cores", "cores_per_site", "floor_cores", "encode_cpu_cores", "ratio", "fps_min",
+ "fps_median", "latency_p50_ms", "latency_p95_ms", "join_all_s", "sites_small", "hub_cpu_cores_small",
+ "latency_p95_ms_by_layout", "fps_min_by_layout"}
 """
 
 from __future__ import annotations
@@ -42,6 +53,7 @@ import numpy as np
 VIDEO_CLOCK = 90_000
 LARGE = (1280, 720, 25)
 THUMB = (320, 180, 15)
+LAYOUT_WINDOWS = ("speaker", "4x5", "presentation")  # besides the main window's 1+N
 STAMP_LOOP = 250  # distinct frame counters in the holder's loop (10 s at 25 fps)
 
 
@@ -102,7 +114,9 @@ async def loadgen(args: argparse.Namespace) -> None:
     print(json.dumps({"log": f"pre-encoded in {time.monotonic() - t0:.1f} s"}), flush=True)
 
     window = {"on": False, "start": 0.0, "stop": 0.0}
+    tile = [0, 0, 960, 540]  # the holder's tile in the program (1280×720 pixels), set per window
     rtp_frames: dict[str, int] = dict.fromkeys(sites, 0)
+    rtp_packets: dict[str, int] = dict.fromkeys(sites, 0)  # program video packets (the floor's SRTP count)
     decoded: dict[str, int] = dict.fromkeys(sites, 0)
     sent_at: dict[int, float] = {}  # holder frame counter → last wall time it was sent
     latencies: list[float] = []
@@ -143,8 +157,9 @@ async def loadgen(args: argparse.Namespace) -> None:
 
     def count_only(site: str, receiver: Any, video: bool) -> None:
         async def handle(packet: Any, arrival_time_ms: int) -> None:
-            if video and packet.marker and window["on"]:
-                rtp_frames[site] += 1
+            if video and window["on"]:
+                rtp_packets[site] += 1
+                rtp_frames[site] += packet.marker
 
         receiver._handle_rtp_packet = handle
 
@@ -158,8 +173,9 @@ async def loadgen(args: argparse.Namespace) -> None:
                 if site == holder:
                     plane = frame.planes[0]
                     y = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: frame.height, : frame.width]
-                    # the holder's large tile: (0,0)-(960,540) of 1280×720
-                    idx = decode_stamp(y[: frame.height * 540 // 720, : frame.width * 960 // 1280])
+                    # the holder's tile (its barcode is the top eighth of its own picture)
+                    tx, ty, tw, th = (v * frame.width // 1280 for v in tile)
+                    idx = decode_stamp(y[ty : ty + th, tx : tx + tw])
                     now = time.time()
                     if idx in sent_at and 0 <= now - sent_at[idx] < 5:
                         latencies.append((now - sent_at[idx]) * 1000)
@@ -199,17 +215,34 @@ async def loadgen(args: argparse.Namespace) -> None:
                 for t in pc.getTransceivers():
                     count_only(a["site"], t.receiver, t.kind == "video")
         elif msg.get("window") == "start":
+            # each window counts afresh (the main window, one per layout, the 10-site one)
+            for counts in (rtp_frames, rtp_packets, decoded):
+                for s in counts:
+                    counts[s] = 0
+            latencies.clear()
+            tile[:] = msg.get("tile", [0, 0, 960, 540])
             window.update(on=True, start=time.monotonic())
         elif msg.get("window") == "stop":
             window.update(on=False, stop=time.monotonic())
             span = window["stop"] - window["start"]
-            fps = {s: (decoded[s] if s in measure else rtp_frames[s]) / span for s in sites}
+            fps = {s: (decoded[s] if s in measure else rtp_frames[s]) / span for s in sites if s in pcs}
+            packets = [rtp_packets[s] / span for s in sites if s in pcs and s not in measure]
             print(json.dumps({"result": {"fps": fps, "latencies_ms": latencies, "span_s": span,
+                                         "video_packets_per_s": max(packets, default=0.0),
                                          "decoded": {s: decoded[s] for s in measure}}}), flush=True)
+        elif "leave" in msg:
+            for site in msg["leave"]:
+                pc = pcs.pop(site, None)
+                if pc is not None:
+                    await pc.close()
+        elif msg.get("encode_bench"):
             for pc in pcs.values():
                 await pc.close()
-        elif msg.get("encode_bench"):
-            print(json.dumps({"encode": encode_bench(kept)}), flush=True)
+            out: dict[str, Any] = dict(encode_bench(kept))
+            if large:
+                # the floor is measured where the holder's 720p loop is: the same streams the hub decodes
+                out["floor"] = floor_bench(thumb, large, opus, kept, int(msg["sites"]))
+            print(json.dumps({"encode": out}), flush=True)
             break
 
 
@@ -244,6 +277,68 @@ def encode_bench(frames: list[np.ndarray], seconds_of_video: float = 10.0) -> di
         plain.encode(frame)
     aiortc_cpu = time.process_time() - t1
     return {"cores": cpu / seconds_of_video, "frames": n, "aiortc_cores": aiortc_cpu / seconds_of_video}
+
+
+def floor_bench(thumb: list[bytes], large: list[bytes], opus: list[bytes], program: list[np.ndarray],
+                sites: int, seconds_of_video: float = 4.0) -> dict[str, float]:
+    """What any MCU must spend for this briefing, in cores (issue 17, point 3).
+
+    Decoding every incoming stream once (sites-1 thumbnails at 15 fps, the
+    holder's 720p25, every site's Opus), one plain encode of the program (the
+    caller's ``encode_bench``), and SRTP-protecting the program's RTP packets
+    (video and the common mix) once per site, with aiortc's negotiated profile.
+    Process CPU per second of media; the hub is stopped while this runs.
+    """
+    import pylibsrtp
+    from aiortc.rtcdtlstransport import SRTP_PROFILES
+    from aiortc.rtp import RtpPacket
+
+    from hub.media.encoder import TIME_BASE, PackedFrame, SharedVideoEncoder
+
+    program = program or [np.zeros((1080, 1280), dtype=np.uint8)]
+
+    def decode_cpu(loop: list[bytes], codec: str, frames: int) -> float:
+        ctx: Any = av.CodecContext.create(codec, "r")
+        t0 = time.process_time()
+        for i in range(frames):
+            list(ctx.decode(av.Packet(loop[i % len(loop)])))
+        return time.process_time() - t0
+
+    # one decoder per stream is the same work as one decoder fed N times as much: time one, scale
+    thumb_s = decode_cpu(thumb, "h264", int(THUMB[2] * seconds_of_video)) / seconds_of_video
+    large_s = decode_cpu(large, "h264", int(LARGE[2] * seconds_of_video)) / seconds_of_video
+    opus_s = decode_cpu(opus, "opus", int(50 * seconds_of_video)) / seconds_of_video
+    decode = thumb_s * (sites - 1) + large_s + opus_s * sites
+
+    # the program's RTP packets for seconds_of_video, as the hub packetises them
+    enc = SharedVideoEncoder(1280, 720, LARGE[2], kbps=2500)
+    rtp: list[bytes] = []
+    for i in range(int(LARGE[2] * seconds_of_video)):
+        frame = av.VideoFrame.from_ndarray(program[i % len(program)], format="yuv420p")
+        frame.pts = i * VIDEO_CLOCK // LARGE[2]
+        frame.time_base = TIME_BASE
+        for packet in enc.ctx.encode(frame):
+            packet.pts, packet.time_base = frame.pts, TIME_BASE
+            for payload in PackedFrame.video(packet).payloads:
+                rtp.append(RtpPacket(payload_type=102, sequence_number=(len(rtp)) & 0xFFFF,
+                                     timestamp=int(frame.pts), ssrc=1234, payload=payload).serialize())
+    for n, payload in enumerate(opus[: int(50 * seconds_of_video)]):
+        rtp.append(RtpPacket(payload_type=111, sequence_number=n, timestamp=n * 960, ssrc=5678,
+                             payload=payload).serialize())
+    profile = SRTP_PROFILES[0]
+    sessions = []
+    for _ in range(sites):
+        policy = pylibsrtp.Policy(key=os.urandom(profile.key_length + profile.salt_length),
+                                  ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND,
+                                  srtp_profile=profile.libsrtp_profile)
+        policy.allow_repeat_tx = True
+        sessions.append(pylibsrtp.Session(policy))
+    t0 = time.process_time()
+    for session in sessions:
+        for data in rtp:
+            session.protect(data)
+    per_packet = (time.process_time() - t0) / max(1, len(rtp) * len(sessions))
+    return {"decode_cores": decode, "srtp_s_per_packet": per_packet}
 
 
 # --- orchestrator -----------------------------------------------------------------------------
@@ -351,27 +446,73 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
 
     await asyncio.sleep(args.warmup)
     hub = psutil.Process(worker.pid)
-    before = (await worker.request(channel.GetStats())).model_dump()
-    cpu0 = sum(hub.cpu_times()[:2])
+
+    async def window(seconds: float, tile: list[int]) -> dict[str, Any]:
+        """One measured window: the hub's CPU, every site's fps, the holder's latencies."""
+        results.clear()
+        before = (await worker.request(channel.GetStats())).model_dump()
+        cpu0 = sum(hub.cpu_times()[:2])
+        for p in procs:
+            p.stdin.write((json.dumps({"window": "start", "tile": tile}) + "\n").encode())
+            await p.stdin.drain()
+        t0 = time.monotonic()
+        samples = []
+        while time.monotonic() - t0 < seconds:
+            await asyncio.sleep(1.0)
+            samples.append(hub.cpu_percent(None) / 100)
+        cpu1 = sum(hub.cpu_times()[:2])
+        span = time.monotonic() - t0
+        after = (await worker.request(channel.GetStats())).model_dump()
+        for p in procs:
+            p.stdin.write(b'{"window": "stop"}\n')
+            await p.stdin.drain()
+        while len(results) < len(procs):
+            await asyncio.sleep(0.05)
+        return {"cores": (cpu1 - cpu0) / span, "span": span, "samples": samples, "before": before,
+                "after": after, "fps": {s: f for r in results for s, f in r["fps"].items()},
+                "lat": [x for r in results for x in r["latencies_ms"]], "results": list(results)}
+
+    def holder_tile(state: dict[str, Any]) -> list[int]:
+        t = next((t for t in state["tiles"] if t.get("site") == holder), None)
+        return [t["x"], t["y"], t["w"], t["h"]] if t else [0, 0, 1280, 720]
+
+    async def scene(layout: str, participants: list[str]) -> list[int]:
+        c = Conference(id=1, title="bench", province=codes[0], participants=participants, layout=layout)
+        c.give_floor(holder, Actor.of_chair("bench"))
+        state = c.render_state(names)
+        await worker.request(channel.Scene.model_validate(state))
+        await asyncio.sleep(1.0)  # the new layout's first frames and keyframe
+        return holder_tile(state)
+
+    main_w = await window(args.seconds, holder_tile(conf.render_state(names)))
+    before, after, span, samples = main_w["before"], main_w["after"], main_w["span"], main_w["samples"]
+    cpu0, cpu1 = 0.0, main_w["cores"] * span
+    # glass-to-glass per layout, same sites, same run (1+N is the main window)
+    layout_p95: dict[str, float] = {"1+N": round(percentile(main_w["lat"], 95), 1)}
+    layout_fps: dict[str, float] = {}
+    for layout in LAYOUT_WINDOWS:
+        w = await window(args.layout_seconds, await scene(layout, codes))
+        layout_p95[layout] = round(percentile(w["lat"], 95), 1)
+        layout_fps[layout] = round(min(w["fps"].values()), 2)
+        print(f"layout {layout}: latency p95 {layout_p95[layout]:.0f} ms ({len(w['lat'])} frames), "
+              f"fps min {layout_fps[layout]:.1f}, hub {w['cores']:.2f} cores")
+    # the cost per added district: the same worker with half the districts, same run
+    half = codes[: max(1, len(codes) // 2)]
+    gone = codes[len(half):]
+    for site in gone:
+        await worker.request(channel.Leave(site=site))
     for p in procs:
-        p.stdin.write(b'{"window": "start"}\n')
+        p.stdin.write((json.dumps({"leave": gone}) + "\n").encode())
         await p.stdin.drain()
-    t0 = time.monotonic()
-    samples = []
-    while time.monotonic() - t0 < args.seconds:
-        await asyncio.sleep(1.0)
-        samples.append(hub.cpu_percent(None) / 100)
-    cpu1 = sum(hub.cpu_times()[:2])
-    span = time.monotonic() - t0
-    after = (await worker.request(channel.GetStats())).model_dump()
-    for p in procs:
-        p.stdin.write(b'{"window": "stop"}\n')
-        await p.stdin.drain()
-    while len(results) < len(procs):
-        await asyncio.sleep(0.05)
+    small_tile = await scene("1+N", half)
+    await asyncio.sleep(args.warmup)
+    small = await window(args.small_seconds, small_tile)
+    slope = (main_w["cores"] - small["cores"]) / max(1, len(codes) - len(half))
+    print(f"{len(half)} districts: hub {small['cores']:.2f} cores, fps min {min(small['fps'].values()):.1f}; "
+          f"{len(codes)} districts: {main_w['cores']:.2f} cores → {slope:.4f} cores per added district")
     await worker.stop()
     for p in procs:
-        p.stdin.write(b'{"encode_bench": true}\n')
+        p.stdin.write((json.dumps({"encode_bench": True, "sites": len(codes)}) + "\n").encode())
         await p.stdin.drain()
     while len(encodes) < len(procs):
         await asyncio.sleep(0.05)
@@ -381,8 +522,8 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
         r.cancel()
 
     hub_cores = (cpu1 - cpu0) / span
-    fps = {s: f for r in results for s, f in r["fps"].items()}
-    lat = [x for r in results for x in r["latencies_ms"]]
+    fps = main_w["fps"]
+    lat = main_w["lat"]
     enc = [e for e in encodes if e["frames"]]
     encode_cores = enc[0]["cores"] if enc else float("nan")
     aiortc_cores = enc[0]["aiortc_cores"] if enc else float("nan")
@@ -408,9 +549,22 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
     print(f"program fps at sites: min {min(fps.values()):.1f}, median {statistics.median(fps.values()):.1f}")
     print(f"glass-to-glass latency ({len(lat)} frames): p50 {percentile(lat, 50):.0f} ms, "
           f"p95 {percentile(lat, 95):.0f} ms")
+    floor = enc[0].get("floor") if enc else None
+    # the program's packet rate as the sites counted it (video) plus the mix's 50 Opus packets/s
+    rate = max((r.get("video_packets_per_s", 0.0) for r in main_w["results"]), default=0.0) + 50
+    srtp_cores = floor["srtp_s_per_packet"] * rate * len(codes) if floor else float("nan")
+    floor_cores = (floor["decode_cores"] + srtp_cores + encode_cores) if floor else float("nan")
+    if floor:
+        print(f"floor (any MCU): decode every stream once {floor['decode_cores']:.3f} + one plain encode "
+              f"{encode_cores:.3f} + SRTP per site {srtp_cores:.3f} "
+              f"({rate:.0f} packets/s × {len(codes)} sites) = {floor_cores:.3f} cores; "
+              f"the hub is {hub_cores / floor_cores:.1f}× the floor")
+    print(f"latency p95 per layout (ms): {layout_p95}")
     return {
         "sites": len(codes),
         "hub_cpu_cores": round(hub_cores, 3),
+        "cores_per_site": round(slope, 4),
+        "floor_cores": round(floor_cores, 3),
         "encode_cpu_cores": round(encode_cores, 3),
         "ratio": round(hub_cores / encode_cores, 2),
         "fps_min": round(min(fps.values()), 2),
@@ -418,15 +572,23 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
         "latency_p50_ms": round(percentile(lat, 50), 1),
         "latency_p95_ms": round(percentile(lat, 95), 1),
         "join_all_s": round(join_all, 2),
+        "sites_small": len(half),
+        "hub_cpu_cores_small": round(small["cores"], 3),
+        "latency_p95_ms_by_layout": layout_p95,
+        "fps_min_by_layout": layout_fps,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sites", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--loadgens", type=int, default=2, help="load-generator processes")
+    parser.add_argument("--layout-seconds", dest="layout_seconds", type=float, default=6.0,
+                        help="window per extra layout (speaker, 4x5, presentation) for latency p95")
+    parser.add_argument("--small-seconds", dest="small_seconds", type=float, default=15.0,
+                        help="window with half the districts (the cost per added district)")
     parser.add_argument("--hub-nice", type=int, default=0,
                         help="niceness for the hub's media worker (e.g. -5; needs root)")
     parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)
