@@ -21,6 +21,7 @@ from hub import (
     linkhealth,
     mail,
     polls,
+    recording,
     reports,
     ui,
     updates,
@@ -54,6 +55,7 @@ FEATURES: list[Callable[[web.Application], None]] = [
     identity.setup,  # who is in each room, roll calls, confidential briefings' join codes (issue 16)
     polls.setup,  # open and secret ballots (issue 16)
     evidence.setup,  # traffic log and the signed evidence package per briefing (issue 16)
+    recording.setup,  # MP4 and MP3 of every briefing, retention, legal hold (issue 14)
 ]
 
 

@@ -250,6 +250,25 @@ class Settings(BaseSettings):
     content_soffice: str = Field(
         "soffice", description="LibreOffice command used headless to turn PPTX, PPT, ODP and DOCX into PDF."
     )
+    # --- recording: MP4 and MP3 of every briefing (issue 14: hub/recording/) -------------
+    recording_dir: Path | None = Field(
+        None, description="Directory for recordings (MP4 and MP3). Empty: <data_dir>/recordings."
+    )
+    recording_auto: bool = Field(
+        True, description="Record every scheduled briefing whose series has recording on (never a confidential one)."
+    )
+    recording_retention_days: int = Field(
+        365, ge=1, description="Days a finished recording is kept; clean-up then deletes it unless it is under legal hold."
+    )
+    recording_min_free_mb: int = Field(
+        2048, ge=0, description="Free space (MiB) the recording disk must keep: below it a recording stops cleanly with an alarm."
+    )
+    recording_check_s: float = Field(
+        1.0, gt=0, le=60, description="How often running recordings are checked (worker alive, disk space, confidential)."
+    )
+    recording_cleanup_interval_s: float = Field(
+        3600.0, gt=0, description="How often clean-up looks for recordings past the retention period."
+    )
     # --- guests and browser districts (issue 15: hub/guests/) ----------------------------
     guests_join_lead_min: int = Field(
         30, ge=0, le=240, description="A guest or district link opens this many minutes before the start (it closes at the end)."

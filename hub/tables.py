@@ -21,3 +21,4 @@ from hub.guests import store as guests  # noqa: F401  (guests, issue 15)
 from hub.identity import store as identity  # noqa: F401  (identity, polls, evidence: issue 16)
 from hub.polls import store as polls  # noqa: F401
 from hub.evidence import store as evidence  # noqa: F401
+from hub.recording import store as recording  # noqa: F401  (recordings, issue 14)

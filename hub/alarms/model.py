@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-AlarmKind = Literal["offline", "red", "not_ready"]
+AlarmKind = Literal["offline", "red", "not_ready", "recording_disk_full"]
 Severity = Literal["warning", "critical"]
 
 _TEXT: dict[str, tuple[str, str]] = {
@@ -18,6 +18,9 @@ _TEXT: dict[str, tuple[str, str]] = {
     "red": ("ลิงก์อำเภอ{name_th} อยู่ในสถานะแดง", "{name_en} district link is red"),
     # Online but failed its T−15 self-test (camera, microphone, link...): someone must call.
     "not_ready": ("อำเภอ{name_th} ไม่พร้อมประชุม", "{name_en} district is not ready for the briefing"),
+    # Raised on the province's site by hub/recording (issue 14): the files so far stay valid.
+    "recording_disk_full": ("ดิสก์ของศูนย์ใกล้เต็ม หยุดบันทึกการประชุมแล้ว ({name_th})",
+                            "hub disk nearly full: the recording was stopped ({name_en})"),
 }
 _BRIEFING = (" — ก่อนการประชุมเวลา {time_th} น.", " — before the briefing at {time_en}")
 

@@ -35,6 +35,7 @@ class BriefingSeries(SQLModel, table=True):
     sequence: int = 0  # iCalendar SEQUENCE: raised on every change sent to attendees
     state: str = Field(default="active", max_length=16)  # active | cancelled
     invited: bool = False  # invitations went out: changes send updates
+    record: bool = True  # the recording room records this series' briefings (issue 14; never a confidential one)
     created_by: str = Field(default="", max_length=100)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

@@ -45,6 +45,7 @@ from hub.identity.model import is_guest
 from hub.identity.service import IdentityService
 from hub.models import utcnow
 from hub.polls.service import PollService
+from hub.recording import store as recording_store
 
 MANIFEST = "manifest.json"
 SIGNATURE = "signature.ed25519"
@@ -119,6 +120,7 @@ class EvidenceService:
         with session_scope(self.engine) as s:
             names = identity_store.site_names(s, list(roster.sites))
             traffic = store.traffic(s, conference_id)
+            recordings = recording_store.evidence_entries(s, conference_id)  # file, SHA-256, duration (issue 14)
         people = self.identity.identities(conference_id)
         # Sites' join/leave intervals as the attendance room recorded them; the traffic
         # log adds what it alone knows (address, client, NTP state, media quality).
@@ -205,7 +207,7 @@ class EvidenceService:
             "floor": floor,
             "speaking_seconds": speaking,
             "polls": polls,
-            "recordings": [],  # filled by the recording room: {name, sha256, duration_s}
+            "recordings": recordings,
             "audit": {
                 "events": [{"seq": r.seq, "hash": r.hash, **{k: r.fields[k] for k in
                             ("at", "actor", "action", "target", "ok", "detail")}} for r in events],

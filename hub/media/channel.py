@@ -92,6 +92,7 @@ class RecordingInfo(Result):
     audio_s: float = 0.0
     duration_s: float = 0.0
     dropped: int = 0
+    silence_s: float = 0.0  # audio filled in where the mixer's clock fell behind
     mp4: str = ""
     mp3: str = ""
 

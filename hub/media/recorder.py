@@ -31,15 +31,14 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import av
 import numpy as np
 
 from hub.media import channel
-
-if TYPE_CHECKING:
-    from hub.media.mcu import MCU
+from hub.media.encoder import SharedVideoEncoder
+from hub.media.mixer import AudioMixer
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +49,8 @@ MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
 FRAGMENT_US = 1_000_000  # a fragment at least every second: what a crash can lose
 DISK_CHECK_S = 1.0
 MAX_QUEUE = 2000  # ~40 s of audio chunks plus frames: a stuck disk must not grow the worker without bound
-START_CODE = b"\x00\x00\x00\x01"
+GAP_CHUNK = 960  # 20 ms
+MAX_GAP_S = 10  # a longer hole is not filled in one go (the next chunks catch up)
 
 
 def annexb_nals(data: bytes) -> list[bytes]:
@@ -79,6 +79,13 @@ class _Video:
     data: bytes
     pts: int
     key: bool
+    at: float  # time.monotonic() when encoded
+
+
+@dataclass
+class _Audio:
+    samples: np.ndarray
+    at: float  # time.monotonic() when mixed
 
 
 class ProgramRecorder:
@@ -89,7 +96,7 @@ class ProgramRecorder:
         self.mp4_path, self.mp3_path = mp4, mp3
         self.fps = fps
         self.min_free_bytes = min_free_bytes
-        self._queue: queue.Queue[_Video | np.ndarray | None] = queue.Queue(MAX_QUEUE)
+        self._queue: queue.Queue[_Video | _Audio | None] = queue.Queue(MAX_QUEUE)
         self._thread = threading.Thread(target=self._run, name=f"recorder-{recording_id}", daemon=True)
         self.active = False
         self.reason = ""  # why it stopped: stopped | disk_full | write_error | overflow
@@ -98,6 +105,8 @@ class ProgramRecorder:
         self.audio_samples = 0
         self.dropped = 0
         self._first_pts: int | None = None
+        self._first_at = 0.0
+        self.silence_samples = 0  # filled where the mixer's 20 ms clock fell behind
         self._last_pts = 0
         self._mp4: Any = None
         self._mp3: Any = None
@@ -111,13 +120,13 @@ class ProgramRecorder:
         if not self.active:
             return
         # bytes(): the senders keep the same av.Packet; the muxer must not touch it.
-        self._put(_Video(bytes(packet), int(packet.pts or 0), bool(packet.is_keyframe)))
+        self._put(_Video(bytes(packet), int(packet.pts or 0), bool(packet.is_keyframe), time.monotonic()))
 
     def audio(self, mono: np.ndarray) -> None:
         if self.active:
-            self._put(mono.copy())
+            self._put(_Audio(mono.copy(), time.monotonic()))
 
-    def _put(self, item: _Video | np.ndarray) -> None:
+    def _put(self, item: _Video | _Audio) -> None:
         try:
             self._queue.put_nowait(item)
         except queue.Full:
@@ -151,6 +160,7 @@ class ProgramRecorder:
                 "error": self.error, "started": self._first_pts is not None,
                 "video_packets": self.video_packets, "audio_s": round(self.audio_samples / RATE, 3),
                 "duration_s": self.duration_s, "dropped": self.dropped,
+                "silence_s": round(self.silence_samples / RATE, 3),
                 "mp4": str(self.mp4_path), "mp3": str(self.mp3_path)}
 
     # --- the writer thread -------------------------------------------------------------------------
@@ -170,6 +180,7 @@ class ProgramRecorder:
         self._lame = self._mp3.add_stream("libmp3lame", rate=RATE, layout="mono")
         self._lame.bit_rate = 64_000
         self._first_pts = first.pts
+        self._first_at = first.at
 
     def _write_video(self, v: _Video) -> None:
         if self._first_pts is None:
@@ -187,10 +198,21 @@ class ProgramRecorder:
         self._last_pts = pts + self._first_pts
         self.video_packets += 1
 
-    def _write_audio(self, mono: np.ndarray) -> None:
+    def _write_audio(self, chunk: _Audio) -> None:
         if self._first_pts is None:
             return  # audio starts with the first picture
-        pcm = np.clip(mono, -32768, 32767).astype(np.int16).reshape(1, -1)
+        # The picture's clock is the wall clock; the mixer's 20 ms ticks are dropped when the
+        # worker's event loop falls behind (a loaded host). Those gaps become silence here,
+        # so the sound stays in step with the picture instead of drifting earlier.
+        behind = int((chunk.at - self._first_at) * RATE) - self.audio_samples
+        if behind > 2 * GAP_CHUNK:
+            gap = min(behind, MAX_GAP_S * RATE)
+            self.silence_samples += gap
+            for start in range(0, gap, GAP_CHUNK):
+                self._encode_pcm(np.zeros((1, min(GAP_CHUNK, gap - start)), np.int16))
+        self._encode_pcm(np.clip(chunk.samples, -32768, 32767).astype(np.int16).reshape(1, -1))
+
+    def _encode_pcm(self, pcm: np.ndarray) -> None:
         for stream, container in ((self._aac, self._mp4), (self._lame, self._mp3)):
             frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
             frame.sample_rate = RATE
@@ -250,6 +272,17 @@ class ProgramRecorder:
         finally:
             self._close()
             self._done.set()
+
+
+class MCU(Protocol):
+    """What the recording ops need of hub.media.mcu.MCU (which imports this module)."""
+
+    fps: int
+    recorder: ProgramRecorder | None
+    encoder: SharedVideoEncoder
+    mixer: AudioMixer
+
+    def request_keyframe(self) -> None: ...
 
 
 def _info(rec: ProgramRecorder | None) -> channel.RecordingInfo:
