@@ -75,6 +75,29 @@ class LiveConference:
     media_ready: asyncio.Event = field(default_factory=asyncio.Event)
 
 
+# --- join hooks (issue 16): other rooms gate a district's join and hear every join and leave ---------
+
+
+@dataclass(frozen=True)
+class SiteConnection:
+    """A district's media came up (``joined``) or went (``left``), on the hub's clock."""
+
+    event: str  # joined | left
+    conference_id: int
+    site: str
+    at: datetime
+    source_addr: str = ""
+    client: str = ""  # "salaklang-agent <version>"
+    reason: str = ""  # why it left (hub.attendance.model.Closed)
+    quality: dict[str, Any] = field(default_factory=dict)  # the media-quality summary at leave
+
+
+# A gate answers None (let the district in) or the refusal the agent is sent (the identity room:
+# a confidential briefing without its second factor); listeners hear every join and leave.
+JoinGate = Callable[[int, str], Awaitable[p.JoinRefused | None]]
+ConnectionListener = Callable[[SiteConnection], Awaitable[None]]
+
+
 def _iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat() if ts is not None else None
 
@@ -121,6 +144,8 @@ class ConferenceManager:
         self._spare: MediaWorker | None = None  # a warm worker for the next conference
         # issue 14: the content room sends the content tile to every worker that starts (or restarts)
         self.media_listeners: list[Callable[[int], Awaitable[None]]] = []
+        self.join_gates: list[JoinGate] = []  # issue 16: the identity room's second-factor check
+        self.connection_listeners: list[ConnectionListener] = []  # issue 16: the evidence room's traffic log
 
     # --- lifetime --------------------------------------------------------------------------
     async def startup(self) -> None:
@@ -158,6 +183,9 @@ class ConferenceManager:
         """Stop media but leave conferences live in the database: a restart resumes them."""
         self._closing = True
         await asyncio.to_thread(self._close_all_attendance)  # the sites drop with the hub
+        for live in self.live.values():
+            for code in live.conf.participants:
+                await self._tell(SiteConnection("left", live.conf.id, code, utcnow(), reason=Closed.HUB_RESTART.value))
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -219,6 +247,8 @@ class ConferenceManager:
             self._media(live, code).set("out", self.clock(), reason.value)
         when = datetime.fromtimestamp(at, UTC) if at is not None else utcnow()
         live.presence.setdefault(code, {})["left_at"] = when.isoformat()
+        await self._tell(SiteConnection("left", live.conf.id, code, when, reason=reason.value,
+                                        quality=await self._quality(live, code)))
         if await self._attendance(live, code, reason, when):
             await audit.arecord(self.engine, actor=actor, action="conference.left",
                                 target=f"conference:{live.conf.id}/{code}",
@@ -375,7 +405,11 @@ class ConferenceManager:
 
     async def end(self, conference_id: int, actor: str, ip: str = "") -> None:
         live = self.get(conference_id)
+        quality = {code: await self._quality(live, code) for code in live.conf.participants}
         await self.change(conference_id, lambda c: c.end(actor), ip)
+        for code in live.conf.participants:
+            await self._tell(SiteConnection("left", conference_id, code, utcnow(), reason=Closed.ENDED.value,
+                                            quality=quality[code]))
         self.live.pop(conference_id, None)
         for task in live.joins.values():
             task.cancel()
@@ -679,6 +713,8 @@ class ConferenceManager:
                 return
             error = ""
             refused = False
+            if await self._gate(live, code) is not None:
+                return  # refused (the agent was told why); admit() joins it once the condition is met
             try:
                 await signalling.negotiate(self.registry, code, conf, live.names.get(code, code), profile, worker,
                                            self.settings.conference_join_timeout_s)
@@ -711,6 +747,9 @@ class ConferenceManager:
         entry.pop("error", None)
         entry.setdefault("joined_at", utcnow().isoformat())
         entry.pop("left_at", None)
+        conn = self.registry.connections.get(code)
+        await self._tell(SiteConnection("joined", conf.id, code, utcnow(), source_addr=conn.remote if conn else "",
+                                        client=f"salaklang-agent {conn.version}" if conn else ""))
         if m.state == "out":
             m.set("connecting", self.clock())
         m.answers += 1
@@ -724,6 +763,59 @@ class ConferenceManager:
             await asyncio.to_thread(self._write, live, [], "")
         self.events.publish("conference", {"id": conf.id, "site": code, "joined": True,
                                            "conference": self.summary(live)})
+
+    # --- join hooks (issue 16) ---------------------------------------------------------------------------------
+    async def _gate(self, live: LiveConference, code: str) -> p.JoinRefused | None:
+        """Ask every gate; a refusal is audited, shown on the conference page and sent to the agent."""
+        for gate in self.join_gates:
+            refusal = await gate(live.conf.id, code)
+            if refusal is None:
+                continue
+            error = f"{refusal.message_th} / {refusal.message_en}"
+            live.presence.setdefault(code, {})["error"] = error
+            await audit.arecord(self.engine, actor="system", action="conference.join",
+                                target=f"conference:{live.conf.id}/{code}", ok=False,
+                                detail={"error": error, "reason": refusal.reason})
+            self.events.publish("conference", {"id": live.conf.id, "site": code, "error": error,
+                                               "conference": self.summary(live)})
+            await signalling.send_quiet(self.registry, code, refusal)
+            return refusal
+        return None
+
+    def admit(self, conference_id: int, code: str) -> None:
+        """A gate's condition is now met (the clerk gave the code): join the district now."""
+        live = self.live.get(conference_id)
+        if live is not None and code in live.conf.participants and self.registry.is_online(code):
+            self._join_soon(live, code, "second factor given")
+
+    async def _tell(self, conn: SiteConnection) -> None:
+        for listener in self.connection_listeners:
+            try:
+                await listener(conn)
+            except Exception:  # the traffic log must never stop a join or a leave
+                log.exception("connection listener failed for %s", conn.site)
+
+    async def _quality(self, live: LiveConference, code: str) -> dict[str, Any]:
+        """The media-quality summary at leave: the worker's receive figures and the agent's link report."""
+        out: dict[str, Any] = {}
+        site = self.registry.live.get(code)
+        if site is not None:
+            if site.control_rtt_ms is not None:
+                out["control_rtt_ms"] = round(site.control_rtt_ms, 1)
+            for key in ("rtt_ms_median", "jitter_ms", "loss_pct"):
+                if site.link and site.link.get(key) is not None:
+                    out[key] = site.link[key]
+        if live.worker is not None and live.worker.running:
+            try:
+                stats = await asyncio.wait_for(live.worker.request(channel.GetStats()), 2.0)
+            except (MediaWorkerError, TimeoutError):
+                return out
+            figures = stats.sites.get(code)
+            if figures is not None:
+                out.update(frames_in=figures.frames_in, audio_in=figures.audio_in,
+                           max_gap_s=round(figures.max_gap_s, 3), audio_missing=figures.audio_missing,
+                           video_skips=figures.video_skips, nacked=dict(figures.nacked))
+        return out
 
     # --- media worker ---------------------------------------------------------------------------------------
     async def _start_media(self, live: LiveConference) -> None:

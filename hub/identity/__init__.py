@@ -13,8 +13,11 @@ import asyncio
 
 from aiohttp import web
 
+from hub.conferences.keys import CONFERENCES
+from hub.control.registry import REGISTRY
+from hub.identity.agents import IdentityAgents
 from hub.identity.http import add_routes
-from hub.identity.keys import IDENTITY
+from hub.identity.keys import IDENTITY, IDENTITY_AGENTS
 from hub.identity.service import IdentityService
 from hub.keys import ENGINE, SETTINGS
 from hub.mail.keys import OUTBOX
@@ -38,9 +41,17 @@ async def _wake_outbox_on_mail(app: web.Application) -> None:
     app[IDENTITY].on_mail = wake
 
 
+async def _install_agents(app: web.Application) -> None:
+    """The join gate and the clerk's reports; on_startup runs after the conference manager exists."""
+    agents = IdentityAgents(app[IDENTITY], app[REGISTRY], app[CONFERENCES])
+    agents.install()
+    app[IDENTITY_AGENTS] = agents
+
+
 def setup(app: web.Application) -> None:
     s = app[SETTINGS]
     app[IDENTITY] = IdentityService(app[ENGINE], code_ttl_s=s.identity_join_code_ttl_s,
                                     code_attempts=s.identity_join_code_attempts)
     app.on_startup.append(_wake_outbox_on_mail)
+    app.on_startup.append(_install_agents)
     add_routes(app)

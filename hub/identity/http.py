@@ -19,7 +19,7 @@ from sqlmodel import col, select
 
 from hub.control.store import Agent
 from hub.db import session_scope
-from hub.identity.keys import IDENTITY
+from hub.identity.keys import IDENTITY, IDENTITY_AGENTS
 from hub.identity.model import IdentityRefused, Person, Refusal, RollCallState
 from hub.identity.store import IdentityRecord
 from hub.keys import ENGINE
@@ -180,8 +180,10 @@ async def add_guest(request: web.Request) -> web.Response:
 async def start_roll_call(request: web.Request) -> web.Response:
     principal = await require_role(request, "operator")
     body = await read_json(request, RollCallBody)
-    state = await _run(request.app[IDENTITY].start_roll_call, conference_id(request), body.seconds,
+    cid = conference_id(request)
+    state = await _run(request.app[IDENTITY].start_roll_call, cid, body.seconds,
                        actor=principal.actor, ip=client_ip(request))
+    await request.app[IDENTITY_AGENTS].push_roll_call(cid, state)  # every site's window asks its clerk
     return web.json_response(roll_call_json(state), status=201)
 
 

@@ -129,7 +129,7 @@ class RollCall:
         missing = [p for p in self.expected if p not in self.answers]
         remaining = max(0.0, (self.deadline - now).total_seconds())
         return RollCallState(self.id, self.is_open(now), remaining, answered, missing,
-                             {p: self.answers[p] for p in answered})
+                             {p: self.answers[p] for p in answered}, self.deadline)
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,7 @@ class RollCallState:
     answered: list[str]
     missing: list[str]
     answered_at: dict[str, datetime]
+    deadline: datetime | None = None
 
 
 # --- one-time join codes (second factor) ------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -62,6 +62,9 @@ class PollService:
         self.identity = identity
         self.events = events
         self.clock = clock
+        # Told (conference, poll, "created" | "voted" | "closed") after each change: the agents'
+        # windows (hub.polls.agents) and the program's results card.
+        self.listeners: list[Callable[[int, int, str], Awaitable[None]]] = []
 
     def _roster(self, conference_id: int) -> set[str]:
         try:
@@ -174,20 +177,25 @@ class PollService:
     async def acreate(self, conference_id: int, spec: PollSpec, *, actor: str, ip: str = "",
                       district: str | None = None) -> Poll:
         poll = await asyncio.to_thread(self.create, conference_id, spec, actor=actor, ip=ip, district=district)
-        await self._publish(conference_id, poll.id)
+        await self._publish(conference_id, poll.id, "created")
         return poll
 
     async def aclose(self, conference_id: int, poll_id: int, *, actor: str, ip: str = "") -> Poll:
         poll = await asyncio.to_thread(self.close, conference_id, poll_id, actor=actor, ip=ip)
-        await self._publish(conference_id, poll_id)
+        await self._publish(conference_id, poll_id, "closed")
         return poll
 
     async def avote(self, conference_id: int, poll_id: int, voter: Voter, option: int, *, actor: str,
                     ip: str = "") -> None:
         await asyncio.to_thread(self.vote, conference_id, poll_id, voter, option, actor=actor, ip=ip)
-        await self._publish(conference_id, poll_id)
+        await self._publish(conference_id, poll_id, "voted")
 
-    async def _publish(self, conference_id: int, poll_id: int) -> None:
+    async def _publish(self, conference_id: int, poll_id: int, change: str) -> None:
+        for listener in list(self.listeners):
+            try:
+                await listener(conference_id, poll_id, change)
+            except Exception:  # a site that cannot be told must not undo the vote
+                log.exception("poll listener failed")
         # EventBus queues belong to the loop: publish here, never from the worker thread.
         if self.events is None:
             return

@@ -35,6 +35,7 @@ from typing import Any, Literal
 import site_agent
 from site_agent import logs
 from site_agent import protocol as p
+from site_agent.clerk.meeting import ClerkMeeting
 from site_agent.clerk.selftest import (
     CheckResult,
     Confirm,
@@ -111,6 +112,7 @@ class ClerkAgent:
         client.add_command_handler(p.Reminder, self._cmd_reminder)
         client.add_command_handler(p.UpdateCheck, self._cmd_update_check)
         client.add_command_handler(p.SendLogs, self._cmd_send_logs)
+        self.meeting = ClerkMeeting(client)  # identity, roll call, votes, the confidential join (issue 16)
         client.add_start_task(self._connected_loop)
 
     # --- state ----------------------------------------------------------------------

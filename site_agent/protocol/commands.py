@@ -340,9 +340,86 @@ class ConfigureLinkHealth(HubCommand[LinkHealthConfigured]):
     thresholds: LinkThresholds | None = None
 
 
+# --- the meeting: identities, roll calls, polls, the confidential join (issue 16) ----------------
+
+
+class PersonWire(Message):
+    """One person the clerk says is in the district's room."""
+
+    name: str = Field(min_length=1, max_length=200)
+    position: str = Field(default="", max_length=200)
+
+
+class IdentityPrompt(HubCommand[Done]):
+    """The district joined: the clerk confirms who is in the room (``people``: what is on record)."""
+
+    type: Literal["identity.prompt"] = "identity.prompt"
+    conference_id: int
+    title: str = Field(default="", max_length=200)
+    people: list[PersonWire] = Field(default_factory=list, max_length=30)
+
+
+class RollCallStart(HubCommand[Done]):
+    """The chair started a roll call: the clerk confirms the site is present before ``deadline``."""
+
+    type: Literal["rollcall.start"] = "rollcall.start"
+    conference_id: int
+    roll_call_id: int
+    deadline: float  # epoch seconds, the hub's clock
+    seconds: float = Field(gt=0, le=3600)
+
+
+class PollOpen(HubCommand[Done]):
+    """A poll the district can vote in (``people``: who may vote, for a per-person poll)."""
+
+    type: Literal["poll.open"] = "poll.open"
+    conference_id: int
+    poll_id: int
+    question: str = Field(min_length=1, max_length=500)
+    options: list[str] = Field(min_length=2, max_length=10)
+    ballot: Literal["open", "secret"] = "open"
+    unit: Literal["site", "person"] = "site"
+    closes_at: float | None = None  # epoch seconds; None: the chair closes it
+    people: list[str] = Field(default_factory=list, max_length=30)
+
+
+class PollClosed(HubCommand[Done]):
+    """A poll closed: its tally (the same for every site, so a secret ballot reveals nothing more)."""
+
+    type: Literal["poll.closed"] = "poll.closed"
+    conference_id: int
+    poll_id: int
+    counts: list[int] = Field(default_factory=list, max_length=10)
+
+
+class MeetingAnswer(HubCommand[Done]):
+    """The hub's answer to each of the clerk's meeting actions (identity, roll call, vote, join code)."""
+
+    type: Literal["meeting.answer"] = "meeting.answer"
+    conference_id: int | None
+    action: Literal["identity", "rollcall", "vote", "joincode"]
+    ok: bool
+    reason: str = Field(default="", max_length=64)  # the refusal's code (hub.identity / hub.polls)
+    message_th: str = Field(default="", max_length=500)
+    message_en: str = Field(default="", max_length=500)
+    ref: int | None = None  # the roll call or poll it answers
+
+
+class JoinRefused(HubCommand[Done]):
+    """The hub did not let the district into the briefing (a confidential one wants the e-mailed code)."""
+
+    type: Literal["join.refused"] = "join.refused"
+    conference_id: int
+    reason: str = Field(max_length=64)
+    message_th: str = Field(max_length=500)
+    message_en: str = Field(max_length=500)
+    second_factor: bool = False  # the clerk can ask for a code and type it
+
+
 AnyCommand = Annotated[
     Ping | GetStatus | JoinConference | MediaAnswer | SendProfile | LeaveConference | MediaStatus
-    | ConferenceState | ClerkState | Reminder | SelfTest | UpdateCheck | ConfigureLinkHealth | SendLogs,
+    | ConferenceState | ClerkState | Reminder | SelfTest | UpdateCheck | ConfigureLinkHealth | SendLogs
+    | IdentityPrompt | RollCallStart | PollOpen | PollClosed | MeetingAnswer | JoinRefused,
     Field(discriminator="type"),
 ]
 COMMAND_TYPES = types_of(AnyCommand)

@@ -140,9 +140,52 @@ class FloorRequest(Message):
     conference_id: int | None = None
 
 
+# --- the meeting (issue 16): the clerk's answers from the agent's window --------------------------
+
+
+class PersonReport(Message):
+    name: str = Field(min_length=1, max_length=200)
+    position: str = Field(default="", max_length=200)
+
+
+class IdentityReport(Message):
+    """Who is in the district's room (several people); the hub answers with ``meeting.answer``."""
+
+    type: Literal["identity"] = "identity"
+    conference_id: int
+    people: list[PersonReport] = Field(min_length=1, max_length=30)
+
+
+class RollCallReply(Message):
+    """The clerk confirms the site is present in a running roll call."""
+
+    type: Literal["rollcall.answer"] = "rollcall.answer"
+    conference_id: int
+    roll_call_id: int
+
+
+class VoteReport(Message):
+    """One vote: the site's, or ``person``'s (a per-person poll). Answered with ``meeting.answer``."""
+
+    type: Literal["vote"] = "vote"
+    conference_id: int
+    poll_id: int
+    option: int = Field(ge=0, le=100)
+    person: str | None = Field(default=None, max_length=200)
+
+
+class JoinCodeReport(Message):
+    """A confidential briefing's second factor: ask for the e-mailed code, or give it."""
+
+    type: Literal["joincode"] = "joincode"
+    conference_id: int
+    action: Literal["request", "verify"]
+    code: str = Field(default="", max_length=16)
+
+
 AgentMessage = Annotated[
     Hello | Heartbeat | Status | LinkReport | SnmpReport | SelfTestReport | ClerkRequest | MediaHealth
-    | FloorRequest | Ack | Error,
+    | FloorRequest | IdentityReport | RollCallReply | VoteReport | JoinCodeReport | Ack | Error,
     Field(discriminator="type"),
 ]
 AGENT_MESSAGE_TYPES = types_of(AgentMessage)

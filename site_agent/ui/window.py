@@ -31,6 +31,7 @@ from site_agent.clerk.state import BANGKOK, COLOUR_RGB, Notice, UiState, colour,
 from site_agent.config import AgentConfig
 from site_agent.enrol import EnrolFailed, enrol
 from site_agent.settings import load_agent_settings
+from site_agent.ui.meeting_panel import MeetingPanel
 from site_agent.ui.menu import Activator, MenuEntry, menu_entries
 
 # Fonts that carry Thai: Windows ships Leelawadee UI / Tahoma, Debian fonts-thai-tlwg ships Garuda/Loma.
@@ -131,6 +132,8 @@ class ClerkWindow:
         self.lines.pack(fill="both", expand=True, pady=(6, 0))
         self.message = tk.Label(r, font=self.font, anchor="w", justify="left", wraplength=880, fg="#0b3d91")
         self.message.pack(fill="x", pady=(6, 0))
+        # Issue 16: who is in the room, the roll call, votes, the confidential join code.
+        self.meeting = MeetingPanel(self, r, self.clerk.meeting, lambda: self.clerk.lang)
 
     # --- thread-safe plumbing -----------------------------------------------------------------
     def post(self, fn: Callable[[], object]) -> None:
@@ -156,7 +159,8 @@ class ClerkWindow:
 
     def _write_ui_map(self, path: Path) -> None:
         self.root.update_idletasks()
-        widgets: dict[str, tk.Widget] = {**self.buttons, "tone_yes": self.tone_yes, "tone_no": self.tone_no}
+        widgets: dict[str, tk.Widget] = {**self.buttons, "tone_yes": self.tone_yes, "tone_no": self.tone_no,
+                                         **self.meeting.widgets()}
         write_ui_map(path, {k: widget_rect(w) for k, w in widgets.items()})
         self.root.after(300, self._write_ui_map, path)
 

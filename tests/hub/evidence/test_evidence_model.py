@@ -4,6 +4,7 @@ totals, the field digests verify relies on; and the traffic log's connection row
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -46,7 +47,7 @@ def test_overlapping_intervals_count_once() -> None:
 
 
 def test_changed_fields_names_the_most_specific_path() -> None:
-    doc = {"meeting": {"title": "ก"}, "polls": [{"id": 3, "counts": [1, 2], "question": "q"}],
+    doc: dict[str, Any] = {"meeting": {"title": "ก"}, "polls": [{"id": 3, "counts": [1, 2], "question": "q"}],
            "audit": {"events": [{"seq": 9, "actor": "a"}]}}
     before = field_digests(doc)
     doc["polls"][0]["counts"] = [2, 1]

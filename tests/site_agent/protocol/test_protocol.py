@@ -42,6 +42,16 @@ COMMAND_SAMPLES: list[p.HubCommand[typing.Any]] = [
     p.SendLogs(),
     p.ConfigureLinkHealth(echo_port=9999, probes_per_step=20, step_s=60, tmax_ms=1000, snmp_interval_s=60,
                           snmp=ROUTER, thresholds=THRESHOLDS),
+    # the meeting (issue 16)
+    p.IdentityPrompt(conference_id=7, title="ประชุม", people=[p.PersonWire(name="นายสมชาย ใจดี", position="นายอำเภอ")]),
+    p.RollCallStart(conference_id=7, roll_call_id=2, deadline=NOW + 60, seconds=60),
+    p.PollOpen(conference_id=7, poll_id=3, question="เห็นชอบหรือไม่", options=["เห็นชอบ", "ไม่เห็นชอบ"],
+               ballot="secret", unit="person", closes_at=NOW + 300, people=["นายสมชาย ใจดี"]),
+    p.PollClosed(conference_id=7, poll_id=3, counts=[3, 1]),
+    p.MeetingAnswer(conference_id=7, action="vote", ok=False, reason="double_vote", message_th="ลงมติไปแล้ว",
+                    message_en="already voted", ref=3),
+    p.JoinRefused(conference_id=7, reason="second_factor_required", message_th="ต้องยืนยันรหัส",
+                  message_en="needs the code", second_factor=True),
 ]
 REPLY_SAMPLES: list[p.Reply] = [
     p.Done(),
@@ -72,6 +82,11 @@ AGENT_SAMPLES: list[BaseModel] = [
     p.ClerkRequest(action="join", sent_at=NOW),
     p.MediaHealth(conference_id=7, state="stalled", stalled_s=2.4, video_frames=310),
     p.FloorRequest(action="request", priority=3, conference_id=4),
+    p.IdentityReport(conference_id=7, people=[p.PersonReport(name="นายสมชาย ใจดี", position="นายอำเภอ"),
+                                              p.PersonReport(name="นางสาวมาลี ศรีสุข")]),
+    p.RollCallReply(conference_id=7, roll_call_id=2),
+    p.VoteReport(conference_id=7, poll_id=3, option=1, person="นายสมชาย ใจดี"),
+    p.JoinCodeReport(conference_id=7, action="verify", code="123456"),
     *[p.Ack(id=f"a{i}", result=reply) for i, reply in enumerate(REPLY_SAMPLES)],
     p.Ack(id="refused", ok=False, detail="no camera"),
 ]
