@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -28,7 +29,14 @@ import aiohttp
 import sqlalchemy as sa
 
 from hub.alarms import store
-from hub.alarms.model import alarm_mail, messages, recipients, severity_for
+from hub.alarms.model import (
+    alarm_mail,
+    figures_text,
+    link_figures,
+    messages,
+    recipients,
+    severity_for,
+)
 from hub.db import session_scope
 from hub.mail.store import enqueue
 from hub.models import utcnow
@@ -41,6 +49,10 @@ log = logging.getLogger("hub.alarms.service")
 STARTUP_RECONNECT_S = 35.0
 
 BriefingLookup = Callable[[str, datetime], "datetime | Awaitable[datetime | None] | None"]
+# A district's live link view (hub.linkhealth LiveLink.as_dict) by site code.
+LinkView = Callable[[str], dict[str, Any]]
+# The conference room's "alert" event for a district whose media reconnects too often.
+FLAPPING = "media_flapping"
 
 
 class Alarms:
@@ -51,15 +63,18 @@ class Alarms:
         publish: Callable[[str, dict[str, Any]], None],
         wake_mail: Callable[[], None],
         is_online: Callable[[str], bool],
+        link_view: LinkView | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
         self.publish = publish
         self.wake_mail = wake_mail
         self.is_online = is_online
+        self.link_view = link_view
         self._lookup: BriefingLookup | None = None
         self._deliveries: set[asyncio.Task[None]] = set()
         self._offline_after_grace: dict[str, asyncio.Task[None]] = {}
+        self._flapping_clear: dict[str, asyncio.Task[None]] = {}
 
     def set_briefing_lookup(self, fn: BriefingLookup | None) -> None:
         """``fn(site_code, now_utc)`` → start of that site's next briefing (aware UTC) or None.
@@ -80,8 +95,13 @@ class Alarms:
             return None
         return result if isinstance(result, datetime) else None
 
-    async def raise_alarm(self, code: str, kind: str, detail: dict[str, Any] | None = None) -> dict[str, Any] | None:
-        """Open an alarm unless one of this kind is already open for the site."""
+    async def raise_alarm(self, code: str, kind: str, detail: dict[str, Any] | None = None,
+                          fields: dict[str, Any] | None = None,
+                          suffix: tuple[str, str] | None = None) -> dict[str, Any] | None:
+        """Open an alarm unless one of this kind is already open for the site.
+
+        ``fields`` fill the kind's placeholders; ``suffix`` (Thai, English) is appended to
+        the texts (a flapping district's link figures)."""
         now = utcnow()
         briefing_at = await self._next_briefing(code, now)
         s = self.settings
@@ -94,7 +114,9 @@ class Alarms:
                 if site is None or site.id is None or store.open_alarm(session, site.id, kind) is not None:
                     return None
                 msg_th, msg_en = messages(kind, name_th=site.name_th, name_en=site.name_en, severity=severity,
-                                          briefing_at=briefing_at, tz=s.timezone)
+                                          briefing_at=briefing_at, tz=s.timezone, fields=fields)
+                if suffix:
+                    msg_th, msg_en = f"{msg_th} — {suffix[0]}"[:500], f"{msg_en} — {suffix[1]}"[:500]
                 row = store.Alarm(
                     site_id=site.id, kind=kind, severity=severity, raised_at=now,
                     briefing_at=briefing_at, message_th=msg_th, message_en=msg_en, detail=detail or {},
@@ -190,6 +212,55 @@ class Alarms:
         if not self.is_online(code):
             await self.raise_alarm(code, "offline", {"grace_s": grace})
 
+    async def follow_events(self, queue: asyncio.Queue[str]) -> None:
+        """Read the event bus (a subscription's queue): the conference room announces a district
+        whose media keeps reconnecting as an ``alert`` of kind ``media_flapping``; it becomes a
+        stored alarm here. (The conference manager knows no other room: the bus is its way out.)"""
+        while True:
+            frame = await queue.get()
+            if '"alert"' not in frame or FLAPPING not in frame:
+                continue  # most frames are levels and link figures: not parsed
+            try:
+                event = json.loads(frame)
+            except ValueError:
+                continue
+            data = event.get("data")
+            if event.get("kind") == "alert" and isinstance(data, dict) and data.get("kind") == FLAPPING:
+                try:
+                    await self.on_media_flapping(data)
+                except Exception:
+                    log.exception("flapping alarm for %s failed", data.get("site"))
+
+    async def on_media_flapping(self, alert: dict[str, Any]) -> dict[str, Any] | None:
+        """A district reconnected its media more than 3 times in 5 minutes: an alarm with its
+        link figures (link health's RTT, loss and SNMP state, the control channel's RTT).
+        It clears once a whole window passes without another such alert."""
+        code = str(alert.get("site") or "")
+        if not code:
+            return None
+        figures = alert.get("figures") if isinstance(alert.get("figures"), dict) else {}
+        assert isinstance(figures, dict)
+        window_s = float(figures.get("window_s") or 300)
+        reconnects = int(figures.get("reconnects") or 0)
+        link = link_figures(self.link_view(code) if self.link_view else {})
+        detail = {
+            "conference_id": alert.get("conference_id"), "reconnects": reconnects, "window_s": window_s,
+            "control_rtt_ms": figures.get("control_rtt_ms"), "link": link,
+        }
+        data = await self.raise_alarm(code, FLAPPING, detail,
+                                      fields={"reconnects": reconnects, "window_min": f"{window_s / 60:g}"},
+                                      suffix=figures_text(link))
+        old = self._flapping_clear.pop(code, None)
+        if old is not None:
+            old.cancel()
+        self._flapping_clear[code] = asyncio.create_task(self._clear_after(code, FLAPPING, window_s))
+        return data
+
+    async def _clear_after(self, code: str, kind: str, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        self._flapping_clear.pop(code, None)
+        await self.clear(code, kind)
+
     async def startup_check(self) -> None:
         """After a hub (re)start, a district whose agent never comes back gets no
         disconnect to react to: look once agents have had time to reconnect."""
@@ -199,8 +270,9 @@ class Alarms:
                 await self.raise_alarm(code, "offline", {"after_hub_start": True})
 
     async def close(self) -> None:
-        for task in self._offline_after_grace.values():
+        for task in [*self._offline_after_grace.values(), *self._flapping_clear.values()]:
             task.cancel()
         self._offline_after_grace.clear()
+        self._flapping_clear.clear()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.drain(), timeout=5)

@@ -19,7 +19,7 @@ class Alarm(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     site_id: int = Field(foreign_key="sites.id")
-    kind: str = Field(max_length=16)  # offline | red | not_ready
+    kind: str = Field(max_length=16)  # offline | red | not_ready | media_flapping
     severity: str = Field(max_length=16)  # warning | critical
     raised_at: datetime = Field(default_factory=utcnow, index=True)
     briefing_at: datetime | None = None

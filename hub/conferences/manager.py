@@ -669,8 +669,10 @@ class ConferenceManager:
         figures = {"reconnects": len(m.reconnects), "window_s": 300,
                    "control_rtt_ms": site.control_rtt_ms if site else None, "link": site.link if site else None}
         name = live.names.get(code, code)
+        # kind media_flapping: hub.alarms stores it as an alarm (link figures, mail) off the bus.
         self.events.publish("alert", {
-            "source": "media", "severity": "major", "site": code, "figures": figures,
+            "source": "media", "kind": "media_flapping", "conference_id": live.conf.id,
+            "severity": "major", "site": code, "figures": figures,
             "message": f"{name} เชื่อมต่อภาพ/เสียงใหม่ {len(m.reconnects)} ครั้งใน 5 นาที / "
                        f"{code} reconnected its media {len(m.reconnects)} times in 5 minutes"})
         await audit.arecord(self.engine, actor="system", action="conference.media_flapping",

@@ -35,7 +35,10 @@ async def events_ws(request: web.Request) -> web.WebSocketResponse:
 
     async def pump() -> None:
         while True:
-            await ws.send_str(await sub.queue.get())
+            try:
+                await ws.send_str(await sub.queue.get())
+            except ConnectionResetError:
+                return  # the page left while an event was on its way: the receive loop ends too
 
     pump_task = asyncio.create_task(pump())
     try:

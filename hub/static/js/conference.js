@@ -90,6 +90,15 @@
         S.el("td", { text: (p.mic_open ? "◉ " + T.open : "✕ " + T.muted) + (talking ? " · ◉ " + T.talking : "") }),
         actions);
     }));
+    // Every join and leave of this conference with its reasons (hub.attendance intervals, from the API).
+    document.querySelector("#conf-intervals tbody").replaceChildren(...(conf.attendance || []).map((a) => {
+      const opened = S.lang === "th" ? a.opened_label_th : a.opened_label_en;
+      const closed = a.closed_reason ? (S.lang === "th" ? a.closed_label_th : a.closed_label_en) : "—";
+      return S.el("tr", { "data-site": a.site, "data-closed": a.closed_reason || "" },
+        S.el("td", { text: name(a.site) }), S.el("td", { text: S.fmtTime(a.started_at) }),
+        S.el("td", { text: a.ended_at ? S.fmtTime(a.ended_at) : "● " + T.still_in }),
+        S.el("td", { text: opened }), S.el("td", { text: closed }));
+    }));
     if (!pc) startPreview();
   }
 
