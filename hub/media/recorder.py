@@ -170,13 +170,16 @@ class ProgramRecorder:
         probe = av.open(io.BytesIO(first.data), format="h264")
         template = probe.streams.video[0]
         self._mp4 = av.open(str(self.mp4_path), "w", format="mp4",
-                            options={"movflags": MOVFLAGS, "frag_duration": str(FRAGMENT_US)})
+                            options={"movflags": MOVFLAGS, "frag_duration": str(FRAGMENT_US),
+                                     # each fragment reaches the file at once, not when the 32 KB
+                                     # I/O buffer fills: what a SIGKILL leaves is what was written
+                                     "flush_packets": "1"})
         self._vs = self._mp4.add_stream_from_template(template)
         self._vs.time_base = VIDEO_TB
         probe.close()
         self._aac = self._mp4.add_stream("aac", rate=RATE, layout="mono")
         self._aac.bit_rate = 96_000
-        self._mp3 = av.open(str(self.mp3_path), "w", format="mp3")
+        self._mp3 = av.open(str(self.mp3_path), "w", format="mp3", options={"flush_packets": "1"})
         self._lame = self._mp3.add_stream("libmp3lame", rate=RATE, layout="mono")
         self._lame.bit_rate = 64_000
         self._first_pts = first.pts
