@@ -579,6 +579,62 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+async def clip_bench(args: argparse.Namespace) -> dict[str, float]:
+    """Issue 14: the media worker's CPU with a content clip playing vs a still page, same worker, same run.
+
+    Presentation layout, the program at 1280x720; a 720p H.264/AAC clip (FFmpeg test sources)
+    decoded into the content tile with its sound in the mix. Returns clip CPU / page CPU and the
+    cores the clip adds (the same cores over a 20-district run's CPU is the ratio there).
+    """
+    import tempfile
+
+    import psutil
+    from PIL import Image
+
+    from hub.conferences.conference import Conference
+    from hub.media import channel
+    from hub.media.client import MediaWorker
+
+    window = max(3.0, args.clip_seconds)
+    with tempfile.TemporaryDirectory(prefix="bench-clip-") as tmp:
+        clip, page = Path(tmp) / "clip.mp4", Path(tmp) / "page.png"
+        made = await asyncio.create_subprocess_exec(
+            "ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
+            f"testsrc2=size=1280x720:rate=25:duration={window + 4}", "-f", "lavfi", "-i",
+            f"sine=frequency=1000:duration={window + 4}", "-c:v", "libx264", "-preset", "veryfast",
+            "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(clip))
+        if await made.wait() != 0:
+            raise SystemExit("ffmpeg could not make the bench clip")
+        Image.new("RGB", (960, 540), (16, 128, 224)).save(page)
+        worker = MediaWorker(width=LARGE[0], height=LARGE[1], fps=LARGE[2], kbps=2500)
+        await worker.start()
+        try:
+            conf = Conference(id=1, title="bench", province="UDN00", participants=["UDN00", "UDN01"],
+                              layout="presentation")
+            await worker.request(channel.Scene.model_validate(conf.render_state({})))
+            proc = psutil.Process(worker.pid)
+
+            async def cpu(seconds: float) -> float:
+                t0, c0 = time.monotonic(), sum(proc.cpu_times()[:2])
+                await asyncio.sleep(seconds)
+                return (sum(proc.cpu_times()[:2]) - c0) / (time.monotonic() - t0)
+
+            await worker.request(channel.ContentShow(conference_id=1, version=1, image=str(page), keyframe=True))
+            await asyncio.sleep(1.0)
+            still = await cpu(window)
+            await worker.request(channel.ContentShow(
+                conference_id=1, version=2, image=str(page),
+                clip=channel.ContentClip(path=str(clip), duration_s=window + 4, position_s=0.0,
+                                         at=time.monotonic(), playing=True)))
+            await asyncio.sleep(1.0)
+            playing = await cpu(window)
+        finally:
+            await worker.stop()
+    print(f"media worker CPU, presentation layout at {LARGE[0]}x{LARGE[1]}: still page {still:.3f} cores, "
+          f"720p clip playing {playing:.3f} cores")
+    return {"clip_cpu_ratio": round(playing / max(1e-6, still), 3), "clip_added_cores": round(playing - still, 3)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sites", type=int, default=20)
@@ -591,6 +647,10 @@ def main() -> None:
                         help="window with half the districts (the cost per added district)")
     parser.add_argument("--hub-nice", type=int, default=0,
                         help="niceness for the hub's media worker (e.g. -5; needs root)")
+    parser.add_argument("--clip-seconds", dest="clip_seconds", type=float, default=8.0,
+                        help="window each for a still page and a playing clip (clip_cpu_ratio)")
+    parser.add_argument("--clip-only", dest="clip_only", action="store_true",
+                        help="measure only clip_cpu_ratio (no districts)")
     parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--sites-list", dest="sites_list", default="", help=argparse.SUPPRESS)
     parser.add_argument("--measure", default="", help=argparse.SUPPRESS)
@@ -600,7 +660,12 @@ def main() -> None:
         args.sites = args.sites_list
         asyncio.run(loadgen(args))
         return
-    result = asyncio.run(orchestrate(args))
+    result: dict[str, Any] = {} if args.clip_only else asyncio.run(orchestrate(args))
+    clip = asyncio.run(clip_bench(args))  # issue 14: a content clip's cost
+    result.update(clip)
+    if "hub_cpu_cores" in result:
+        result["clip_cpu_ratio_20_sites"] = round((result["hub_cpu_cores"] + clip["clip_added_cores"])
+                                                  / max(1e-6, result["hub_cpu_cores"]), 3)
     print(json.dumps(result))
 
 
