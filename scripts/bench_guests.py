@@ -1,0 +1,348 @@
+#!/usr/bin/env python3
+"""Guests and browser districts (issue 15): what each browser guest costs the media worker,
+and how long a guest waits from opening the link to the program playing.
+
+    .venv/bin/python scripts/bench_guests.py --guests 10
+
+A real hub (the app on a loopback port, its scheduler, its media worker process) opens a
+briefing of 20 districts at T0. The 20 districts join from their district links and N guests
+from the guest link, each the way the join page does it: GET the link (the page and its CSRF
+token), POST the passcode and name, POST the WebRTC offer, and wait for the program's first
+decoded picture ("playing"). The peers are aiortc peers that behave like a browser: they send
+the camera as H.264 (a pre-encoded loop at the send profile the hub answers with, so no encode
+cost lands in this process) and Opus, and receive the program; after its first decoded frame
+a peer only counts the program's RTP packets, as bench_mcu's districts do.
+
+The media worker's process CPU is read (psutil) over a window with the 20 districts alone and
+again with the N guests added: per guest = (with − without) / N, in cores. The join time runs
+from the GET of the link to the first decoded program frame. The last line is JSON:
+{"guests", "districts", "join_p50_s", "join_p95_s", "cpu_per_guest_cores", ...}.
+Targets (issue 15): join ≤ 3 s, ≤ 0.03 cores per guest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import fractions
+import json
+import logging
+import re
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import aiohttp
+import av
+import numpy as np
+import psutil
+from aiohttp import web
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from hub.app import create_app
+from hub.conferences.keys import CONFERENCES
+from hub.control.registry import REGISTRY
+from hub.keys import ENGINE
+from hub.media.encoder import SharedVideoEncoder, h264_codecs, route_keyframe_requests
+from hub.media.mixer import CHUNK, OpusStream
+from hub.settings import Settings
+from hub.web.auth import create_api_token, create_operator
+
+VIDEO_CLOCK = 90_000
+BKK = ZoneInfo("Asia/Bangkok")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# --- what a browser sends: pre-encoded loops -------------------------------------------------------
+
+
+def camera_loop(width: int, height: int, fps: int, frames: int, colour: tuple[int, int, int]) -> list[bytes]:
+    """H.264 (Constrained Baseline, as a browser's camera) starting at a keyframe, encoded once."""
+    enc = SharedVideoEncoder(width, height, fps, kbps=300, gop_s=1.0)
+    out: list[bytes] = []
+    for i in range(frames):
+        rgb = np.empty((height, width, 3), dtype=np.uint8)
+        rgb[:] = colour
+        x = (i * 6) % max(1, width - width // 6)
+        rgb[height // 3: height // 3 + height // 6, x: x + width // 6] = (240, 240, 240)
+        out.append(b"".join(bytes(p) for p in enc.encode(rgb, i * VIDEO_CLOCK // fps)))
+    return out
+
+
+def opus_loop(hz: float, packets: int = 50) -> list[bytes]:
+    enc = OpusStream()
+    out: list[bytes] = []
+    n = 0
+    while len(out) < packets:
+        t = (n * CHUNK + np.arange(CHUNK)) / 48_000
+        out += [bytes(p) for p in enc.encode((np.sin(2 * np.pi * hz * t) * 6000).astype(np.float32), n * CHUNK)]
+        n += 1
+    return out
+
+
+class LoopTrack(MediaStreamTrack):
+    def __init__(self, kind: str, loop: list[bytes], rate: float, clock: int) -> None:
+        super().__init__()
+        self.kind = kind
+        self.loop, self.rate, self.clock = loop, rate, clock
+        self.n = 0
+        self.pos = 0
+        self.start: float | None = None
+
+    def restart(self) -> None:
+        self.pos = 0  # the loop starts with a keyframe: a PLI is answered with it
+
+    async def recv(self) -> av.Packet:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self.start is None:
+            self.start = time.monotonic()
+        delay = self.start + self.n / self.rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        packet = av.Packet(self.loop[self.pos % len(self.loop)])
+        packet.pts = int(self.n * self.clock / self.rate)
+        packet.time_base = fractions.Fraction(1, self.clock)
+        self.n += 1
+        self.pos += 1
+        return packet
+
+
+# --- one browser -------------------------------------------------------------------------------------
+
+
+class BrowserPeer:
+    """The join page's steps, over HTTP and WebRTC, with its own cookie jar."""
+
+    def __init__(self, base: str, camera: list[bytes], camera_fps: int, opus: list[bytes]) -> None:
+        self.base = base
+        self.camera, self.camera_fps, self.opus = camera, camera_fps, opus
+        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        self.pc: RTCPeerConnection | None = None
+        self.playing = asyncio.Event()
+        self.rtp = 0
+        self.profile: dict[str, int] = {}
+        self._task: asyncio.Task[None] | None = None
+        self.steps: dict[str, float] = {}  # seconds since the link was opened, per step
+
+    async def join(self, link: str, passcode: str, name: str, organisation: str) -> float:
+        t0 = time.monotonic()
+        async with self.http.get(link) as resp:
+            page = await resp.text()
+            assert resp.status == 200, (resp.status, page[:300])
+        csrf = re.search(r'data-csrf="([^"]+)"', page)
+        assert csrf is not None
+        headers = {"X-CSRF-Token": csrf.group(1)}
+        m = re.match(r".*/briefings/(\d+)(?:/district/(\w+))?\?k=(.+)$", link)
+        assert m is not None
+        occ, district, token = m.group(1), m.group(2) or "", m.group(3)
+        api = f"{self.base}/api/v1/join/{occ}"
+        body = {"k": token, "district": district, "passcode": passcode, "name": name, "organisation": organisation}
+        async with self.http.post(api, json=body, headers=headers) as resp:
+            joined = await resp.json()
+            assert resp.status == 200 and joined["status"] == "admitted", joined
+        self.steps["joined"] = time.monotonic() - t0
+        pc = RTCPeerConnection()
+        self.pc = pc
+        camera = LoopTrack("video", self.camera, self.camera_fps, VIDEO_CLOCK)
+        video = pc.addTransceiver(camera, direction="sendrecv")
+        video.setCodecPreferences(h264_codecs())
+        route_keyframe_requests(video.sender, camera.restart)
+        pc.addTransceiver(LoopTrack("audio", self.opus, 50, 48_000), direction="sendrecv")
+
+        @pc.on("track")
+        def _track(track: MediaStreamTrack) -> None:
+            if track.kind == "video":
+                self._task = asyncio.ensure_future(self._first_frame(track, video.receiver))
+
+        await pc.setLocalDescription(await pc.createOffer())
+        self.steps["offer"] = time.monotonic() - t0
+
+        @pc.on("connectionstatechange")
+        def _state() -> None:
+            if pc.connectionState == "connected":
+                self.steps["connected"] = time.monotonic() - t0
+
+        async with self.http.post(f"{api}/me/offer", json={"type": "offer", "sdp": pc.localDescription.sdp},
+                                  headers=headers) as resp:
+            answer = await resp.json()
+            assert resp.status == 200, answer
+        self.steps["answer"] = time.monotonic() - t0
+        self.profile = answer.get("send_profile") or {}
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+        await asyncio.wait_for(self.playing.wait(), 60)
+        self.steps["playing"] = time.monotonic() - t0
+        return self.steps["playing"]
+
+    async def _first_frame(self, track: MediaStreamTrack, receiver: Any) -> None:
+        with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
+            await track.recv()  # decoded: the program is playing
+            self.playing.set()
+
+            # From here on only count the program's packets (no decode cost in this process).
+            async def count(packet: Any, arrival_time_ms: int) -> None:
+                self.rtp += 1
+
+            receiver._handle_rtp_packet = count
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        if self.pc is not None:
+            await self.pc.close()
+        await self.http.close()
+
+
+# --- the run -------------------------------------------------------------------------------------------
+
+
+def worker_cpu(pid: int) -> float:
+    t = psutil.Process(pid).cpu_times()
+    return float(t.user + t.system + t.children_user + t.children_system)
+
+
+async def window(pid: int, seconds: float) -> float:
+    """The worker's CPU over ``seconds``, in cores."""
+    c0, t0 = worker_cpu(pid), time.monotonic()
+    await asyncio.sleep(seconds)
+    return (worker_cpu(pid) - c0) / (time.monotonic() - t0)
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q)) if values else float("nan")
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-guests-"))
+    port = free_port()
+    settings = Settings(data_dir=tmp / "hub", host="127.0.0.1", port=port, smtp_port=free_port(),
+                        media_width=args.width, media_height=args.height, media_fps=args.fps,
+                        guests_attempts_per_address=1000, guests_attempts_per_briefing=1000)
+    app = create_app(settings)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    base = f"http://127.0.0.1:{port}"
+    peers: list[BrowserPeer] = []
+    try:
+        engine = app[ENGINE]
+        await asyncio.to_thread(create_operator, engine, "bench", "bench-password-1", "operator")
+        token = await asyncio.to_thread(create_api_token, engine, "bench", "bench")
+        auth = {"Authorization": f"Bearer {token}"}
+        districts = sorted(c for c, live in app[REGISTRY].live.items() if live.kind == "district")[: args.districts]
+        async with aiohttp.ClientSession(headers=auth) as chair:
+            local = datetime.now(UTC).astimezone(BKK)
+            body = {"title": "ประชุมติดตามสถานการณ์ (bench)", "organizer_name": "ศาลากลางจังหวัดอุดรธานี",
+                    "organizer_email": "control@salaklang.example", "districts": districts,
+                    "start_date": local.date().isoformat(), "end_date": local.date().isoformat(),
+                    "start_time": f"{local:%H:%M}", "duration_min": 60, "recurrence": "once", "layout": "1+N"}
+            async with chair.post(f"{base}/api/v1/series", json=body) as resp:
+                series = await resp.json()
+                assert resp.status == 201, series
+            occ = series["occurrences"][0]["id"]
+            async with chair.put(f"{base}/api/v1/series/{series['id']}/guest-policy", json={"admit_directly": True}) as resp:
+                assert resp.status == 200, await resp.text()
+            async with chair.get(f"{base}/api/v1/series/{series['id']}/guest-links") as resp:
+                links = await resp.json()
+        mgr = app[CONFERENCES]
+        deadline = time.monotonic() + 30
+        while not any(live.occurrence_id == occ for live in mgr.live.values()):
+            assert time.monotonic() < deadline, "the briefing did not open at T0"
+            await asyncio.sleep(0.2)
+        live = next(v for v in mgr.live.values() if v.occurrence_id == occ)
+        await asyncio.wait_for(live.media_ready.wait(), 60)
+        assert live.worker is not None and live.worker.pid is not None
+        pid = live.worker.pid
+        print(f"briefing {occ} open: conference {live.conf.id}, media worker pid {pid}", file=sys.stderr)
+
+        t0 = time.monotonic()
+        thumb = camera_loop(320, 180, 15, 30, (40, 120, 160))
+        idle = camera_loop(320, 180, 5, 10, (160, 90, 40))
+        opus = opus_loop(523.0)
+        print(f"pre-encoded in {time.monotonic() - t0:.1f} s", file=sys.stderr)
+
+        passcode = series["passcode"]
+        district_joins = []
+        for code in districts:
+            (link,) = links[code].values()
+            peer = BrowserPeer(base, thumb, 15, opus)
+            peers.append(peer)
+            district_joins.append(peer.join(link, passcode, "", ""))
+        d_times = await asyncio.gather(*district_joins)
+        print(f"{len(districts)} districts playing (join p95 {percentile(list(d_times), 95):.2f} s)", file=sys.stderr)
+        await asyncio.sleep(args.settle)
+        base_cores = await window(pid, args.seconds)
+        print(f"worker with {len(districts)} districts: {base_cores:.3f} cores", file=sys.stderr)
+
+        (guest_link,) = links["guest"].values()
+        sem = asyncio.Semaphore(args.concurrency)
+        join_times: list[float] = []
+
+        async def guest(i: int) -> None:
+            async with sem:
+                peer = BrowserPeer(base, idle, 5, opus)
+                peers.append(peer)
+                join_times.append(await peer.join(guest_link, passcode, f"ผู้เข้าร่วม {i + 1}", "หน่วยงานทดสอบ"))
+
+        await asyncio.gather(*(guest(i) for i in range(args.guests)))
+        print(f"{args.guests} guests playing", file=sys.stderr)
+        await asyncio.sleep(args.settle)
+        with_cores = await window(pid, args.seconds)
+        print(f"worker with {len(districts)} districts + {args.guests} guests: {with_cores:.3f} cores", file=sys.stderr)
+        silent = [p for p in peers if p.rtp == 0]
+        guests = peers[len(districts):]
+        steps = {k: round(statistics.median(p.steps.get(k, float("nan")) for p in guests), 3)
+                 for k in ("joined", "offer", "answer", "connected", "playing")} if guests else {}
+        return {
+            "guests": args.guests, "districts": len(districts),
+            "join_p50_s": round(statistics.median(join_times), 3) if join_times else None,
+            "join_p95_s": round(percentile(join_times, 95), 3),
+            "join_max_s": round(max(join_times), 3) if join_times else None,
+            "district_join_p95_s": round(percentile(list(d_times), 95), 3),
+            "cpu_per_guest_cores": round((with_cores - base_cores) / max(1, args.guests), 4),
+            "worker_cores_districts": round(base_cores, 3), "worker_cores_with_guests": round(with_cores, 3),
+            "peers_without_program": len(silent),
+            "guest_join_steps_median_s": steps,
+            "program": f"{args.width}x{args.height}@{args.fps}",
+        }
+    finally:
+        for peer in peers:
+            with contextlib.suppress(Exception):
+                await peer.close()
+        await runner.cleanup()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--guests", type=int, default=10, help="browser guests added to the districts")
+    ap.add_argument("--districts", type=int, default=20)
+    ap.add_argument("--seconds", type=float, default=10.0, help="each CPU window")
+    ap.add_argument("--settle", type=float, default=3.0, help="wait after the joins before a window")
+    ap.add_argument("--concurrency", type=int, default=4, help="guests opening the link at the same time")
+    ap.add_argument("--width", type=int, default=1280)
+    ap.add_argument("--height", type=int, default=720)
+    ap.add_argument("--fps", type=int, default=25)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    result = asyncio.run(run(args))
+    print(json.dumps(result, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
