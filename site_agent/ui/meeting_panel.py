@@ -2,7 +2,9 @@
 
 A view of :class:`site_agent.clerk.meeting.ClerkMeeting`: it redraws on each state the
 meeting publishes (through the window's thread-safe ``post``) and its buttons run the
-meeting's actions on the agent's loop. Hidden while no briefing has asked anything.
+meeting's actions on the agent's loop. Its own top-level window of the clerk window, so
+the main window still fits a 1024×768 screen: it comes up (on top) whenever the hub asks
+something, and the clerk may close it until the next question.
 """
 
 from __future__ import annotations
@@ -37,12 +39,15 @@ class MeetingPanel:
         self.host = host
         self.meeting = meeting
         self.lang = lang
-        self.frame = tk.Frame(parent, relief="groove", borderwidth=2, padx=8, pady=6)
+        self.frame = tk.Toplevel(parent, padx=10, pady=8)
+        self.frame.title("การประชุม — ผู้เข้าประชุม ขานชื่อ ลงมติ / the meeting")
+        self.frame.withdraw()
+        self.frame.protocol("WM_DELETE_WINDOW", self._close)
         self.shown = False
         self._rows_shown = 1
         self._poll_id: int | None = None
         self._build()
-        meeting.subscribe(lambda state: host.post(lambda: self.render(state)))
+        meeting.subscribe(lambda state: host.post(lambda: self.render(state, asked=True)))
         host.root.after(1000, self._tick)
 
     # --- layout ------------------------------------------------------------------------------
@@ -156,26 +161,27 @@ class MeetingPanel:
         person = self.person_var.get() or None if item is not None and item.unit == "person" else None
         self._run(self.meeting.vote(self._poll_id, option, person))
 
+    def _close(self) -> None:
+        self.frame.withdraw()
+        self.shown = False
+
     def _tick(self) -> None:
         if self.shown:
             self.render(self.meeting.state)
         self.host.root.after(1000, self._tick)
 
     # --- rendering ----------------------------------------------------------------------------
-    def render(self, state: MeetingState) -> None:
+    def render(self, state: MeetingState, asked: bool = False) -> None:
+        """Redraw; ``asked``: the hub just said something, so the window comes up on top."""
         th = self.lang() == "th"
         active = state.conference_id is not None and (
             state.identity_asked or state.roll_call_id is not None or bool(state.polls) or state.refused is not None)
-        if active and not self.shown:
-            before = self._after_widget()
-            if before is not None:
-                self.frame.pack(fill="x", pady=(6, 0), before=before)
-            else:
-                self.frame.pack(fill="x", pady=(6, 0))
+        if active and asked:
+            self.frame.deiconify()
+            self.frame.lift()
             self.shown = True
         elif not active and self.shown:
-            self.frame.pack_forget()
-            self.shown = False
+            self._close()
         if not active:
             return
         title = state.title or ("การประชุม" if th else "Briefing")
@@ -186,11 +192,6 @@ class MeetingPanel:
         self._render_code(state, th)
         text = state.message(self.lang())
         self.answer.configure(text=text, fg="#1a7f37" if state.message_ok else "#c62828")
-
-    def _after_widget(self) -> tk.Misc | None:
-        # Above the window's message line (the last widget packed in the root).
-        packed = self.frame.master.pack_slaves()
-        return packed[-1] if packed else None
 
     def _render_people(self, state: MeetingState, th: bool) -> None:
         self.name_head.configure(text="ชื่อ-นามสกุล" if th else "Name")
