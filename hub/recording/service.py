@@ -290,15 +290,15 @@ class RecordingService:
                     log.warning("conference %s: automatic recording did not start: %s", cid, exc)
 
     async def _discard(self, conference_id: int) -> None:
-        """Marked confidential while recording: stop, and keep nothing of it."""
-        act = self.active[conference_id]
-        await self._stop_part(conference_id, RecState.DISCARDED, "the briefing was marked confidential",
-                              actor="system")
-        row = await asyncio.to_thread(store.get, self.engine, act.recording_id)
-        if row is not None:
-            await asyncio.to_thread(self._remove_files, row.stem)
-            await asyncio.to_thread(store.update, self.engine, act.recording_id, deleted_at=self.clock(),
-                                    deleted_by="system")
+        """Marked confidential while recording: stop, and keep nothing of it (files gone before the row says so)."""
+        act = self.active.pop(conference_id)
+        if act.worker.running and act.worker.pid == act.pid:
+            with contextlib.suppress(MediaWorkerError):
+                await act.worker.request(channel.StopRecording(recording_id=act.recording_id), timeout=40)
+        await asyncio.to_thread(self._remove_files, act.stem)
+        await asyncio.to_thread(store.update, self.engine, act.recording_id, deleted_at=self.clock(),
+                                deleted_by="system")
+        await self._finish(act.recording_id, RecState.DISCARDED, "the briefing was marked confidential")
 
     async def _disk_alarm(self, recording_id: int) -> None:
         site = self.conferences.province()
