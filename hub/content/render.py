@@ -19,7 +19,6 @@ import sys
 import warnings
 from pathlib import Path
 
-import pymupdf
 from PIL import Image, ImageOps
 
 from hub.content.model import ContentError, fit
@@ -45,6 +44,10 @@ def page_name(index: int) -> str:
 
 
 def render_pdf(src: Path, out: Path, width: int, height: int, max_pages: int) -> int:
+    # Here, not at the top: hub.content.service imports page_name from this module, and PyMuPDF
+    # (~130 MB resident) belongs in the child renderer only, not in the hub (issue 13's RSS fix).
+    import pymupdf
+
     try:
         doc = pymupdf.open(src, filetype="pdf")
     except (pymupdf.FileDataError, RuntimeError, ValueError) as exc:

@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any
 
 import jinja2
-from weasyprint import HTML
 
 from hub.paths import STATIC_DIR, templates_dir
 from hub.web.i18n import format_datetime
@@ -53,6 +52,9 @@ def render_html(doc: dict[str, Any], tz: str = "Asia/Bangkok") -> str:
 
 
 def render_pdf(doc: dict[str, Any], tz: str = "Asia/Bangkok") -> bytes:
+    # WeasyPrint (~45 MB resident) loads at the first package, not at hub start (issue 13's RSS fix).
+    from weasyprint import HTML
+
     html = render_html(doc, tz)
     pdf: bytes = HTML(string=html, base_url=str(STATIC_DIR)).write_pdf()
     return pdf

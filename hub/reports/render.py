@@ -2,6 +2,20 @@
 
 One jinja2 environment on ``templates/reports/`` serves the page preview,
 the PDF and the CLI alike (no web app needed to render).
+
+The heavy renderers load at their first use, not when the hub starts:
+WeasyPrint (:mod:`hub.reports.pdf`, ~45 MB resident), matplotlib
+(:mod:`hub.reports.charts`, ~55 MB) and openpyxl (:mod:`hub.reports.xlsxout`,
+~35 MB) are needed once a month by the job or when someone asks for a file;
+the imports below the functions say so where they happen.
+
+A report with more than :data:`STATEMENTS_MAX` districts (a national roll-up)
+is a summary in PDF: the totals, the sum of the lines, and the charts of the
+districts that need attention. It leaves out the one-page district statements
+(878 statement pages are the districts' paperwork, which each province's own
+monthly report carries) and the every-district table (~150 landscape pages;
+WeasyPrint took ~2 minutes over it), which the HTML, XLSX and CSV of the same
+report carry in full. A province's report (up to 100 districts) has it all.
 """
 
 from __future__ import annotations
@@ -16,9 +30,11 @@ import jinja2
 import markupsafe
 
 from hub.paths import templates_dir
-from hub.reports import charts, csvout, pdf, xlsxout
+from hub.reports import csvout
 from hub.reports import model as m
 from hub.reports.labels import LABELS, label
+
+STATEMENTS_MAX = 100
 
 MIME = {
     "pdf": "application/pdf",
@@ -111,6 +127,9 @@ def report_json(r: m.MonthlyReport) -> dict[str, Any]:
 @functools.lru_cache(maxsize=4)
 def _charts(lines: tuple[m.DistrictLine, ...], lang: str) -> dict[str, str]:
     """Drawn once per report and language: the preview, the PDF and the mail all reuse them."""
+    # matplotlib at the first chart, not at hub start (module docstring).
+    from hub.reports import charts
+
     return {
         "attendance": charts.attendance_chart(lines, lang),
         "availability": charts.availability_chart(lines, lang),
@@ -132,6 +151,14 @@ def html_context(r: m.MonthlyReport, lang: str, tz: str, *, for_pdf: bool) -> di
         "rule_saving": label("rule_saving", lang).format(rate=r.rules.travel_rate_thb_per_km,
                                                          people=r.rules.people_per_district),
         "charts": _charts(r.lines, lang) if lines else {},
+        "statements": lines if len(lines) <= STATEMENTS_MAX else [],
+        "statements_note": "" if len(lines) <= STATEMENTS_MAX else label("statements_elsewhere", lang).format(
+            n=len(lines)),
+        # A national PDF is the summary: its every-district table (~150 landscape pages, minutes of layout)
+        # is in the HTML, XLSX and CSV of the same report.
+        "table_lines": lines if not for_pdf or len(lines) <= STATEMENTS_MAX else [],
+        "table_note": "" if not for_pdf or len(lines) <= STATEMENTS_MAX else label("table_elsewhere", lang).format(
+            n=len(lines)),
         "rate_text": lambda p: label("rate_period", lang).format(
             fee=m.format_thb(p.monthly_fee), vat=_rate_pct(p.vat_rate), first=m.thai_date(p.first, lang),
             last=m.thai_date(p.last, lang), days=p.days),
@@ -151,8 +178,13 @@ def render_monthly(r: m.MonthlyReport, fmt: str, lang: str, tz: str = "Asia/Bang
     if fmt == "html":
         body = render_html(r, lang, tz).encode("utf-8")
     elif fmt == "pdf":
+        # WeasyPrint at the first PDF, not at hub start (module docstring).
+        from hub.reports import pdf
+
         body = pdf.html_to_pdf(render_html(r, lang, tz, for_pdf=True))
     elif fmt == "xlsx":
+        from hub.reports import xlsxout  # openpyxl at the first workbook, not at hub start
+
         body = xlsxout.monthly_xlsx(r, lang)
     elif fmt == "csv":
         body = csvout.monthly_csv(r, lang)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -86,17 +85,15 @@ def link_months(engine: sa.Engine, sites: Sequence[store.SiteRow], month: m.Mont
     for first, group in by_start.items():
         lo = local_midnight(first, tz)
         sums = store.rollup_sums(engine, [s.site_id for s in group], lo, hi)
+        computed = store.compute_link_months(engine, [s.site_id for s in group if s.site_id not in snapshot], lo, hi)
+        fresh.extend(computed.values())
         for s in group:
-            raw = snapshot.get(s.site_id)
-            if raw is None:
-                raw = store.compute_link_month(engine, s.site_id, lo, hi)
-                raw.site_id = s.site_id
-                fresh.append(raw)
+            raw = snapshot.get(s.site_id) or computed[s.site_id]
             r = sums.get(s.site_id)
             out[s.site_id] = m.LinkMonth(
                 minutes_billed=((month.last - first).days + 1) * 1440,
                 minutes_green=r.green if r else 0, minutes_amber=r.amber if r else 0, minutes_red=r.red if r else 0,
-                rtt_median_ms=round(statistics.median(r.rtt_medians), 1) if r and r.rtt_medians else None,
+                rtt_median_ms=round(r.rtt_median, 1) if r and r.rtt_median is not None else None,
                 probes_sent=r.sent if r else 0, probes_lost=r.lost if r else 0,
                 p95_down_bps=raw.p95_down_bps, p95_up_bps=raw.p95_up_bps,
                 hub_polls=raw.hub_polls, hub_polls_up=raw.hub_polls_up,

@@ -5,11 +5,12 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
 
 from hub.reports import model as m
 from hub.reports.labels import label
@@ -27,28 +28,59 @@ def _num(v: Decimal | float | int | None) -> float | int | None:
     return v if isinstance(v, int) else float(v)
 
 
-def _sheet(ws: Worksheet, headers: Sequence[str], rows: Sequence[Sequence[object]], formats: Sequence[str]) -> None:
-    ws.append(list(headers))
-    for cell in ws[1]:
-        cell.font = Font(name=FONT, bold=True)
-    for row in rows:
-        ws.append(list(row))
-    for col, fmt in enumerate(formats, start=1):
-        if fmt:
-            for (cell,) in ws.iter_rows(min_row=2, min_col=col, max_col=col):
-                cell.number_format = fmt
+def _cells(ws: Any, values: Sequence[object], fmt: Sequence[str] | str = "", font: Font | None = None) -> list[object]:
+    """A row of write-only cells, each with its number format (and the header's font)."""
+    out: list[object] = []
+    for i, v in enumerate(values):
+        f = fmt if isinstance(fmt, str) else (fmt[i] if i < len(fmt) else "")
+        if not f and font is None:
+            out.append(v)
+            continue
+        cell = WriteOnlyCell(ws, value=v)
+        if f:
+            cell.number_format = f
+        if font is not None:
+            cell.font = font
+        out.append(cell)
+    return out
+
+
+def _sheet(ws: Any, headers: Sequence[str], rows: Sequence[Sequence[object]], formats: Sequence[str]) -> None:
+    # Write-only mode streams the rows (the nation's 878 × 4 sheets took 2.5 s in the normal mode):
+    # widths and panes are set before the first row.
+    for col in range(1, len(headers) + 1):
         ws.column_dimensions[get_column_letter(col)].width = max(10, min(40, len(headers[col - 1]) + 4))
     ws.freeze_panes = "C2"
+    bold = Font(name=FONT, bold=True)
+    ws.append(_cells(ws, headers, font=bold))
+    for row in rows:
+        ws.append(_cells(ws, row, formats))
 
 
 def monthly_xlsx(r: m.MonthlyReport, lang: str) -> bytes:
-    wb = Workbook()
+    wb = Workbook(write_only=True)
     name = (lambda d: d.name_th) if lang == "th" else (lambda d: d.name_en)
     t = r.totals
 
-    cost = wb.active
-    assert cost is not None
-    cost.title = "ค่าใช้จ่าย" if lang == "th" else "Cost"
+    # The summary first: a write-only workbook keeps its sheets in the order they are created.
+    summary = wb.create_sheet("สรุป" if lang == "th" else "Summary")
+    prev = r.previous
+    summary.column_dimensions["A"].width = 34
+    for c in "BCD":
+        summary.column_dimensions[c].width = 18
+    summary.freeze_panes = "A5"
+    summary.append([label("title", lang), r.month.label(lang)])
+    summary.append([label("month", lang), str(r.month)])
+    summary.append([])
+    summary.append(["", r.month.label(lang), label("previous", lang), label("change", lang)])
+    for key, now, before in (("fee", t.fee, prev.fee if prev else None), ("vat", t.vat, prev.vat if prev else None),
+                             ("total", t.total, prev.total if prev else None),
+                             ("saving", t.saving_thb, prev.saving_thb if prev else None)):
+        summary.append(_cells(summary, [label(key, lang), _num(now), _num(before),
+                                        _num(now - before) if before is not None else None], ["", THB, THB, THB]))
+    summary.append([label("amount_words", lang), m.baht_text(t.total)])
+
+    cost = wb.create_sheet("ค่าใช้จ่าย" if lang == "th" else "Cost")
     rows: list[list[object]] = [[ln.district.code, name(ln.district), ln.charge.days_billed, _num(ln.charge.fee),
                                  _num(ln.charge.vat), _num(ln.charge.total),
                                  _num(ln.cost_per_hour), _num(ln.saving.thb), _num(ln.saving.person_hours)]
@@ -76,24 +108,6 @@ def monthly_xlsx(r: m.MonthlyReport, lang: str) -> bytes:
              m.utilisation_pct(ln.link.p95_down_bps, ln.district.plan_down_mbps),
              m.utilisation_pct(ln.link.p95_up_bps, ln.district.plan_up_mbps)] for ln in r.lines],
            ["", "", PCT, PCT, INT, INT, INT, INT, "0.0", "0.000", PCT, PCT])
-
-    summary = wb.create_sheet("สรุป" if lang == "th" else "Summary", 0)
-    prev = r.previous
-    summary.append([label("title", lang), r.month.label(lang)])
-    summary.append([label("month", lang), str(r.month)])
-    summary.append([])
-    summary.append(["", r.month.label(lang), label("previous", lang), label("change", lang)])
-    for key, now, before in (("fee", t.fee, prev.fee if prev else None), ("vat", t.vat, prev.vat if prev else None),
-                             ("total", t.total, prev.total if prev else None),
-                             ("saving", t.saving_thb, prev.saving_thb if prev else None)):
-        summary.append([label(key, lang), _num(now), _num(before), _num(now - before) if before is not None else None])
-        for cell in summary[summary.max_row][1:]:
-            cell.number_format = THB
-    summary.append([label("amount_words", lang), m.baht_text(t.total)])
-    summary.freeze_panes = "A5"
-    summary.column_dimensions["A"].width = 34
-    for col in "BCD":
-        summary.column_dimensions[col].width = 18
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
