@@ -49,7 +49,6 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from hub.app import create_app
-from hub.conferences.keys import CONFERENCES
 from hub.control.registry import REGISTRY
 from hub.keys import ENGINE
 from hub.media.encoder import SharedVideoEncoder, h264_codecs, route_keyframe_requests
@@ -228,25 +227,89 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q)) if values else float("nan")
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
+async def _until_eof() -> None:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while await reader.readline():
+        pass
+
+
+async def serve(args: argparse.Namespace) -> None:
+    """The hub in a process of its own (as in production): prints its token, runs until stdin closes."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-guests-"))
-    port = free_port()
-    settings = Settings(data_dir=tmp / "hub", host="127.0.0.1", port=port, smtp_port=free_port(),
+    settings = Settings(data_dir=tmp / "hub", host="127.0.0.1", port=args.port, smtp_port=free_port(),
                         media_width=args.width, media_height=args.height, media_fps=args.fps,
                         guests_attempts_per_address=1000, guests_attempts_per_briefing=1000)
     app = create_app(settings)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await web.TCPSite(runner, "127.0.0.1", args.port).start()
+    engine = app[ENGINE]
+    await asyncio.to_thread(create_operator, engine, "bench", "bench-password-1", "operator")
+    token = await asyncio.to_thread(create_api_token, engine, "bench", "bench")
+    districts = sorted(c for c, live in app[REGISTRY].live.items() if live.kind == "district")
+    print(json.dumps({"token": token, "districts": districts}), flush=True)
+    try:
+        await _until_eof()
+    finally:
+        await runner.cleanup()
+
+
+async def district_load(args: argparse.Namespace) -> None:
+    """The districts' browsers in a process of their own: join, report, hold until stdin closes."""
+    links = json.loads(args.links)
+    thumb = camera_loop(320, 180, 15, 30, (40, 120, 160))
+    opus = opus_loop(440.0)
+    peers = [BrowserPeer(args.base, thumb, 15, opus) for _ in links]
+    try:
+        times = await asyncio.gather(*(p.join(link, args.passcode, "", "") for p, link in zip(peers, links, strict=True)))
+        print(json.dumps({"joined": list(times)}), flush=True)
+        await _until_eof()
+    finally:
+        for peer in peers:
+            with contextlib.suppress(Exception):
+                await peer.close()
+
+
+async def _line(proc: asyncio.subprocess.Process) -> dict[str, Any]:
+    assert proc.stdout is not None
+    while True:
+        raw = await asyncio.wait_for(proc.stdout.readline(), 120)
+        if not raw:
+            raise RuntimeError("a child process of the bench ended early")
+        with contextlib.suppress(ValueError):
+            out = json.loads(raw)
+            if isinstance(out, dict):
+                return out
+
+
+async def _child(*extra: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(sys.executable, __file__, *extra, stdin=asyncio.subprocess.PIPE,
+                                                stdout=asyncio.subprocess.PIPE, limit=1 << 22)
+
+
+async def _end(proc: asyncio.subprocess.Process) -> None:
+    if proc.stdin is not None:
+        proc.stdin.close()
+    try:
+        await asyncio.wait_for(proc.wait(), 30)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
+    size = ["--width", str(args.width), "--height", str(args.height), "--fps", str(args.fps)]
+    hub = await _child("--serve", "--port", str(port), *size)
+    loadgen: asyncio.subprocess.Process | None = None
     peers: list[BrowserPeer] = []
     try:
-        engine = app[ENGINE]
-        await asyncio.to_thread(create_operator, engine, "bench", "bench-password-1", "operator")
-        token = await asyncio.to_thread(create_api_token, engine, "bench", "bench")
-        auth = {"Authorization": f"Bearer {token}"}
-        districts = sorted(c for c, live in app[REGISTRY].live.items() if live.kind == "district")[: args.districts]
-        async with aiohttp.ClientSession(headers=auth) as chair:
+        hello = await _line(hub)
+        districts = hello["districts"][: args.districts]
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {hello['token']}"}) as chair:
             local = datetime.now(UTC).astimezone(BKK)
             body = {"title": "ประชุมติดตามสถานการณ์ (bench)", "organizer_name": "ศาลากลางจังหวัดอุดรธานี",
                     "organizer_email": "control@salaklang.example", "districts": districts,
@@ -256,40 +319,35 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 series = await resp.json()
                 assert resp.status == 201, series
             occ = series["occurrences"][0]["id"]
-            async with chair.put(f"{base}/api/v1/series/{series['id']}/guest-policy", json={"admit_directly": True}) as resp:
+            async with chair.put(f"{base}/api/v1/series/{series['id']}/guest-policy",
+                                 json={"admit_directly": True}) as resp:
                 assert resp.status == 200, await resp.text()
             async with chair.get(f"{base}/api/v1/series/{series['id']}/guest-links") as resp:
                 links = await resp.json()
-        mgr = app[CONFERENCES]
-        deadline = time.monotonic() + 30
-        while not any(live.occurrence_id == occ for live in mgr.live.values()):
-            assert time.monotonic() < deadline, "the briefing did not open at T0"
-            await asyncio.sleep(0.2)
-        live = next(v for v in mgr.live.values() if v.occurrence_id == occ)
-        await asyncio.wait_for(live.media_ready.wait(), 60)
-        assert live.worker is not None and live.worker.pid is not None
-        pid = live.worker.pid
-        print(f"briefing {occ} open: conference {live.conf.id}, media worker pid {pid}", file=sys.stderr)
-
-        t0 = time.monotonic()
-        thumb = camera_loop(320, 180, 15, 30, (40, 120, 160))
-        idle = camera_loop(320, 180, 5, 10, (160, 90, 40))
-        opus = opus_loop(523.0)
-        print(f"pre-encoded in {time.monotonic() - t0:.1f} s", file=sys.stderr)
-
+            # The scheduler opens the briefing at T0 (this minute) and its conference starts the media worker.
+            pid = None
+            deadline = time.monotonic() + 60
+            while pid is None:
+                assert time.monotonic() < deadline, "the briefing did not open at T0"
+                await asyncio.sleep(0.3)
+                async with chair.get(f"{base}/api/v1/conferences") as resp:
+                    rows = await resp.json()
+                for row in rows:
+                    if row.get("occurrence_id") == occ and row["status"] == "live" and row.get("media", {}).get("running"):
+                        pid = row["media"]["pid"]
+        print(f"briefing {occ} open, media worker pid {pid}", file=sys.stderr)
         passcode = series["passcode"]
-        district_joins = []
-        for code in districts:
-            (link,) = links[code].values()
-            peer = BrowserPeer(base, thumb, 15, opus)
-            peers.append(peer)
-            district_joins.append(peer.join(link, passcode, "", ""))
-        d_times = await asyncio.gather(*district_joins)
-        print(f"{len(districts)} districts playing (join p95 {percentile(list(d_times), 95):.2f} s)", file=sys.stderr)
+        district_links = [next(iter(links[c].values())) for c in districts]
+        loadgen = await _child("--district-load", "--base", base, "--passcode", passcode,
+                               "--links", json.dumps(district_links))
+        d_times = (await _line(loadgen))["joined"]
+        print(f"{len(districts)} districts playing (join p95 {percentile(d_times, 95):.2f} s)", file=sys.stderr)
         await asyncio.sleep(args.settle)
         base_cores = await window(pid, args.seconds)
         print(f"worker with {len(districts)} districts: {base_cores:.3f} cores", file=sys.stderr)
 
+        idle = camera_loop(320, 180, 5, 10, (160, 90, 40))
+        opus = opus_loop(523.0)
         (guest_link,) = links["guest"].values()
         sem = asyncio.Semaphore(args.concurrency)
         join_times: list[float] = []
@@ -305,19 +363,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.sleep(args.settle)
         with_cores = await window(pid, args.seconds)
         print(f"worker with {len(districts)} districts + {args.guests} guests: {with_cores:.3f} cores", file=sys.stderr)
-        silent = [p for p in peers if p.rtp == 0]
-        guests = peers[len(districts):]
-        steps = {k: round(statistics.median(p.steps.get(k, float("nan")) for p in guests), 3)
-                 for k in ("joined", "offer", "answer", "connected", "playing")} if guests else {}
+        steps = {k: round(statistics.median(p.steps.get(k, float("nan")) for p in peers), 3)
+                 for k in ("joined", "offer", "answer", "connected", "playing")} if peers else {}
         return {
             "guests": args.guests, "districts": len(districts),
             "join_p50_s": round(statistics.median(join_times), 3) if join_times else None,
             "join_p95_s": round(percentile(join_times, 95), 3),
             "join_max_s": round(max(join_times), 3) if join_times else None,
-            "district_join_p95_s": round(percentile(list(d_times), 95), 3),
+            "district_join_p95_s": round(percentile(d_times, 95), 3),
             "cpu_per_guest_cores": round((with_cores - base_cores) / max(1, args.guests), 4),
             "worker_cores_districts": round(base_cores, 3), "worker_cores_with_guests": round(with_cores, 3),
-            "peers_without_program": len(silent),
+            "guests_without_program": sum(1 for p in peers if p.rtp == 0),
             "guest_join_steps_median_s": steps,
             "program": f"{args.width}x{args.height}@{args.fps}",
         }
@@ -325,7 +381,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         for peer in peers:
             with contextlib.suppress(Exception):
                 await peer.close()
-        await runner.cleanup()
+        if loadgen is not None:
+            await _end(loadgen)
+        await _end(hub)
 
 
 def main() -> None:
@@ -338,10 +396,21 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=1280)
     ap.add_argument("--height", type=int, default=720)
     ap.add_argument("--fps", type=int, default=25)
+    # the bench's own child processes
+    ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--district-load", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--base", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--passcode", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--links", default="[]", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    result = asyncio.run(run(args))
-    print(json.dumps(result, ensure_ascii=False))
+    logging.basicConfig(level=logging.ERROR)
+    if args.serve:
+        asyncio.run(serve(args))
+    elif args.district_load:
+        asyncio.run(district_load(args))
+    else:
+        print(json.dumps(asyncio.run(run(args)), ensure_ascii=False))
 
 
 if __name__ == "__main__":

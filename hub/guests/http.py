@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from hub import audit
 from hub.briefings.model import valid_email
 from hub.guests import model as m
+from hub.guests import present
 from hub.guests.keys import GUESTS
 from hub.guests.service import GuestService, date_label, guest_json, new_seat, opens_label
 from hub.mail.keys import OUTBOX
@@ -307,6 +308,7 @@ def add_routes(app: web.Application, service: GuestService) -> None:
     r.add_post(r"/api/v1/join/{id}/me/hand", post_hand)
     r.add_post(r"/api/v1/join/{id}/me/leave", post_leave)
     r.add_post(r"/api/v1/join/{id}/me/mic", post_mic)
+    r.add_post(r"/api/v1/join/{id}/me/content", api(present.upload))
     r.add_post(r"/api/v1/join/{id}/me/offer", post_offer)
     r.add_get(r"/api/v1/occurrences/{id}/guests", get_lobby)
     r.add_post(r"/api/v1/occurrences/{id}/guests/{gid}/{action}", post_chair)

@@ -5,7 +5,9 @@ The guest, on a phone with touch, opens the link of a real invitation sent to a 
 server (aiosmtpd), is refused a wrong passcode, joins with the right one, is admitted from the
 lobby, receives the program (decoded frames counted with requestVideoFrameCallback, a live
 audio track), raises a hand, is granted the floor by the chair over the API (the layout puts the
-guest's camera in the large tile of the program the guest itself decodes) and is removed.
+guest's camera in the large tile of the program the guest itself decodes), presents a photo
+(refused before the floor, shown on the content stage once it holds it), is muted by the chair
+and is removed.
 A district without its agent PC joins with its district link: the board shows the district,
 marked "browser", and attendance counts the district with an interval opened "browser".
 """
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.conftest import ARTIFACTS, free_port
@@ -90,7 +93,7 @@ def _distance(a: list[float], b: list[float]) -> float:
     return float(sum(abs(x - y) for x, y in zip(a, b, strict=True)))
 
 
-def test_guest_and_browser_district_in_the_program(world: tuple[ThreadHub, MailSink]) -> None:
+def test_guest_and_browser_district_in_the_program(world: tuple[ThreadHub, MailSink], tmp_path: Path) -> None:
     hub, sink = world
     # The briefing starts this minute: the scheduler opens it (T0 passed by under a minute, inside
     # the misfire grace) and the conference manager starts its conference with the districts.
@@ -153,6 +156,13 @@ def test_guest_and_browser_district_in_the_program(world: tuple[ThreadHub, MailS
         page.screenshot(path=str(ARTIFACTS / "guest-program-phone.png"), full_page=True)
         before = page.evaluate(LARGE_TILE_MEAN)
 
+        # Presenting a photo from the gallery before the chair allows it: refused, the briefing goes on.
+        photo = tmp_path / "ภาพถนน.png"
+        Image.new("RGB", (320, 240), (200, 30, 30)).save(photo)
+        page.locator("#present-file").set_input_files(str(photo))
+        expect(page.locator("#present-status")).to_have_attribute("data-state", "refused", timeout=10000)
+        expect(page.locator("#present-status")).to_contain_text("ยังไม่อนุญาตให้นำเสนอ")
+
         # Raise a hand: a floor request of the guest, granted by the chair over the API.
         tap(page, "#hand")
         expect(page.locator("#floor-status")).to_have_attribute("data-floor", "queued", timeout=10000)
@@ -171,6 +181,22 @@ def test_guest_and_browser_district_in_the_program(world: tuple[ThreadHub, MailS
                                " return Math.abs(a[0]-b[0]) + Math.abs(a[1]-b[1]) + Math.abs(a[2]-b[2]) > 30; }",
                                timeout=15000)
         page.screenshot(path=str(ARTIFACTS / "guest-floor-phone.png"), full_page=True)
+
+        # Holding the floor, the guest presents the photo: converted by the content room, on screen.
+        page.locator("#present-file").set_input_files(str(photo))
+        expect(page.locator("#present-status")).to_have_attribute("data-state", "sent", timeout=10000)
+
+        def shown() -> dict[str, Any] | None:
+            status, stage = hub.api("GET", f"/api/v1/conferences/{cid}/content/stage")
+            assert status == 200, stage
+            showing: dict[str, Any] | None = stage["showing"]
+            return showing
+
+        wait(lambda: shown() is not None, 30, "the guest's photo on the content stage")
+        item = shown()
+        assert item is not None and item["category"] == "photo"
+        status, detail = hub.api("GET", f"/api/v1/content/{item['item_id']}")
+        assert status == 200 and detail["name"] == "ภาพถนน.png", detail
 
         # The chair mutes the guest over the conference API: the page follows.
         status, _ = hub.api("POST", f"/api/v1/conferences/{cid}/sites/{key}/mute")

@@ -300,6 +300,29 @@
     show(r.data);
     if (!r.data.media) setMic(!open);  // not in the mix yet: the page's own switch only
   });
+  // Presenting: a photo or clip from the gallery, through the hub's content checks; it goes on
+  // screen once converted, while the chair allows it (or this browser holds the floor).
+  $("present-file").addEventListener("change", async () => {
+    const input = $("present-file");
+    const file = input.files && input.files[0];
+    if (!file) return;
+    const status = $("present-status");
+    status.textContent = "กำลังส่ง " + file.name + "… / Sending…";
+    const form = new FormData();
+    form.append("file", file, file.name);
+    let data = {};
+    let resp = null;
+    try {
+      resp = await fetch(base + "/me/content", { method: "POST", credentials: "same-origin",
+                                                 headers: { "X-CSRF-Token": csrf }, body: form });
+      data = await resp.json();
+    } catch (e) { data = { th: "ส่งไม่สำเร็จ", en: "Upload failed" }; }
+    input.value = "";
+    status.dataset.state = resp && resp.ok ? "sent" : "refused";
+    status.textContent = resp && resp.ok
+      ? "ส่งแล้ว จะขึ้นจอเมื่อแปลงไฟล์เสร็จ / Sent; it goes on screen once converted"
+      : (data.th || "ส่งไม่สำเร็จ") + " / " + (data.en || "Upload failed");
+  });
   $("sound").addEventListener("click", () => { $("program").play().then(() => { $("sound").hidden = true; }); });
   $("leave").addEventListener("click", async () => {
     const r = await call("POST", "/me/leave");
