@@ -29,9 +29,11 @@ from site_agent.clerk.selftest import CheckResult
 from site_agent.clerk.service import ClerkAgent
 from site_agent.clerk.state import BANGKOK, COLOUR_RGB, Notice, UiState, colour, status_sentence
 from site_agent.config import AgentConfig
+from site_agent.content.service import Presenter
 from site_agent.enrol import EnrolFailed, enrol
 from site_agent.settings import load_agent_settings
 from site_agent.ui.meeting_panel import MeetingPanel
+from site_agent.ui.present import add_present_button
 from site_agent.ui.menu import Activator, MenuEntry, menu_entries
 
 # Fonts that carry Thai: Windows ships Leelawadee UI / Tahoma, Debian fonts-thai-tlwg ships Garuda/Loma.
@@ -134,6 +136,8 @@ class ClerkWindow:
         self.message.pack(fill="x", pady=(6, 0))
         # Issue 16: who is in the room, the roll call, votes, the confidential join code.
         self.meeting = MeetingPanel(self, r, self.clerk.meeting, lambda: self.clerk.lang)
+        # Issue 14: the clerk presents a file or the PC's screen (site_agent/ui/present.py).
+        self.present = add_present_button(self, r, Presenter(self.clerk.client.config), self.font)
 
     # --- thread-safe plumbing -----------------------------------------------------------------
     def post(self, fn: Callable[[], object]) -> None:

@@ -1,0 +1,161 @@
+"""The clerk presents from the agent: the screen shared through FFmpeg's x11grab under Xvfb,
+and the present dialog (real Tk) showing the hub's polite refusal, Thai first.
+
+A real hub on a loopback port (media off: these tests are about the upload path, the
+program itself is covered by tests/e2e/test_content_district.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import queue
+import threading
+import tkinter as tk
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+import pytest
+from PIL import Image
+
+from hub.settings import Settings
+from site_agent.content.service import Presenter, PresentRefused, grab_argv
+from site_agent.ui.present import PresentDialog
+from tests.conftest import HubHandle, private_xvfb
+from tests.hub.content.contentkit import pptx_bytes
+
+SCREEN = (255, 120, 0)  # what the shared screen shows: an orange window over all of it
+CLERK = "UDN04"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "var", port=0, host="127.0.0.1", media_enabled=False,
+                    content_page_width=480, content_page_height=270)
+
+
+@pytest.fixture(scope="module")
+def display() -> Iterator[str]:
+    # One X server for the module: Tk keeps its display connection after destroy(), and Xlib
+    # ends the whole process when that server goes away under it.
+    with private_xvfb("640x360x24") as name:
+        yield name
+
+
+async def briefing(http: aiohttp.ClientSession, hub: HubHandle, *sites: str) -> int:
+    async with http.post(f"{hub.url}/api/v1/conferences", headers=hub.auth("operator"),
+                         json={"sites": list(sites), "layout": "1+N", "title": "อำเภอนำเสนอ"}) as resp:
+        body = await resp.json()
+        assert resp.status == 201, body
+        return int(body["id"])
+
+
+def test_the_capture_command_names_each_platforms_grabber(tmp_path: Path) -> None:
+    out = tmp_path / "s.png"
+    assert grab_argv(out, "linux", ":5")[5:9] == ["-f", "x11grab", "-i", ":5"]
+    assert grab_argv(out, "win32")[5:9] == ["-f", "gdigrab", "-i", "desktop"]
+    assert grab_argv(out, "darwin")[5:7] == ["-f", "avfoundation"]
+    with pytest.raises(OSError):
+        grab_argv(out, "sunos5")
+
+
+async def test_a_shared_screen_becomes_the_districts_page(
+    hub: HubHandle, http: aiohttp.ClientSession, display: str
+) -> None:
+    config = await hub.enrol_agent(CLERK)
+    cid = await briefing(http, hub, CLERK)
+    presenter = Presenter(config)
+    # the screen: one orange window over the whole of the X server
+    root = tk.Tk(screenName=display)
+    try:
+        root.geometry("640x360+0+0")
+        root.overrideredirect(True)
+        root.configure(bg="#{:02x}{:02x}{:02x}".format(*SCREEN))
+        for _ in range(20):
+            root.update()
+            await asyncio.sleep(0.02)
+
+        # not allowed yet: captured, then refused before the hub reads the picture
+        with pytest.raises(PresentRefused) as refused:
+            await presenter.share_screen(display)
+        assert refused.value.refusal.code == "district_not_allowed"
+
+        async with http.post(f"{hub.url}/api/v1/conferences/{cid}/content/districts/{CLERK}/allow",
+                             json={"allow": True}, headers=hub.auth("operator")) as resp:
+            assert resp.status == 200
+        answer = await presenter.share_screen(display)
+    finally:
+        root.destroy()
+    for _ in range(200):
+        async with http.get(f"{hub.url}/api/v1/content/{answer.item_id}", headers=hub.auth("operator")) as resp:
+            item = await resp.json()
+        if item["status"] != "converting":
+            break
+        await asyncio.sleep(0.1)
+    assert item["status"] == "ready" and item["kind"] == "png" and item["uploaded_by"] == f"agent:{CLERK}"
+    async with http.get(f"{hub.url}{item['page_urls'][0]}", headers=hub.auth("operator")) as resp:
+        page = Image.open(io.BytesIO(await resp.read())).convert("RGB")
+    centre = np.asarray(page)[100:170, 180:300].reshape(-1, 3).mean(axis=0)
+    assert np.abs(centre - np.array(SCREEN)).max() < 20, centre
+    # and it went on screen: the district's stage says it is its own
+    stage = await presenter.stage()
+    assert stage.mine and stage.item_id == answer.item_id
+
+
+class Host:
+    """The clerk window's part the dialog uses: a Tk root, the agent's loop, the window's queue."""
+
+    def __init__(self, display: str) -> None:
+        self.root = tk.Tk(screenName=display)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.queue: queue.Queue[Callable[[], object]] = queue.Queue()
+
+    def post(self, fn: Callable[[], object]) -> None:
+        self.queue.put(fn)
+
+    async def pump(self, until: Callable[[], bool], timeout: float = 20) -> bool:
+        for _ in range(int(timeout / 0.05)):
+            while not self.queue.empty():
+                self.queue.get_nowait()()
+            self.root.update()
+            if until():
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
+        self.root.destroy()
+
+
+async def test_the_present_dialog_shows_the_refusal_thai_first(
+    hub: HubHandle, http: aiohttp.ClientSession, display: str, tmp_path: Path
+) -> None:
+    config = await hub.enrol_agent(CLERK)
+    other = await hub.enrol_agent("UDN05")
+    deck = tmp_path / "รายงาน.pptx"
+    deck.write_bytes(pptx_bytes())
+    host = Host(display)
+    try:
+        dialog = PresentDialog(host, Presenter(config))  # a stand-in for the window
+        dialog.upload(deck)
+        assert await host.pump(lambda: "ไม่มีการประชุม" in str(dialog.status.cget("text")))
+        text = str(dialog.status.cget("text"))
+        assert text.index("ไม่มีการประชุม") < text.index("no briefing")
+
+        cid = await briefing(http, hub, other.site, CLERK)
+        async with http.post(f"{hub.url}/api/v1/conferences/{cid}/floor", json={"site": other.site},
+                             headers=hub.auth("operator")) as resp:
+            assert resp.status == 200, await resp.text()  # another district has the floor
+        dialog.upload(deck)
+        assert await host.pump(lambda: "ขออภัย" in str(dialog.status.cget("text")))
+        text = str(dialog.status.cget("text"))
+        assert text.splitlines()[0].startswith("ขออภัย") and "chair" in text.splitlines()[1]
+    finally:
+        host.close()
