@@ -14,6 +14,7 @@ marked "browser", and attendance counts the district with an interval opened "br
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -154,6 +155,19 @@ def test_guest_and_browser_district_in_the_program(world: tuple[ThreadHub, MailS
         wait(lambda: bool((_participant(_summary(hub, cid), key) or {}).get("in_program")), 20,
              "the guest's camera decoded at the hub")
         page.screenshot(path=str(ARTIFACTS / "guest-program-phone.png"), full_page=True)
+
+        # The chair's conference page lists the guest by name and organisation, with a remove action.
+        board = browser.new_context(viewport={"width": 1280, "height": 900})
+        board_page = board.new_page()
+        board_page.goto(hub.url + "/login")
+        board_page.locator("input[name=username]").fill("chair")
+        board_page.locator("input[name=password]").fill("chair-password-1")
+        board_page.locator("button[type=submit]").click()
+        board_page.goto(hub.url + "/conference")
+        row = board_page.locator(f'#participants tr[data-site="{key}"]')
+        expect(row).to_contain_text("สมหญิง ใจดี (สำนักงานป้องกันและบรรเทาสาธารณภัยจังหวัดอุดรธานี)", timeout=10000)
+        expect(row.locator('td[data-kind="guest"]')).to_contain_text("guest")
+        expect(row.get_by_role("button", name=re.compile("เชิญออก"))).to_be_visible()
         before = page.evaluate(LARGE_TILE_MEAN)
 
         # Presenting a photo from the gallery before the chair allows it: refused, the briefing goes on.
@@ -231,12 +245,6 @@ def test_guest_and_browser_district_in_the_program(world: tuple[ThreadHub, MailS
         assert [a["opened_reason"] for a in attendance] == ["browser"], attendance
 
         # The board (the control room's page) shows the district, marked "browser".
-        board = browser.new_context(viewport={"width": 1280, "height": 900})
-        board_page = board.new_page()
-        board_page.goto(hub.url + "/login")
-        board_page.locator("input[name=username]").fill("chair")
-        board_page.locator("input[name=password]").fill("chair-password-1")
-        board_page.locator("button[type=submit]").click()
         board_page.goto(hub.url + "/")
         badge = board_page.locator('#site-UDN02 [data-field="browser"]')
         expect(badge).to_be_visible(timeout=10000)

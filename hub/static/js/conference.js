@@ -10,7 +10,9 @@
   let conf = null;
   let pc = null;
   let links = {};
-  const name = (code) => T.names[code] || code;
+  // Guests (issue 15) are participants "guest-<id>": named by what they typed, with their organisation.
+  const guestNames = {};
+  const name = (code) => T.names[code] || guestNames[code] || code;
   const post = (path, body) => S.api("POST", `${base}/${conf.id}${path}`, body);
 
   function button(text, cls, label, onClick) {
@@ -30,6 +32,9 @@
       return;
     }
     live.hidden = false; if (start) start.hidden = true;
+    for (const p of conf.participants || []) {
+      if (p.kind === "guest") guestNames[p.site] = p.name_th + (p.organisation ? ` (${p.organisation})` : "");
+    }
     const holder = conf.floor && conf.floor.holder;
     summary.textContent = `▶ ${T.running} #${conf.id} · ${conf.title} · ${T.layout}: ${conf.layout}`
       + (holder ? ` · ◆ ${name(holder)}` : "") + (conf.ends_at ? ` · ${T.ends} ${S.fmtTime(conf.ends_at)}` : "");
@@ -83,8 +88,16 @@
       actions.append(button(p.mic_open ? T.mute : T.unmute, "", `${p.mic_open ? T.mute : T.unmute}: ${name(p.site)}`, async (b) => {
         await S.act(b, () => post(`/sites/${p.site}/${p.mic_open ? "mute" : "unmute"}`), T.done); refresh();
       }));
+      if (p.kind === "guest" && conf.occurrence_id) {
+        // Removed through the guests room: the same link cannot bring the guest back.
+        const gid = p.site.slice("guest-".length);
+        actions.append(button("เชิญออก / Remove", "danger", `เชิญออก / Remove: ${name(p.site)}`, async (b) => {
+          await S.act(b, () => S.api("POST", `/api/v1/occurrences/${conf.occurrence_id}/guests/${gid}/remove`), T.done); refresh();
+        }));
+      }
       return S.el("tr", { "data-site": p.site },
-        S.el("td", { text: (p.online ? "● " : "○ ") + name(p.site) + (holder === p.site ? " ◆" : "") }),
+        S.el("td", { "data-kind": p.kind || "site", text: (p.online ? "● " : "○ ") + name(p.site) + (holder === p.site ? " ◆" : "")
+          + (p.kind === "guest" ? " · ผู้เข้าร่วมทางเบราว์เซอร์ / guest" : p.kind === "browser" ? " · เบราว์เซอร์ / browser" : "") }),
         S.el("td", { "data-media": p.media_state ? p.media_state.state : "", text: (p.joined_at ? S.fmtTime(p.joined_at) : p.error ? "✖ " + p.error : "—") + mediaText(p.media_state) }),
         S.el("td", { class: "link-" + (link || "unknown"), text: `${{ green: "✓", amber: "!", red: "✕", down: "✕" }[link] || "?"} ${T["status_" + (link || "unknown")] || link}` }),
         S.el("td", { text: (p.mic_open ? "◉ " + T.open : "✕ " + T.muted) + (talking ? " · ◉ " + T.talking : "") }),
