@@ -24,6 +24,7 @@ from hub.conferences.conference import ConferenceError
 from hub.conferences.floor import FloorError
 from hub.conferences.manager import STATE_ERRORS, ConferenceManager
 from hub.conferences.signalling import floor_view
+from hub.conferences.store import UnknownConference
 from hub.events import EventBus, Subscription
 from hub.guests.media import GuestPeer, MediaAnswer, MediaUnavailable
 from hub.guests.model import LinkKind
@@ -131,7 +132,7 @@ class ConferenceGuestMedia:
         p = self.peers.get(guest_id)
         if p is None:
             return
-        with contextlib.suppress(ConferenceError, FloorError):
+        with contextlib.suppress(ConferenceError, FloorError, UnknownConference):
             await self.manager.mute(p.conference_id, p.key, not open_, f"guest:{guest_id}")
 
     async def disconnect(self, guest_id: int, reason: str) -> None:
@@ -144,8 +145,13 @@ class ConferenceGuestMedia:
 
     def view(self, guest_id: int) -> dict[str, Any] | None:
         p = self.peers.get(guest_id)
-        live = self.manager.live.get(p.conference_id) if p is not None else None
-        if p is None or live is None or p.key not in live.conf.participants:
+        if p is None:
+            return None
+        live = self.manager.live.get(p.conference_id)
+        if live is None or live.conf.status == "ended":
+            # The briefing is over: the page says so instead of trying to reconnect.
+            return {"conference_id": p.conference_id, "participant": p.key, "ended": True}
+        if p.key not in live.conf.participants:
             return None
         conf = live.conf
         floor = floor_view(conf, p.key)

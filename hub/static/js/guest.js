@@ -208,6 +208,16 @@
 
   function showView(guest) {
     view = guest.media || null;
+    if (view && view.ended) {
+      disconnect();
+      $("in-briefing").hidden = true;
+      $("ended").hidden = false;
+      $("ended").dataset.state = "ended";
+      $("ended-th").textContent = "การประชุมจบแล้ว ขอบคุณที่เข้าร่วม";
+      $("ended-en").textContent = "The briefing has ended. Thank you for joining.";
+      if (stream) setMic(true);
+      return;
+    }
     const fs = $("floor-status");
     const words = view && FLOOR[view.floor] ? FLOOR[view.floor](view) : null;
     fs.textContent = words ? words[0] + " / " + words[1] : "";
@@ -249,7 +259,7 @@
       hand.setAttribute("aria-pressed", String(!!guest.hand_raised));
       hand.classList.toggle("hand-up", !!guest.hand_raised);
       showView(guest);
-      connect();
+      if (!(guest.media && guest.media.ended)) connect();
     }
     if (guest.status === "waiting" || guest.status === "admitted") poll();
   }

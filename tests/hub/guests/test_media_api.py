@@ -76,6 +76,7 @@ async def test_guest_media_path_and_its_refusals(hub: HubHandle, chair: Api, bro
     frames: list[av.VideoFrame] = []
     got = asyncio.Event()
     readers: list[asyncio.Task[None]] = []
+    peers = [pc]
 
     @pc.on("track")
     def _track(track: MediaStreamTrack) -> None:
@@ -138,7 +139,31 @@ async def test_guest_media_path_and_its_refusals(hub: HubHandle, chair: Api, bro
         bilingual(body, "not_admitted")
         status, summary = await chair("GET", f"/api/v1/conferences/{cid}")
         assert summary["status"] == "live" and summary["media"]["running"]  # the briefing goes on
+
+        # A second guest is in when the briefing ends: its page is told, not left reconnecting.
+        b2 = browsers()
+        await b2.page(link)
+        status, second = await _join(b2, occ, token, passcode=series["passcode"], name="สมชาย ใจกล้า")
+        assert status == 200, second
+        await chair("POST", f"/api/v1/occurrences/{occ}/guests/{second['id']}/admit")
+        pc2 = RTCPeerConnection()
+        peers.append(pc2)
+        pc2.addTransceiver("video", direction="recvonly")
+        pc2.addTransceiver("audio", direction="recvonly")
+        await pc2.setLocalDescription(await pc2.createOffer())
+        status, answer = await b2.api("POST", f"/api/v1/join/{occ}/me/offer",
+                                      {"type": "offer", "sdp": pc2.localDescription.sdp})
+        assert status == 200, answer
+        status, me2 = await b2.api("GET", f"/api/v1/join/{occ}/me")
+        assert me2["media"]["participant"] == f"guest-{second['id']}" and not me2["media"].get("ended")
+        status, _ = await chair("POST", f"/api/v1/conferences/{cid}/end")
+        assert status == 200
+        status, me2 = await b2.api("GET", f"/api/v1/join/{occ}/me?wait=5&v={me2['version']}")
+        assert status == 200 and me2["media"]["ended"] is True
+        status, body = await b2.api("POST", f"/api/v1/join/{occ}/me/mic", {"open": False})
+        assert status == 200  # closing a microphone after the end is harmless, never a 500
     finally:
         for task in readers:
             task.cancel()
-        await pc.close()
+        for peer in peers:
+            await peer.close()
