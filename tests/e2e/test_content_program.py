@@ -4,7 +4,8 @@ A PPTX made here (python-pptx: one big coloured shape, Thai text) is uploaded,
 converted by LibreOffice and shown: the program decoded at a district shows the
 shape's colour over the content tile, in the presentation layout; ending it
 restores the layout from before. A clip with a known tone plays into the
-program's sound (FFT at a district) and goes silent on pause.
+program's sound (FFT at a district) and goes silent on pause. A media worker
+killed while a photo is shown comes back with the photo in its content tile.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import io
+import os
+import signal
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +24,9 @@ import aiohttp
 import av
 import numpy as np
 import pytest
+from PIL import Image
 
+from hub.conferences.keys import CONFERENCES
 from hub.conferences.layout import CANVAS_H, CANVAS_W
 from hub.settings import Settings
 from site_agent.client import AgentClient
@@ -32,6 +38,7 @@ from tests.hub.media.mediakit import COLOURS, TONES, close_to, tone_db, wait_for
 W, H = 320, 180
 PROVINCE, WATCHER = "UDN01", "UDN03"
 CLIP_TONE = 2600.0
+PHOTO = (150, 60, 200)  # purple: no district colour, not the slate
 # The presentation layout's content tile: (0, 0)-(960, 540) of 1280×720.
 CONTENT_BOX = (0, 0, 960 * W // CANVAS_W, 540 * H // CANVAS_H)
 
@@ -187,3 +194,26 @@ async def test_a_clips_tone_is_in_the_program_while_it_plays_and_stops_on_pause(
         assert tone() < 10, "the tone after pause"
         state = await api(http, hub, "GET", f"/api/v1/conferences/{cid}/content/stage")
         assert state["showing"]["clip"]["status"] == "paused" and 0 < state["showing"]["clip"]["position_s"] < 8
+
+
+async def test_a_restarted_media_worker_shows_the_content_again(
+    hub: HubHandle, http: aiohttp.ClientSession
+) -> None:
+    photo = io.BytesIO()
+    Image.new("RGB", (640, 360), PHOTO).save(photo, "PNG")
+    async with district(hub, PROVINCE) as _province, district(hub, WATCHER) as (watcher, _client):
+        cid = await start(http, hub, watcher)
+        item = await upload(http, hub, cid, "ภาพเหตุการณ์.png", photo.getvalue())
+        await ready(http, hub, item)
+        await api(http, hub, "POST", f"/api/v1/conferences/{cid}/content/stage/show", {"item_id": item})
+        await until(lambda: fills(watcher.program, PHOTO), 15, "the photo in the content tile")
+
+        worker = hub.app[CONFERENCES].live[cid].worker
+        assert worker is not None and worker.pid is not None
+        old_pid = worker.pid
+        os.kill(old_pid, signal.SIGKILL)
+        watcher.program = None
+        # the manager starts a new worker and the districts rejoin; the content room re-sends the tile
+        await until(lambda: fills(watcher.program, PHOTO), 60, "the photo after the worker restarted")
+        restarted = hub.app[CONFERENCES].live[cid].worker
+        assert restarted is not None and restarted.pid != old_pid

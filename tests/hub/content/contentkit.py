@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import subprocess
+import time
 import zipfile
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -160,4 +161,22 @@ async def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> boo
         if predicate():
             return True
         await asyncio.sleep(0.05)
+    return predicate()
+
+
+def tone_free_of(samples: np.ndarray, hz: float, rate: int = 48_000) -> bool:
+    """True when ``hz`` does not stand out of the spectrum (≥ 20 dB over the median bin)."""
+    spec = np.abs(np.fft.rfft(samples * np.hanning(samples.size)))
+    freqs = np.fft.rfftfreq(samples.size, 1 / rate)
+    band = spec[(freqs > hz - 15) & (freqs < hz + 15)].max()
+    return bool(20 * np.log10((band + 1e-9) / (np.median(spec) + 1e-9)) < 20)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
+    """Polled from a plain thread (the media parts here are threads, not the event loop)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
     return predicate()

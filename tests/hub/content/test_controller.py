@@ -87,7 +87,7 @@ async def test_a_clip_plays_pauses_and_seeks_on_the_service_clock(content: Conte
     assert paused is not None and paused.clip is not None and not paused.clip.playing
     assert paused.clip.position_s == pytest.approx(1.25)
     await content.step(9, "seek", position_s=2.5, actor="operator:x")
-    assert content.snapshot(9)["showing"]["clip"]["position_s"] == 2.5  # type: ignore[index]
+    assert content.snapshot(9)["showing"]["clip"]["position_s"] == 2.5
     assert [c.change for c in seen] == [Change.SHOW, Change.CLIP, Change.CLIP, Change.CLIP]
     assert [c.keyframe for c in seen] == [True, False, False, False]
     clip_actions = {e.action for e in audit.recent(content.engine, action_prefix="content.clip.")}

@@ -186,7 +186,10 @@ async def test_a_converter_that_hangs_is_killed_at_the_time_limit(content: Conte
     assert "นานเกินกำหนด" in done.error and "too long" in done.error
     for name in ("launcher.pid", "worker.pid"):
         pid = int((tmp_path / name).read_text())
-        assert await eventually(lambda pid=pid: not alive(pid)), f"{name} {pid} still runs after the time limit"
+        def gone(pid: int = pid) -> bool:
+            return not alive(pid)
+
+        assert await eventually(gone), f"{name} {pid} still runs after the time limit"
     assert _left_behind(content) == []
 
 
