@@ -158,8 +158,12 @@ async def test_a_pptx_fills_the_content_tile_at_a_district(
         assert summary["layout"] == "presentation"
 
         # the next page is a new picture (the worker asks for a keyframe with it), the same colour
+        manager = hub.app[CONFERENCES]
+        before = await manager.media_stats(cid)
         await api(http, hub, "POST", f"/api/v1/conferences/{cid}/content/stage/next", {})
         await asyncio.sleep(1.0)
+        after = await manager.media_stats(cid)
+        assert before is not None and after is not None and after.keyframes > before.keyframes
         assert fills(watcher.program, SLIDE_BLUE)
 
         await api(http, hub, "POST", f"/api/v1/conferences/{cid}/content/stage/end", {})

@@ -157,5 +157,13 @@ async def test_the_present_dialog_shows_the_refusal_thai_first(
         assert await host.pump(lambda: "ขออภัย" in str(dialog.status.cget("text")))
         text = str(dialog.status.cget("text"))
         assert text.splitlines()[0].startswith("ขออภัย") and "chair" in text.splitlines()[1]
+
+        # the floor moves to this district: now it may present without the chair's leave
+        async with http.post(f"{hub.url}/api/v1/conferences/{cid}/floor", json={"site": CLERK},
+                             headers=hub.auth("operator")) as resp:
+            assert resp.status == 200, await resp.text()
+        dialog.upload(deck)
+        assert await host.pump(lambda: "ส่งแล้ว" in str(dialog.status.cget("text")))
+        assert "Sent, converting" in str(dialog.status.cget("text"))
     finally:
         host.close()
