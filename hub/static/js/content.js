@@ -82,7 +82,8 @@
       }
       const status = item.status === "failed" ? `${T.failed}: ${item.error}` : T[item.status] || item.status;
       return S.el("tr", { "data-item": item.id, "data-status": item.status },
-        S.el("td", { text: item.name }), S.el("td", { text: status }), S.el("td", { text: String(item.pages) }), actions);
+        S.el("td", { text: item.uploaded_by.startsWith("agent:") ? `${item.name} (${T.from} ${item.uploaded_by.slice(6)})` : item.name }),
+        S.el("td", { text: status }), S.el("td", { text: String(item.pages) }), actions);
     }));
   }
 
@@ -119,6 +120,19 @@
       S.act(b, () => send(verb, body));
     });
   });
+  // The chair lets a district present while another holds the floor (hub/content/district.py).
+  const allowForm = document.getElementById("content-allow");
+  async function allow(on) {
+    const site = document.getElementById("content-allow-site").value.trim();
+    if (!site || confId === null) return;
+    const out = await S.api("POST", `${base()}/districts/${encodeURIComponent(site)}/allow`, { allow: on });
+    document.getElementById("content-allowed").textContent = `${T.allowed}: ${out.allowed.join(", ") || "—"}`;
+  }
+  if (allowForm) {
+    allowForm.addEventListener("submit", (ev) => { ev.preventDefault(); S.act(allowForm.querySelector('[data-allow="1"]'), () => allow(true)); });
+    const withdraw = allowForm.querySelector('[data-allow="0"]');
+    withdraw.addEventListener("click", () => S.act(withdraw, () => allow(false)));
+  }
   const position = document.getElementById("content-position");
   position.addEventListener("change", () => S.act(null, () => send("seek", { position_s: Number(position.value) })));
 

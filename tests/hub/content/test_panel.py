@@ -26,10 +26,12 @@ async def test_the_conference_page_shows_the_content_panel(hub: HubHandle, http:
     assert 'id="content-panel"' in page and 'data-can-act="1"' in page
     assert "เนื้อหานำเสนอ" in page and 'id="content-upload"' in page  # Thai is the default language
     assert 'aria-keyshortcuts="ArrowRight"' in page
+    assert 'id="content-allow"' in page and "ให้อำเภอนำเสนอ" in page  # the chair lets a district present
     script = re.search(r'src="(/static/js/content\.js[^"]*)"', page)
     assert script
     async with http.get(hub.url + script.group(1)) as resp:
-        assert resp.status == 200 and "/stage/${verb}" in await resp.text()
+        script_text = await resp.text()
+        assert resp.status == 200 and "/stage/${verb}" in script_text and "/districts/" in script_text
 
 
 async def test_a_viewer_sees_the_panel_without_the_upload(hub: HubHandle, http: aiohttp.ClientSession) -> None:
@@ -37,3 +39,4 @@ async def test_a_viewer_sees_the_panel_without_the_upload(hub: HubHandle, http: 
     async with http.get(f"{hub.url}/conference") as resp:
         page = await resp.text()
     assert 'id="content-panel"' in page and 'data-can-act="0"' in page and 'id="content-upload"' not in page
+    assert 'id="content-allow"' not in page
