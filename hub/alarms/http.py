@@ -6,13 +6,14 @@ import asyncio
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hub import audit
 from hub.alarms.keys import ALARMS
 from hub.keys import ENGINE
 from hub.web.auth import client_ip, require_role
 from hub.web.errors import json_error
+from hub.web.openapi import api, respond
 
 
 class AlarmOut(BaseModel):
@@ -36,13 +37,15 @@ class AlarmOut(BaseModel):
 
 
 class ListQuery(BaseModel):
-    open: bool = False
+    open: bool = Field(default=False, description="true: only the alarms nobody has acknowledged yet.")
 
 
-def _out(data: dict[str, Any]) -> dict[str, Any]:
-    return AlarmOut.model_validate(data).model_dump()
+def _out(data: dict[str, Any]) -> AlarmOut:
+    return AlarmOut.model_validate(data)
 
 
+@api("Alarms, newest first (offline, red link, not ready, media flapping...)", role="viewer", query=ListQuery,
+     response=list[AlarmOut], tags=("alarms",))
 async def list_alarms(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
     try:
@@ -50,9 +53,10 @@ async def list_alarms(request: web.Request) -> web.Response:
     except ValidationError as exc:
         raise json_error(400, "open ต้องเป็น 1/0 / open must be 1 or 0", field="open") from exc
     data = await asyncio.to_thread(request.app[ALARMS].list, open_only=query.open)
-    return web.json_response([_out(a) for a in data])
+    return respond([_out(a) for a in data])
 
 
+@api("Acknowledge an alarm (audited)", role="operator", response=AlarmOut, tags=("alarms",))
 async def ack_alarm(request: web.Request) -> web.Response:
     principal = await require_role(request, "operator")
     try:
@@ -67,7 +71,7 @@ async def ack_alarm(request: web.Request) -> web.Response:
     )
     if data is None:
         raise json_error(404, "no such alarm", field="id")
-    return web.json_response(_out(data))
+    return respond(_out(data))
 
 
 def setup_routes(app: web.Application) -> None:

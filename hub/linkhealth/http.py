@@ -6,7 +6,7 @@ import asyncio
 from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from hub.control.registry import REGISTRY
 from hub.keys import ENGINE
@@ -15,6 +15,7 @@ from hub.linkhealth.keys import LINKHEALTH
 from hub.linkhealth.store import SiteInfo
 from hub.web.auth import require_role
 from hub.web.errors import json_error
+from hub.web.openapi import api, respond, respond_as
 
 
 class HistoryQuery(BaseModel):
@@ -22,7 +23,35 @@ class HistoryQuery(BaseModel):
 
 
 class EventsQuery(BaseModel):
-    limit: int = 200
+    limit: int = Field(default=200, description="At most this many events (clamped to 1…1000).")
+
+
+class HistoryBucket(BaseModel):
+    """One bucket of the chart (hub.linkhealth.store._bucket_json); None where it had no sample."""
+
+    start: str
+    seconds: int
+    samples: int
+    rtt_median_ms: float | None
+    rtt_min_ms: float | None
+    rtt_p5_ms: float | None
+    rtt_p95_ms: float | None
+    rtt_max_ms: float | None
+    jitter_median_ms: float | None
+    probes_sent: int
+    probes_lost: int
+    loss_pct: float | None
+
+
+class LinkHistoryOut(BaseModel):
+    """A district's link history over one range: the chart's buckets, their length, the thresholds."""
+
+    site: str
+    range: Literal["24h", "7d", "30d"]
+    bucket_s: int
+    tmax_ms: float
+    thresholds: dict[str, float]
+    buckets: list[HistoryBucket]
 
 
 class LinkLiveOut(BaseModel):
@@ -57,6 +86,8 @@ async def _site_or_404(request: web.Request) -> SiteInfo:
     return info
 
 
+@api("A district's live link figures (probes, RTCP, SNMP) and its thresholds", role="viewer",
+     response=LinkLiveOut, tags=("link health",))
 async def link_live(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
     info = await _site_or_404(request)
@@ -71,9 +102,11 @@ async def link_live(request: web.Request) -> web.Response:
         tmax_ms=lh.settings.linkhealth_tmax_ms,
         thresholds=lh.thresholds.to_json(),
     )
-    return web.json_response(out.model_dump())
+    return respond(out)
 
 
+@api("A district's link history (24 hours, 7 or 30 days)", role="viewer", query=HistoryQuery,
+     response=LinkHistoryOut, tags=("link health",))
 async def link_history(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
     info = await _site_or_404(request)
@@ -82,9 +115,11 @@ async def link_history(request: web.Request) -> web.Response:
     except ValidationError as exc:
         raise json_error(400, "range must be 24h, 7d or 30d", field="range") from exc
     data = await asyncio.to_thread(request.app[LINKHEALTH].history, info, query.range)
-    return web.json_response(data)
+    return respond_as(LinkHistoryOut, data)
 
 
+@api("A district's link events (online, offline, went red, recovered, router rebooted)", role="viewer",
+     query=EventsQuery, response=list[LinkEventOut], tags=("link health",))
 async def link_events(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
     info = await _site_or_404(request)
@@ -94,7 +129,7 @@ async def link_events(request: web.Request) -> web.Response:
         raise json_error(400, "limit must be a number", field="limit") from exc
     limit = max(1, min(1000, query.limit))
     rows = await asyncio.to_thread(store.link_events, request.app[ENGINE], info.site_id, limit)
-    return web.json_response([LinkEventOut(**r).model_dump() for r in rows])
+    return respond([LinkEventOut(**r) for r in rows])
 
 
 def setup_routes(app: web.Application) -> None:

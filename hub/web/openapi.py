@@ -18,6 +18,7 @@ Served at ``/api/v1/openapi.json`` (public: it names no secret) and shown on
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -101,6 +102,24 @@ def respond(value: BaseModel | list[Any] | dict[str, Any], status: int = 200) ->
     ``JSON.parse`` refuses), should one get past the models' own checks.
     """
     return web.Response(body=to_json(value, inf_nan_mode="null"), status=status, content_type="application/json")
+
+
+@functools.lru_cache(maxsize=256)
+def _adapter(kind: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(kind)
+
+
+def respond_as(kind: Any, data: Any, status: int = 200) -> web.Response:
+    """Answer a room's plain data checked against the model its description names.
+
+    For rooms whose services build dicts: ``data`` is validated by ``kind`` (a model or
+    ``list[Model]``), and answered with exactly the keys it had (``exclude_unset``), so the
+    answer is what the handler always sent and the description cannot drift from it: a
+    mismatch is a 500 in the tests and the fuzz, not a silent lie in the description.
+    """
+    adapter = _adapter(kind)
+    value = adapter.validate_python(data)
+    return respond(adapter.dump_python(value, mode="json", exclude_unset=True), status=status)
 
 
 class _Schemas:

@@ -72,7 +72,11 @@ async def test_alarm_mail_arrives_after_a_temporary_refusal(tmp_path: Path, monk
         assert mail["To"] == "noc@udonthani.example"
         assert str(mail["Subject"]) == f"[เตือน/WARNING] {alarm['message_th']} / {alarm['message_en']}"
         assert "UDN07" in mail.get_content()
-        (row,) = await asyncio.to_thread(outbox_rows, hub.engine)
+        # The outbox marks the row after the server's 250: wait for that write, not just the mail.
+        deadline = time.monotonic() + 5
+        while (row := (await asyncio.to_thread(outbox_rows, hub.engine))[0]).state != "sent":
+            assert time.monotonic() < deadline, (row.state, row.attempts)
+            await asyncio.sleep(0.05)
         assert (row.state, row.attempts, row.site_code) == ("sent", 2, "UDN07")
     finally:
         await hub.runner.cleanup()
