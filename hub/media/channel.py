@@ -244,9 +244,25 @@ class RecordingStatus(Op[RecordingInfo]):
     type: Literal["recording_status"] = "recording_status"
 
 
+# --- the poll results card (issue 16, hub.media.card) ------------------------------------------
+
+
+class PollCard(Op[Done]):
+    """Show a poll's results over the program (``show``), or take the card down."""
+
+    type: Literal["poll_card"] = "poll_card"
+    show: bool
+    poll_id: int | None = None
+    question: str = Field(default="", max_length=500)
+    options: list[str] = Field(default_factory=list, max_length=10)
+    counts: list[int] = Field(default_factory=list, max_length=10)
+    voters: int = Field(default=0, ge=0)
+    ballot: Literal["open", "secret"] = "open"
+
+
 AnyOp = Annotated[Scene | Offer | Leave | Keyframe | GetStats | Ping | Stop
                   | StartRecording | StopRecording | RecordingStatus
-                  | ContentShow, Field(discriminator="type")]
+                  | ContentShow | PollCard, Field(discriminator="type")]
 
 
 class Request(_Line):

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import av
 import numpy as np
@@ -149,6 +149,14 @@ def render_text_block(lines: list[str], w: int, h: int, bg: tuple[int, int, int]
     return np.asarray(img, dtype=np.uint8).copy()
 
 
+class Overlay(Protocol):
+    """Something laid over the composed tiles (the poll results card, hub.media.card)."""
+
+    def before(self) -> bool: ...  # True: it was taken down, repaint the tiles under it
+
+    def draw(self, canvas: Planes) -> None: ...
+
+
 class Compositor:
     """Turns the scene plus the latest frames into one yuv420p program picture.
 
@@ -177,6 +185,7 @@ class Compositor:
         self._painted: dict[int, tuple[object | None, str | None, bool]] = {}
         self._pending: tuple[list[PlacedTile], dict[str, str]] | None = None
         self.scaled = 0  # pictures scaled into the canvas (one per new frame of a shown site)
+        self.overlays: list[Overlay] = []  # drawn over the tiles every frame (hub.media.card, issue 16)
 
     def _fill_background(self) -> None:
         for plane, value in zip(self._planes, yuv_colour(EMPTY_BG), strict=True):
@@ -273,6 +282,9 @@ class Compositor:
         slate or its frame changed. Callers must treat the result as read-only.
         """
         self.apply_scene()
+        if any([o.before() for o in self.overlays]):  # a card came down: repaint what it covered
+            self._fill_background()
+            self._painted = {}
         for index, t in enumerate(self.tiles):
             picture = frames.get(t.site) if t.site else None
             before = self._painted.get(index)
@@ -294,6 +306,8 @@ class Compositor:
                 self._fill(HOLDER_BORDER, t.x, t.y + t.h - b, t.w, b)
                 self._fill(HOLDER_BORDER, t.x, t.y, b, t.h)
                 self._fill(HOLDER_BORDER, t.x + t.w - b, t.y, b, t.h)
+        for overlay in self.overlays:
+            overlay.draw(self._planes)
         return self._yuv
 
     def rgb(self) -> np.ndarray:

@@ -22,7 +22,7 @@ from typing import BinaryIO
 
 from pydantic import BaseModel, ValidationError
 
-from hub.media import channel, recorder
+from hub.media import card, channel, recorder
 from hub.media.mcu import MCU, MediaError
 
 log = logging.getLogger("hub.media.worker")
@@ -59,6 +59,9 @@ async def handle(mcu: MCU, op: channel.AnyOp) -> channel.Result:
         return channel.Done()
     if isinstance(op, channel.ContentShow):  # the content tile (issue 14, hub.media.content_source)
         mcu.content.apply(op)
+        return channel.Done()
+    if isinstance(op, channel.PollCard):  # the poll results card (issue 16, hub.media.card)
+        card.of(mcu.compositor).apply(op)
         return channel.Done()
     if isinstance(op, channel.StartRecording | channel.StopRecording | channel.RecordingStatus):
         return await recorder.handle(mcu, op)

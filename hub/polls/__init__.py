@@ -15,8 +15,9 @@ from hub.control.registry import REGISTRY
 from hub.identity.keys import IDENTITY
 from hub.keys import ENGINE, EVENTS
 from hub.polls.agents import PollAgents
+from hub.polls.card import ProgramCard
 from hub.polls.http import add_routes
-from hub.polls.keys import POLLS
+from hub.polls.keys import POLL_CARD, POLLS
 from hub.polls.service import PollService
 
 __all__ = ["POLLS", "setup"]
@@ -29,7 +30,11 @@ def setup(app: web.Application) -> None:
         # A cleanup context appended after the conferences room's: its manager exists by now.
         pushes = PollAgents(app[POLLS], app[REGISTRY], app[CONFERENCES])
         pushes.install()
+        card = ProgramCard(app[POLLS], app[CONFERENCES])
+        card.install()
+        app[POLL_CARD] = card
         yield
+        await card.stop()
         await pushes.stop()
 
     app.cleanup_ctx.append(agents)

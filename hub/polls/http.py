@@ -12,9 +12,11 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field
 
+from hub import audit
 from hub.identity.http import caller, conference_id
+from hub.keys import ENGINE
 from hub.models import utcnow
-from hub.polls.keys import POLLS
+from hub.polls.keys import POLL_CARD, POLLS
 from hub.polls.model import Ballot, PollRefused, PollSpec, Refusal, Unit, Voter
 from hub.polls.service import PollView
 from hub.web.auth import client_ip, require_role
@@ -43,6 +45,11 @@ class VoteBody(BaseModel):
     option: int = Field(ge=0, le=100)
     participant: str | None = Field(default=None, max_length=64)
     person: str | None = Field(default=None, max_length=200)
+
+
+class CardBody(BaseModel):
+    show: bool
+    seconds: float | None = Field(default=None, gt=0, le=3600)  # None: until the chair takes it down
 
 
 class SettingsBody(BaseModel):
@@ -136,6 +143,25 @@ async def put_settings(request: web.Request) -> web.Response:
     return web.json_response({"conference": cid, "districts_may_create": body.districts_may_create})
 
 
+async def card(request: web.Request) -> web.Response:
+    """Show the poll's results card in the program, or take it down."""
+    principal = await require_role(request, "operator")
+    body = await read_json(request, CardBody)
+    cid, pid = conference_id(request), _poll_id(request)
+    try:
+        if body.show:
+            await request.app[POLL_CARD].show(cid, pid, body.seconds)
+        else:
+            await asyncio.to_thread(request.app[POLLS].view, cid, pid)  # a forged poll id is a 404 here too
+            await request.app[POLL_CARD].hide(cid)
+    except PollRefused as exc:
+        raise refusal(exc) from exc
+    await audit.arecord(request.app[ENGINE], actor=principal.actor, action="poll.card_shown" if body.show
+                        else "poll.card_hidden", target=f"conference:{cid}", ip=client_ip(request),
+                        detail={"poll": pid})
+    return web.json_response({"conference": cid, "poll": pid, "shown": body.show})
+
+
 def add_routes(app: web.Application) -> None:
     base = "/api/v1/conferences/{id:\\d+}/polls"
     r = app.router
@@ -145,3 +171,4 @@ def add_routes(app: web.Application) -> None:
     r.add_get(base + "/{pid:\\d+}", get_poll)
     r.add_post(base + "/{pid:\\d+}/close", close)
     r.add_post(base + "/{pid:\\d+}/votes", vote)
+    r.add_post(base + "/{pid:\\d+}/card", card)

@@ -33,7 +33,7 @@ async def test_votes_and_refusals(hub: HubHandle, http: aiohttp.ClientSession) -
     await refused(f"/api/v1/conferences/{cid}/polls/{foreign['id']}/votes", t2, {"option": 0}, 404, "unknown_poll")
     await refused(votes, t2, {"option": 5}, 400, "bad_option")
     # A district creates a poll only once the chair allows it.
-    body = {"question": "ขอมติเรื่องงบ", "options": ["ใช่", "ไม่"]}
+    body: dict[str, object] = {"question": "ขอมติเรื่องงบ", "options": ["ใช่", "ไม่"]}
     await refused(f"/api/v1/conferences/{cid}/polls", t2, body, 403, "create_not_allowed")
     await api.call("PUT", f"/api/v1/conferences/{cid}/polls/settings", body={"districts_may_create": True}, expect=200)
     _, mine = await api.call("POST", f"/api/v1/conferences/{cid}/polls", t2, body, expect=201)
