@@ -39,7 +39,9 @@ class ProgramCard:
 
     async def on_poll(self, conference_id: int, poll_id: int, change: str) -> None:
         if change == "closed":
-            await self.show(conference_id, poll_id, self.show_s)
+            # Best effort: a poll closed after the briefing (or with its media down) has no program.
+            with contextlib.suppress(PollRefused):
+                await self.show(conference_id, poll_id, self.show_s)
 
     async def _send(self, conference_id: int, op: channel.PollCard) -> None:
         live = self.conferences.live.get(conference_id)
