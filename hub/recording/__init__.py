@@ -20,6 +20,7 @@ from hub.identity.keys import IDENTITY
 from hub.keys import ENGINE, SETTINGS
 from hub.recording.http import add_routes
 from hub.recording.keys import RECORDINGS
+from hub.recording.page import add_page
 from hub.recording.service import RecordingService
 
 __all__ = ["RECORDINGS", "setup"]
@@ -37,3 +38,4 @@ def setup(app: web.Application) -> None:
 
     app.cleanup_ctx.append(lifetime)
     add_routes(app)
+    add_page(app)

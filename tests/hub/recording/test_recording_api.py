@@ -130,3 +130,18 @@ async def test_series_recording_setting(hub: HubHandle, http: aiohttp.ClientSess
     assert (await api(http, hub, "PUT", f"/api/v1/series/{sid}/recording", {"record": False}))["record"] is False
     assert (await api(http, hub, "GET", f"/api/v1/series/{sid}/recording", role="viewer"))["record"] is False
     await api(http, hub, "PUT", f"/api/v1/series/{sid + 99}/recording", {"record": True}, expect=404)
+
+
+async def test_recordings_page_lists_in_thai_and_links_from_the_conference_page(
+        hub: HubHandle, http: aiohttp.ClientSession) -> None:
+    conf = await api(http, hub, "POST", "/api/v1/conferences", {"sites": ["UDN01"], "layout": "1+N", "title": "t"},
+                     expect=201)
+    rid = await asyncio.to_thread(finished, hub, conf["id"], "หน้าเพจ_2026-12-01_083000", 1)
+    async with http.get(hub.url + "/recordings", headers=hub.auth("admin")) as resp:
+        page = await resp.text()
+        assert resp.status == 200, page[:300]
+    assert "บันทึกภาพและเสียงการประชุม" in page and "หน้าเพจ_2026-12-01_083000" in page
+    assert f'href="/api/v1/recordings/{rid}/mp4"' in page and "2569" in page  # Buddhist Era on the Thai page
+    assert f'data-url="/api/v1/conferences/{conf["id"]}/recording/start"' in page
+    async with http.get(hub.url + "/conference", headers=hub.auth("viewer")) as resp:
+        assert 'href="/recordings"' in await resp.text()
