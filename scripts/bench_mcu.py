@@ -635,6 +635,67 @@ async def clip_bench(args: argparse.Namespace) -> dict[str, float]:
     return {"clip_cpu_ratio": round(playing / max(1e-6, still), 3), "clip_added_cores": round(playing - still, 3)}
 
 
+async def recording_bench(args: argparse.Namespace) -> dict[str, float]:
+    """Issue 14: the media worker's CPU with recording on vs off, same worker, same run.
+
+    The program at 1280x720 25 fps in the 1+N layout with two local districts sending
+    640x360 pictures and tones (aiortc endpoints in this process, so their cost is not
+    the worker's). Windows: off, on (MP4 remux of the shared encoder's packets + AAC and
+    MP3 of the full mix, written to a temporary directory), off again; the ratio is
+    on / the mean of the two off windows, so a drifting load shows in neither alone.
+    """
+    import tempfile
+
+    import psutil
+
+    from hub.conferences.conference import Conference
+    from hub.media import channel
+    from hub.media.client import MediaWorker
+    from site_agent.media.endpoint import MediaEndpoint, Profile
+
+    window = max(3.0, args.record_seconds)
+    sites = {"UDN00": ((220, 30, 30), 440.0), "UDN01": ((30, 200, 30), 730.0)}
+    worker = MediaWorker(width=LARGE[0], height=LARGE[1], fps=LARGE[2], kbps=2500)
+    await worker.start()
+    endpoints: list[MediaEndpoint] = []
+    try:
+        conf = Conference(id=1, title="bench", province="UDN00", participants=list(sites), layout="1+N")
+        conf.unmute_all("bench")
+        await worker.request(channel.Scene.model_validate(conf.render_state({c: c for c in sites})))
+        for code, (colour, hz) in sites.items():
+            ep = MediaEndpoint(code, colour=colour, tone_hz=hz)
+            offer = await ep.offer(Profile(640, 360, 25))
+            answer = await worker.request(channel.Offer(site=code, sdp=offer["sdp"], sdp_type=offer["type"]))
+            await ep.answer(answer.sdp)
+            endpoints.append(ep)
+        await asyncio.sleep(3.0)
+        proc = psutil.Process(worker.pid)
+
+        async def cpu(seconds: float) -> float:
+            t0, c0 = time.monotonic(), sum(proc.cpu_times()[:2])
+            await asyncio.sleep(seconds)
+            return (sum(proc.cpu_times()[:2]) - c0) / (time.monotonic() - t0)
+
+        with tempfile.TemporaryDirectory(prefix="bench-rec-") as tmp:
+            off1 = await cpu(window)
+            await worker.request(channel.StartRecording(recording_id=1, mp4=f"{tmp}/r.mp4", mp3=f"{tmp}/r.mp3"))
+            await asyncio.sleep(1.0)
+            on = await cpu(window)
+            info = await worker.request(channel.StopRecording(recording_id=1))
+            await asyncio.sleep(1.0)
+            off2 = await cpu(window)
+            written = sum(p.stat().st_size for p in Path(tmp).iterdir())
+    finally:
+        for ep in endpoints:
+            await ep.close()
+        await worker.stop()
+    off = (off1 + off2) / 2
+    print(f"media worker CPU at {LARGE[0]}x{LARGE[1]} {LARGE[2]} fps, 2 districts: recording off {off1:.3f} / "
+          f"{off2:.3f} cores, on {on:.3f} cores ({info.video_packets} packets, {info.duration_s:.1f} s, "
+          f"{written / 1e6:.1f} MB written)")
+    return {"recording_cpu_ratio": round(on / max(1e-6, off), 3), "recording_added_cores": round(on - off, 3)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sites", type=int, default=20)
@@ -651,6 +712,8 @@ def main() -> None:
                         help="window each for a still page and a playing clip (clip_cpu_ratio)")
     parser.add_argument("--clip-only", dest="clip_only", action="store_true",
                         help="measure only clip_cpu_ratio (no districts)")
+    parser.add_argument("--record-seconds", dest="record_seconds", type=float, default=8.0,
+                        help="window each for recording off, on, off (recording_cpu_ratio)")
     parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--sites-list", dest="sites_list", default="", help=argparse.SUPPRESS)
     parser.add_argument("--measure", default="", help=argparse.SUPPRESS)
@@ -666,6 +729,11 @@ def main() -> None:
     if "hub_cpu_cores" in result:
         result["clip_cpu_ratio_20_sites"] = round((result["hub_cpu_cores"] + clip["clip_added_cores"])
                                                   / max(1e-6, result["hub_cpu_cores"]), 3)
+    rec = asyncio.run(recording_bench(args))  # issue 14: recording's cost
+    result.update(rec)
+    if "hub_cpu_cores" in result:
+        result["recording_cpu_ratio_20_sites"] = round((result["hub_cpu_cores"] + rec["recording_added_cores"])
+                                                       / max(1e-6, result["hub_cpu_cores"]), 3)
     print(json.dumps(result))
 
 
