@@ -203,8 +203,10 @@ class ClerkMeeting:
                 key = pending[0][1]
                 changes["polls"] = tuple(replace(q, voted=q.voted | {key}) if q.poll_id == c.ref else q
                                          for q in s.polls)
-            if pending:
-                changes["_pending_votes"] = tuple(v for v in s._pending_votes if v != pending[0])
+            if pending:  # answers come in the order the votes went: drop the first of this poll's
+                rest = list(s._pending_votes)
+                rest.remove(pending[0])
+                changes["_pending_votes"] = tuple(rest)
             if c.reason == "poll_closed":
                 changes["polls"] = tuple(replace(q, closed=True) if q.poll_id == c.ref else q
                                          for q in changes.get("polls", s.polls))

@@ -198,6 +198,22 @@ async def test_the_meeting_over_real_agents(hub: HubHandle, http: aiohttp.Client
             assert two.answers("vote")[-1].reason == "poll_closed"
             assert two.meeting.state.poll(secret["id"]).closed  # type: ignore[union-attr]
 
+            # --- one vote per identified person: the window offers the names confirmed at its site ----
+            _, per_person = await api.call("POST", base + "/polls", body={
+                "question": "รายบุคคล: เห็นชอบหรือไม่", "options": ["เห็นชอบ", "ไม่เห็นชอบ"], "unit": "person"},
+                expect=201)
+            await until(lambda: one.meeting.state.poll(per_person["id"]) is not None, "per-person poll at UDN01")
+            item = one.meeting.state.poll(per_person["id"])
+            assert item is not None and item.people == ("นางสาวมาลี ศรีสุข", "นายสมชาย ใจดี")
+            for person in (*item.people, "นายสมชาย ใจดี", "นายปลอม ไม่มีชื่อ"):
+                await one.meeting.vote(per_person["id"], 0, person)
+            await until(lambda: len(one.answers("vote")) == 8, "per-person votes answered")
+            assert [a.reason for a in one.answers("vote")[4:]] == ["", "", "double_vote", "not_identified"]
+            item = one.meeting.state.poll(per_person["id"])
+            assert item is not None and item.voted == frozenset(item.people) and not item.open_for("นายสมชาย ใจดี")
+            _, view = await api.call("GET", f"{base}/polls/{per_person['id']}", expect=200)
+            assert view["voters"] == ["UDN01/นางสาวมาลี ศรีสุข", "UDN01/นายสมชาย ใจดี"]
+
             await api.call("POST", base + "/end", expect=200)
 
     # --- the traffic log, written by the join path itself -----------------------------------------
