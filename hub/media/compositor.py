@@ -111,7 +111,11 @@ def split_planes(yuv: np.ndarray, w: int, h: int) -> Planes:
 def frame_planes(frame: av.VideoFrame, w: int, h: int) -> Planes:
     """A decoded frame scaled once by swscale straight to w×h yuv420p (no RGB step)."""
     scaled = frame.reformat(width=w, height=h, format="yuv420p", interpolation="FAST_BILINEAR")
-    return split_planes(scaled.to_ndarray(), w, h)
+    # Views of the scaled frame's own planes (no copy: each numpy or PyAV call that
+    # releases the GIL makes the render thread queue again behind the event loop)
+    y, u, v = (np.frombuffer(memoryview(plane), np.uint8, count=plane.line_size * ph).reshape(ph, plane.line_size)[:, :pw]
+               for plane, pw, ph in zip(scaled.planes, (w, w // 2, w // 2), (h, h // 2, h // 2), strict=True))
+    return y, u, v
 
 
 def rgb_planes(rgb: np.ndarray) -> Planes:
@@ -183,6 +187,9 @@ class Compositor:
         # tile index → (picture object, site, holder) last painted there; holding the
         # picture keeps its identity unique while it is compared
         self._painted: dict[int, tuple[object | None, str | None, bool]] = {}
+        # tile index → what was painted around its picture (site, holder, picture or slate,
+        # strip height, name): while unchanged only the picture's inside is repainted
+        self._decor: dict[int, tuple[object, ...]] = {}
         self._pending: tuple[list[PlacedTile], dict[str, str]] | None = None
         self.scaled = 0  # pictures scaled into the canvas (one per new frame of a shown site)
         self.overlays: list[Overlay] = []  # drawn over the tiles every frame (hub.media.card, issue 16)
@@ -203,6 +210,7 @@ class Compositor:
         # a new layout: repaint everything (areas no tile covers go back to the background)
         self._fill_background()
         self._painted = {}
+        self._decor = {}
 
     def tile_size(self, site: str) -> tuple[int, int] | None:
         for t in self.tiles:
@@ -258,6 +266,15 @@ class Compositor:
         self._planes[1][cy : cy + h // 2, cx : cx + w // 2] = planes[1]
         self._planes[2][cy : cy + h // 2, cx : cx + w // 2] = planes[2]
 
+    def _paste_inner(self, planes: Planes, x: int, y: int, side: int, bottom: int) -> None:
+        """Copy planes without their ``side`` margin (top, left, right) and ``bottom`` rows; all even."""
+        h, w = planes[0].shape
+        self._planes[0][y + side : y + h - bottom, x + side : x + w - side] = \
+            planes[0][side : h - bottom, side : w - side]
+        s2, b2, cy, cx, h2, w2 = side // 2, bottom // 2, y // 2, x // 2, h // 2, w // 2
+        for plane, src in ((self._planes[1], planes[1]), (self._planes[2], planes[2])):
+            plane[cy + s2 : cy + h2 - b2, cx + s2 : cx + w2 - s2] = src[s2 : h2 - b2, s2 : w2 - s2]
+
     def _fill(self, colour: tuple[int, int, int], x: int, y: int, w: int, h: int) -> None:
         """A flat RGB colour over an even-aligned rectangle."""
         yy, uu, vv = yuv_colour(colour)
@@ -285,6 +302,7 @@ class Compositor:
         if any([o.before() for o in self.overlays]):  # a card came down: repaint what it covered
             self._fill_background()
             self._painted = {}
+            self._decor = {}
         for index, t in enumerate(self.tiles):
             picture = frames.get(t.site) if t.site else None
             before = self._painted.get(index)
@@ -292,16 +310,25 @@ class Compositor:
                 continue
             self._painted[index] = (picture, t.site, t.holder)
             planes = self._planes_of(picture, t.w, t.h) if picture is not None else None
+            b = max(2, min(t.w, t.h) // 60) + 1 & ~1 if t.holder else 0
+            strip = (self.label(self.name(t.site), t.w, t.h)
+                     if planes is not None and self.labels_enabled and t.site and t.site != CONTENT else None)
+            strip_h = strip[0].shape[0] if strip is not None and strip[0].shape[0] < t.h else 0
+            decor = (t.site, t.holder, planes is not None, strip_h, self.name(t.site) if t.site else None)
+            if planes is not None and self._decor.get(index) == decor:
+                # Only the picture changed: the name strip and the border (opaque, painted
+                # once) stay; paste the picture's inside, 3 copies instead of 3 + 3 + 12.
+                bottom = max(strip_h, b)
+                self._paste_inner(planes, t.x, t.y, b, bottom)
+                continue
+            self._decor[index] = decor
             if planes is None:
                 self._paste(self.slate(t.site, t.w, t.h), t.x, t.y)
             else:
                 self._paste(planes, t.x, t.y)
-                if self.labels_enabled and t.site and t.site != CONTENT:
-                    strip = self.label(self.name(t.site), t.w, t.h)
-                    if strip[0].shape[0] < t.h:
-                        self._paste(strip, t.x, t.y + t.h - strip[0].shape[0])
+                if strip is not None and strip_h:
+                    self._paste(strip, t.x, t.y + t.h - strip_h)
             if t.holder:
-                b = max(2, min(t.w, t.h) // 60) + 1 & ~1
                 self._fill(HOLDER_BORDER, t.x, t.y, t.w, b)
                 self._fill(HOLDER_BORDER, t.x, t.y + t.h - b, t.w, b)
                 self._fill(HOLDER_BORDER, t.x, t.y, b, t.h)
