@@ -32,7 +32,7 @@ def setup(app: web.Application) -> None:
 
     async def media(app: web.Application) -> AsyncIterator[None]:
         # After the conferences room's own cleanup context (FEATURES order): the manager exists.
-        bridge = ConferenceGuestMedia(app[CONFERENCES], app[EVENTS], service.notify)
+        bridge = ConferenceGuestMedia(app[CONFERENCES], app[EVENTS], service.notify, service.briefing_ended)
         bridge.start()
         service.attach_media(bridge)
         yield

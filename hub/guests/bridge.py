@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,10 +50,12 @@ def participant_key(peer: GuestPeer) -> str:
 
 
 class ConferenceGuestMedia:
-    def __init__(self, manager: ConferenceManager, events: EventBus, on_change: Callable[[int], None]) -> None:
+    def __init__(self, manager: ConferenceManager, events: EventBus, on_change: Callable[[int], None],
+                 on_end: Callable[[int], Awaitable[None]] | None = None) -> None:
         self.manager = manager
         self.events = events
         self.on_change = on_change  # the guest's page is told its view moved (the long poll wakes)
+        self.on_end = on_end  # the briefing ended under a connected guest: its interval closes
         self.peers: dict[int, _Peer] = {}
         self._views: dict[int, dict[str, Any] | None] = {}
         self._sub: Subscription | None = None
@@ -84,6 +86,11 @@ class ConferenceGuestMedia:
                 if view != self._views.get(guest_id):
                     self._views[guest_id] = view
                     self.on_change(guest_id)
+                    if view is not None and view.get("ended") and self.on_end is not None:
+                        try:
+                            await self.on_end(guest_id)
+                        except Exception:
+                            log.exception("guest %s: the end of the briefing was not recorded", guest_id)
 
     # --- GuestMedia ----------------------------------------------------------------------------
     def _conference(self, peer: GuestPeer) -> int:

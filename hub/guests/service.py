@@ -402,6 +402,27 @@ class GuestService:
             await self.media.update(await asyncio.to_thread(self._peer, row))
         return row
 
+    async def briefing_ended(self, guest_id: int) -> None:
+        """The conference ended with this browser in: its interval closes ("ended")."""
+        now = utcnow()
+
+        def write() -> store.Guest | None:
+            with self._session() as s:
+                row = s.get(store.Guest, guest_id)
+                if row is None or row.status != m.GuestStatus.ADMITTED.value:
+                    return None
+                _apply(row, m.LobbyEvent.LEAVE, now, "ended")
+                row.hand_raised = False
+                row.updated_at = now
+                s.add(row)
+                s.commit()
+                s.refresh(row)
+                return row
+
+        row = await asyncio.to_thread(write)
+        if row is not None:
+            self._changed(row)
+
     async def own_microphone(self, seat: str, open_: bool) -> store.Guest:
         """The guest opens or closes its microphone in the mix: allowed by the chair
         (``may_unmute``, a district by default) or while it holds the floor."""

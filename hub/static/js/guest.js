@@ -211,6 +211,8 @@
     if (view && view.ended) {
       disconnect();
       $("in-briefing").hidden = true;
+      $("join-form").hidden = true;
+      $("lobby").hidden = true;
       $("ended").hidden = false;
       $("ended").dataset.state = "ended";
       $("ended-th").textContent = "การประชุมจบแล้ว ขอบคุณที่เข้าร่วม";
@@ -240,6 +242,7 @@
 
   function show(guest) {
     version = guest.version || version;
+    if (guest.media && guest.media.ended) { showView(guest); return; }
     app.dataset.status = guest.status || "";
     $("join-form").hidden = true;
     $("lobby").hidden = guest.status !== "waiting";

@@ -160,8 +160,23 @@ async def test_guest_media_path_and_its_refusals(hub: HubHandle, chair: Api, bro
         assert status == 200
         status, me2 = await b2.api("GET", f"/api/v1/join/{occ}/me?wait=5&v={me2['version']}")
         assert status == 200 and me2["media"]["ended"] is True
+        # Its attendance interval closes with the briefing ("ended"), with its name.
+        async def second_row() -> dict[str, Any]:
+            status, lobby = await chair("GET", f"/api/v1/occurrences/{occ}/guests")
+            assert status == 200
+            row: dict[str, Any] = next(g for g in lobby["guests"] if g["id"] == second["id"])
+            return row
+
+        for _ in range(50):
+            row = await second_row()
+            if row["status"] == "left":
+                break
+            await asyncio.sleep(0.1)
+        assert row["name"] == "สมชาย ใจกล้า" and row["status"] == "left", row
+        assert row["intervals"][-1]["end"] and row["intervals"][-1]["reason"] == "ended", row["intervals"]
         status, body = await b2.api("POST", f"/api/v1/join/{occ}/me/mic", {"open": False})
-        assert status == 200  # closing a microphone after the end is harmless, never a 500
+        assert status == 409  # after the end: a clear answer, never a 500
+        bilingual(body, "not_admitted")
     finally:
         for task in readers:
             task.cancel()
