@@ -41,6 +41,7 @@ COLOURS = {"on_time": "#2e7d32", "late": "#f9a825", "absent": "#c62828", "cost":
 MAX_ROWS = 40
 WIDTH_IN = 7.2
 NAME_PT = 9
+DPI = 150
 
 for _font in FONT_FILES:
     if _font.is_file():
@@ -60,7 +61,7 @@ def _spacing(text: str) -> int:
 
 def _figure(names: Sequence[str], title: str) -> tuple[Figure, Axes]:
     height = max(2.4, 0.22 * len(names) + 0.9)
-    fig = Figure(figsize=(WIDTH_IN, height), dpi=150)
+    fig = Figure(figsize=(WIDTH_IN, height), dpi=DPI)
     # The left margin fits the longest name (~0.5 em a character in Laksaman) without a measuring draw.
     left_in = 0.25 + max((_spacing(n) for n in names), default=4) * NAME_PT * 0.5 / 72
     fig.subplots_adjust(left=min(0.5, left_in / WIDTH_IN), right=0.97, top=1 - 0.45 / height,

@@ -111,7 +111,8 @@ def seed(engine: sa.Engine, settings: Settings, *, link: bool = True) -> None:
 
     lo, hi = local(date(2018, 4, 1), 0), local(date(2018, 5, 1), 0)
     down_lo, down_hi = local(date(2018, 4, 15), 0), local(date(2018, 4, 16), 0)
-    rollups, snmp = [], []
+    rollups: list[dict[str, object]] = []
+    snmp: list[dict[str, object]] = []
     for code in codes:
         sid = ids[code]
         start = local(date(2018, 4, 10), 0) if code == "UDN05" else lo

@@ -114,6 +114,7 @@ async def test_monthly_job_mails_finance_with_a_retry_and_shows_on_the_page(
             assert (run.month, run.trigger, run.ok, str(run.total_thb)) == ("2018-04", "schedule", True, "26348.75")
             (mail,) = report_mails()
             assert len(sink.messages) == 1
+            assert isinstance(sink, FlakySink)
             assert (mail.state, mail.attempts, sink.refused) == ("sent", 2, 1)  # one 451, then delivered
             msg: EmailMessage = sink.messages[0]
             assert "เมษายน 2561" in str(msg["Subject"]) and msg["To"] == "finance@udon.example"
@@ -121,8 +122,10 @@ async def test_monthly_job_mails_finance_with_a_retry_and_shows_on_the_page(
             assert set(files) == {"salaklang-monthly-2018-04.pdf", "salaklang-monthly-2018-04.xlsx",
                                   "salaklang-monthly-2018-04.csv"}
             assert files["salaklang-monthly-2018-04.pdf"].get_content().startswith(b"%PDF")
-            assert "หนึ่งพันสามร้อยสามสิบเจ็ดบาท" not in msg.get_body(("plain",)).get_content()  # total, not a line
-            assert "สองหมื่นหกพันสามร้อยสี่สิบแปดบาทเจ็ดสิบห้าสตางค์" in msg.get_body(("plain",)).get_content()
+            plain = msg.get_body(("plain",))
+            assert plain is not None
+            assert "หนึ่งพันสามร้อยสามสิบเจ็ดบาท" not in plain.get_content()  # total, not a line
+            assert "สองหมื่นหกพันสามร้อยสี่สิบแปดบาทเจ็ดสิบห้าสตางค์" in plain.get_content()
 
             async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
                 async with http.get(f"{hub.url}/api/v1/reports", headers=hub.auth("viewer")) as resp:
