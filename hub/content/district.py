@@ -25,6 +25,7 @@ from hub.conferences.manager import LiveConference
 from hub.content.http import receive_file, refuse
 from hub.content.keys import CONTENT, PROGRAM
 from hub.content.model import ContentError
+from hub.content.program import series_of
 from hub.content.service import ContentService
 from hub.control.enrolment import check_site_token
 from hub.keys import ENGINE
@@ -97,8 +98,9 @@ async def upload(request: web.Request) -> web.Response:
                             detail={"code": "district_not_allowed", "holder": live.conf.holder()})
         raise refuse(ContentError("district_not_allowed"))
     try:
-        sink, name, kind, _series = await receive_file(request, service)
-        item = await service.ingest(sink, name, kind, conference_id=live.conf.id, series_id=None,
+        sink, name, kind, _series = await receive_file(request, service)  # the district names no series
+        series_id = await asyncio.to_thread(series_of, request.app[CONFERENCES], live.conf.id)
+        item = await service.ingest(sink, name, kind, conference_id=live.conf.id, series_id=series_id,
                                     actor=actor_of(site.code), ip=client_ip(request))
     except ContentError as exc:
         raise refuse(exc) from exc

@@ -28,9 +28,11 @@ from urllib.parse import unquote
 from aiohttp import BodyPartReader, web
 from pydantic import BaseModel, Field
 
+from hub.conferences.keys import CONFERENCES
 from hub.content import store
 from hub.content.keys import CONTENT, PROGRAM
 from hub.content.model import ContentError, Kind, kind_of, safe_name
+from hub.content.program import series_of
 from hub.content.service import CHUNK, ContentChange, ContentService, Upload
 from hub.content.store import ContentItem
 from hub.web.auth import client_ip, require_role
@@ -203,6 +205,8 @@ async def upload(request: web.Request) -> web.Response:
     series_id = _optional_int(request.query.get("series_id"), "series_id")
     try:
         sink, name, kind, series_id = await receive_file(request, service, series_id)
+        if series_id is None:  # a scheduled briefing's upload goes to its series' library
+            series_id = await asyncio.to_thread(series_of, request.app[CONFERENCES], conference_id)
         item = await service.ingest(sink, name, kind, conference_id=conference_id, series_id=series_id,
                                     actor=principal.actor, ip=client_ip(request))
     except ContentError as exc:

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 
+from hub.briefings import store as briefings
 from hub.conferences.conference import ConferenceError
 from hub.conferences.layout import LayoutError
 from hub.conferences.manager import ConferenceManager
@@ -49,6 +50,18 @@ def content_op(conference_id: int, version: int, frame: ContentFrame | None, key
                                    at=c.at, playing=c.playing)
     return channel.ContentShow(conference_id=conference_id, version=version, image=str(frame.image),
                                clip=clip, keyframe=keyframe)
+
+
+def series_of(conferences: ConferenceManager, conference_id: int) -> int | None:
+    """The briefing series a live conference belongs to (its library), None for an ad-hoc one.
+
+    Reads the database: call it in a thread.
+    """
+    live = conferences.live.get(conference_id)
+    if live is None or live.occurrence_id is None:
+        return None
+    found = briefings.get(conferences.engine, live.occurrence_id)
+    return found[1].id if found is not None else None
 
 
 class ProgramBridge:

@@ -8,18 +8,24 @@ program itself is covered by tests/e2e/test_content_district.py).
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import queue
 import threading
 import tkinter as tk
 from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import aiohttp
 import numpy as np
 import pytest
 from PIL import Image
+from sqlmodel import Session
 
+from hub.briefings.store import BriefingOccurrence, BriefingSeries
+from hub.conferences.keys import CONFERENCES
+from hub.content.keys import CONTENT
 from hub.settings import Settings
 from site_agent.content.service import Presenter, PresentRefused, grab_argv
 from site_agent.ui.present import PresentDialog
@@ -88,6 +94,10 @@ async def test_a_shared_screen_becomes_the_districts_page(
         answer = await presenter.share_screen(display)
     finally:
         root.destroy()
+        # Tk objects must be freed on this thread: collected later from a worker thread
+        # (asyncio.to_thread), Tcl aborts the whole process.
+        del root
+        gc.collect()
     for _ in range(200):
         async with http.get(f"{hub.url}/api/v1/content/{answer.item_id}", headers=hub.auth("operator")) as resp:
             item = await resp.json()
@@ -141,8 +151,9 @@ async def test_the_present_dialog_shows_the_refusal_thai_first(
     other = await hub.enrol_agent("UDN05")
     deck = tmp_path / "รายงาน.pptx"
     deck.write_bytes(pptx_bytes())
-    host = Host(display)
-    try:
+
+    async def scenario(host: Host) -> None:
+        # its own frame: the dialog's widgets are gone when it returns, before Tk is torn down
         dialog = PresentDialog(host, Presenter(config))  # a stand-in for the window
         dialog.upload(deck)
         assert await host.pump(lambda: "ไม่มีการประชุม" in str(dialog.status.cget("text")))
@@ -165,5 +176,40 @@ async def test_the_present_dialog_shows_the_refusal_thai_first(
         dialog.upload(deck)
         assert await host.pump(lambda: "ส่งแล้ว" in str(dialog.status.cget("text")))
         assert "Sent, converting" in str(dialog.status.cget("text"))
+
+    host = Host(display)
+    try:
+        await scenario(host)
     finally:
         host.close()
+        del host.root  # Tk freed on this thread (see above), not by a later collection elsewhere
+        gc.collect()
+
+
+async def test_a_districts_upload_to_a_scheduled_briefing_is_in_its_series_library(
+    hub: HubHandle, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    config = await hub.enrol_agent(CLERK)
+    with Session(hub.engine) as s:
+        series = BriefingSeries(uid="content-series@test", title="ประชุมประจำสัปดาห์", spec={}, passcode="1234")
+        s.add(series)
+        s.commit()
+        s.refresh(series)
+        assert series.id is not None
+        occ = BriefingOccurrence(series_id=series.id, key_date=date(2026, 12, 1),
+                                 starts_at=datetime(2026, 12, 1, 2, tzinfo=UTC),
+                                 ends_at=datetime(2026, 12, 1, 3, tzinfo=UTC))
+        s.add(occ)
+        s.commit()
+        s.refresh(occ)
+        series_id, occurrence_id = series.id, occ.id
+    cid = await hub.app[CONFERENCES].start([CLERK], "1+N", title="ประชุมประจำสัปดาห์",
+                                           occurrence_id=occurrence_id, actor="operator:test")
+    await hub.app[CONTENT].allow(cid, CLERK, True, actor="operator:test")
+    photo = tmp_path / "ภาพ.png"
+    Image.new("RGB", (64, 36), (0, 90, 200)).save(photo)
+    answer = await Presenter(config).upload(photo)
+    async with http.get(f"{hub.url}/api/v1/series/{series_id}/content", headers=hub.auth("operator")) as resp:
+        library = await resp.json()
+    (item,) = library["items"]
+    assert item["id"] == answer.item_id and item["series_id"] == series_id and len(item["sha256"]) == 64
