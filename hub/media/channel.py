@@ -93,6 +93,7 @@ class RecordingInfo(Result):
     duration_s: float = 0.0
     dropped: int = 0
     silence_s: float = 0.0  # audio filled in where the mixer's clock fell behind
+    cpu_s: float = 0.0  # the recorder thread's own CPU time
     mp4: str = ""
     mp3: str = ""
 

@@ -104,6 +104,7 @@ class ProgramRecorder:
         self.video_packets = 0
         self.audio_samples = 0
         self.dropped = 0
+        self.cpu_s = 0.0  # the writer thread's own CPU time (encode AAC/MP3, mux, write)
         self._first_pts: int | None = None
         self._first_at = 0.0
         self.silence_samples = 0  # filled where the mixer's 20 ms clock fell behind
@@ -160,7 +161,7 @@ class ProgramRecorder:
                 "error": self.error, "started": self._first_pts is not None,
                 "video_packets": self.video_packets, "audio_s": round(self.audio_samples / RATE, 3),
                 "duration_s": self.duration_s, "dropped": self.dropped,
-                "silence_s": round(self.silence_samples / RATE, 3),
+                "silence_s": round(self.silence_samples / RATE, 3), "cpu_s": round(self.cpu_s, 4),
                 "mp4": str(self.mp4_path), "mp3": str(self.mp3_path)}
 
     # --- the writer thread -------------------------------------------------------------------------
@@ -177,10 +178,12 @@ class ProgramRecorder:
         self._vs = self._mp4.add_stream_from_template(template)
         self._vs.time_base = VIDEO_TB
         probe.close()
-        self._aac = self._mp4.add_stream("aac", rate=RATE, layout="mono")
+        # Speech at 96/64 kbit/s mono: FFmpeg's fast AAC coder and LAME's quality 7 cost a quarter
+        # and a third of the defaults' CPU (measured: 0.037 → 0.009 and 0.069 → 0.023 cores).
+        self._aac = self._mp4.add_stream("aac", rate=RATE, layout="mono", options={"aac_coder": "fast"})
         self._aac.bit_rate = 96_000
         self._mp3 = av.open(str(self.mp3_path), "w", format="mp3", options={"flush_packets": "1"})
-        self._lame = self._mp3.add_stream("libmp3lame", rate=RATE, layout="mono")
+        self._lame = self._mp3.add_stream("libmp3lame", rate=RATE, layout="mono", options={"compression_level": "7"})
         self._lame.bit_rate = 64_000
         self._first_pts = first.pts
         self._first_at = first.at
@@ -257,6 +260,7 @@ class ProgramRecorder:
                         self.reason = "disk_full"
                         self.active = False
                         break
+                self.cpu_s = time.thread_time()
                 try:
                     item = self._queue.get(timeout=0.25)
                 except queue.Empty:
@@ -274,6 +278,7 @@ class ProgramRecorder:
             self.active = False
         finally:
             self._close()
+            self.cpu_s = time.thread_time()
             self._done.set()
 
 
