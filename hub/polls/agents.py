@@ -88,10 +88,10 @@ class PollAgents:
     async def _close_at(self, conference_id: int, poll_id: int, delay: float) -> None:
         """A poll with a closing time: the sites hear the tally when it passes."""
         await asyncio.sleep(max(0.0, delay) + 0.05)
-        try:
-            await self.on_poll(conference_id, poll_id, "closed")
-        except PollRefused:
-            return
+        self._timers.pop(poll_id, None)
+        with contextlib.suppress(PollRefused):
+            # Every listener hears it, as after the chair's close: the windows, the results card.
+            await self.polls.notify(conference_id, poll_id, "closed")
 
     async def on_connection(self, conn: SiteConnection) -> None:
         if conn.event != "joined":

@@ -190,6 +190,10 @@ class PollService:
         await asyncio.to_thread(self.vote, conference_id, poll_id, voter, option, actor=actor, ip=ip)
         await self._publish(conference_id, poll_id, "voted")
 
+    async def notify(self, conference_id: int, poll_id: int, change: str) -> None:
+        """Tell the listeners and the control room (a poll that closed by its closing time, too)."""
+        await self._publish(conference_id, poll_id, change)
+
     async def _publish(self, conference_id: int, poll_id: int, change: str) -> None:
         for listener in list(self.listeners):
             try:

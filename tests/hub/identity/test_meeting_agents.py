@@ -214,6 +214,12 @@ async def test_the_meeting_over_real_agents(hub: HubHandle, http: aiohttp.Client
             _, view = await api.call("GET", f"{base}/polls/{per_person['id']}", expect=200)
             assert view["voters"] == ["UDN01/นางสาวมาลี ศรีสุข", "UDN01/นายสมชาย ใจดี"]
 
+            # A poll with a closing time: the windows hear its tally when the time passes.
+            _, timed = await api.call("POST", base + "/polls", body={
+                "question": "ปิดเองใน 1 วินาที", "options": ["ก", "ข"], "closes_in_s": 1.0}, expect=201)
+            await until(lambda: (q := two.meeting.state.poll(timed["id"])) is not None and q.closed,
+                        "the timed poll closed in UDN02's window", timeout=10)
+
             await api.call("POST", base + "/end", expect=200)
 
     # --- the traffic log, written by the join path itself -----------------------------------------
