@@ -174,8 +174,8 @@ class ClerkMeeting:
         old = self.state.poll(c.poll_id) if not base else None
         if old is not None:  # a re-sent poll keeps what this site already did
             item = replace(item, voted=old.voted)
-        self._set(**base, polls=(*kept, item), message_th=f"มีการลงมติ: {c.question}",
-                  message_en=f"A vote is open: {c.question}", message_ok=True)
+        self._set(**{**base, "polls": (*kept, item), "message_th": f"มีการลงมติ: {c.question}",
+                     "message_en": f"A vote is open: {c.question}", "message_ok": True})
         return p.Done()
 
     async def _cmd_poll_closed(self, c: p.PollClosed) -> p.Done:
