@@ -446,6 +446,7 @@ class Briefings:
             "sequence": series.sequence,
             "invited": series.invited,
             "passcode": series.passcode,
+            "record": series.record,  # recorded automatically (issue 14; PUT /api/v1/series/{id}/recording)
             **spec.to_json(),
             "occurrences": [self._occ_json(o, series) for o in occ],
         }
