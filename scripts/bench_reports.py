@@ -102,7 +102,8 @@ def build(path: Path, sizes: list[int], raw_snmp: bool) -> sa.Engine:
                                      "out_bps": 1e6 * (2 + (i * 3) % 40), "events": ""})
                 else:
                     snap.append({"site_id": sid, "month": str(MONTH), "p95_down_bps": 9e7, "p95_up_bps": 3e7,
-                                 "buckets": hours * 12, "hub_polls": 0, "hub_polls_up": 0})
+                                 "buckets": hours * 12, "hub_polls": 0, "hub_polls_up": 0,
+                                 "rtt_median_ms": 13.0, "rtt_frozen": True})
                 for k, (oid, start) in enumerate(day_occ):
                     if (d + k) % 10 == 0:
                         continue  # absent one day in ten

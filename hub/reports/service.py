@@ -84,21 +84,27 @@ def link_months(engine: sa.Engine, sites: Sequence[store.SiteRow], month: m.Mont
     out: dict[int, m.LinkMonth] = {}
     for first, group in by_start.items():
         lo = local_midnight(first, tz)
-        sums = store.rollup_sums(engine, [s.site_id for s in group], lo, hi)
+        frozen = {s.site_id for s in group if s.site_id in snapshot and snapshot[s.site_id].rtt_frozen}
+        sums = store.rollup_sums(engine, [s.site_id for s in group], lo, hi,
+                                 median_for=[s.site_id for s in group if s.site_id not in frozen])
         computed = store.compute_link_months(engine, [s.site_id for s in group if s.site_id not in snapshot], lo, hi)
-        fresh.extend(computed.values())
         for s in group:
             raw = snapshot.get(s.site_id) or computed[s.site_id]
             r = sums.get(s.site_id)
+            median = raw.rtt_median_ms if s.site_id in frozen else (r.rtt_median if r else None)
+            if s.site_id in computed:
+                raw.rtt_median_ms, raw.rtt_frozen = median, True
+                fresh.append(raw)
             out[s.site_id] = m.LinkMonth(
                 minutes_billed=((month.last - first).days + 1) * 1440,
                 minutes_green=r.green if r else 0, minutes_amber=r.amber if r else 0, minutes_red=r.red if r else 0,
-                rtt_median_ms=round(r.rtt_median, 1) if r and r.rtt_median is not None else None,
+                rtt_median_ms=round(median, 1) if median is not None else None,
                 probes_sent=r.sent if r else 0, probes_lost=r.lost if r else 0,
                 p95_down_bps=raw.p95_down_bps, p95_up_bps=raw.p95_up_bps,
                 hub_polls=raw.hub_polls, hub_polls_up=raw.hub_polls_up,
             )
-    # Freeze a closed month's raw-sample figures: raw SNMP is purged after its retention.
+    # Freeze a closed month's raw-sample figures (raw SNMP is purged after its retention) and its median
+    # RTT (ranking every hourly row was most of a national build; migration 0103_report_rollups).
     if fresh and hi <= now:
         store.save_link_months(engine, str(month), fresh)
     del lo_month

@@ -61,6 +61,10 @@ class ReportLinkMonth(SQLModel, table=True):
     buckets: int = 0
     hub_polls: int = 0
     hub_polls_up: int = 0
+    # The median of the month's hourly RTT medians, frozen with the p95 (migration 0103_report_rollups);
+    # rows written before it have rtt_frozen False and the median is ranked from the rollups again.
+    rtt_median_ms: float | None = None
+    rtt_frozen: bool = False
 
 
 class ReportRun(SQLModel, table=True):
@@ -245,13 +249,17 @@ class RollupSums:
     rtt_median: float | None  # median of the hourly medians
 
 
-def rollup_sums(engine: sa.Engine, site_ids: Sequence[int], lo: datetime, hi: datetime) -> dict[int, RollupSums]:
+def rollup_sums(engine: sa.Engine, site_ids: Sequence[int], lo: datetime, hi: datetime,
+                median_for: Sequence[int] | None = None) -> dict[int, RollupSums]:
     """Minutes by colour, probe counts and the median hourly RTT per site over ``[lo, hi)``, by the database.
 
     The median is the middle one or two of each site's hourly medians, picked with
     window functions (SQLite and PostgreSQL alike), and averaged here exactly as
     ``statistics.median`` does: a national month no longer ships its 653 k
-    hourly rows to Python (that fetch was ~5 s of the national report).
+    hourly rows to Python (that fetch was ~5 s of the national report). The
+    ranking itself is most of what is left (~1.5 s a national month), so it runs
+    only for ``median_for`` (default: every site): the others' closed-month
+    median is in the snapshot.
     """
     if not site_ids:
         return {}
@@ -269,12 +277,13 @@ def rollup_sums(engine: sa.Engine, site_ids: Sequence[int], lo: datetime, hi: da
                       sa.func.row_number().over(partition_by=col(r.site_id), order_by=col(r.rtt_median_ms))
                       .label("k"),
                       sa.func.count().over(partition_by=col(r.site_id)).label("n"))
-            .where(*where, col(r.rtt_median_ms).is_not(None)).subquery()
+            .where(*(where if median_for is None else (col(r.site_id).in_(median_for), *where[1:])),
+                   col(r.rtt_median_ms).is_not(None)).subquery()
         )
         # Integer division: n odd → k = (n+1)/2 twice over; n even → k = n/2 and n/2 + 1.
         middle = c.execute(sa.select(ranked.c.site_id, ranked.c.v).where(
             sa.or_(ranked.c.k == (ranked.c.n + 1) // 2, ranked.c.k == ranked.c.n // 2 + 1))
-            .order_by(ranked.c.site_id, ranked.c.k)).all()
+            .order_by(ranked.c.site_id, ranked.c.k)).all() if median_for is None or median_for else []
     mids: dict[int, list[float]] = {}
     for sid, v in middle:
         mids.setdefault(sid, []).append(v)
@@ -334,7 +343,8 @@ def save_link_months(engine: sa.Engine, month: str, rows: Iterable[ReportLinkMon
         for row in rows:
             s.add(ReportLinkMonth(site_id=row.site_id, month=month, p95_down_bps=row.p95_down_bps,
                                   p95_up_bps=row.p95_up_bps, buckets=row.buckets, hub_polls=row.hub_polls,
-                                  hub_polls_up=row.hub_polls_up))
+                                  hub_polls_up=row.hub_polls_up, rtt_median_ms=row.rtt_median_ms,
+                                  rtt_frozen=row.rtt_frozen))
 
 
 # --- runs ----------------------------------------------------------------------------------------

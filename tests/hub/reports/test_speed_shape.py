@@ -11,10 +11,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+from hub.linkhealth.store import LinkRollup
 from hub.reports import model as m
 from hub.reports import render
 from hub.reports.service import build_monthly
+from hub.reports.store import ReportLinkMonth
+from hub.settings import Settings
 from tests.hub.reports.seed import seeded_engine
 
 NOW = datetime(2018, 6, 2, 3, 0, tzinfo=UTC)
@@ -22,10 +26,30 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
-def april(tmp_path_factory: pytest.TempPathFactory) -> Iterator[m.MonthlyReport]:
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[sa.Engine, Settings]]:
     engine, settings = seeded_engine(tmp_path_factory.mktemp("seeded"))
-    yield build_monthly(engine, settings, m.Month(2018, 4), NOW)
+    yield engine, settings
     engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def april(seeded: tuple[sa.Engine, Settings]) -> m.MonthlyReport:
+    return build_monthly(*seeded, m.Month(2018, 4), NOW)
+
+
+def test_a_closed_month_freezes_its_median_rtt_and_reads_it_back(
+        seeded: tuple[sa.Engine, Settings], april: m.MonthlyReport) -> None:
+    engine, settings = seeded
+    with engine.connect() as c:
+        frozen = c.execute(sa.select(ReportLinkMonth.site_id, ReportLinkMonth.rtt_median_ms,  # type: ignore[call-overload]
+                                     ReportLinkMonth.rtt_frozen).where(ReportLinkMonth.month == "2018-04")).all()
+    assert len(frozen) == 20 and all(f for _, _, f in frozen)
+    # Change an hour's rollup after the close: the frozen median holds, the report does not move.
+    with engine.begin() as c:
+        c.execute(sa.update(LinkRollup).values(rtt_median_ms=999.0))
+    again = build_monthly(engine, settings, m.Month(2018, 4), NOW)
+    assert [ln.link.rtt_median_ms for ln in again.lines] == [ln.link.rtt_median_ms for ln in april.lines]
+    assert any(ln.link.rtt_median_ms for ln in april.lines)
 
 
 def _nation(r: m.MonthlyReport, copies: int) -> m.MonthlyReport:
