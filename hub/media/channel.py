@@ -199,33 +199,6 @@ class ContentShow(Op[Done]):
     keyframe: bool = False
 
 
-# --- content (issue 14, the content room): the content tile's picture and the clip's play head ---
-
-
-class ContentClip(_Line):
-    """A clip's play head: ``position_s`` was true at ``at`` (``time.monotonic()``, shared by the processes)."""
-
-    path: str = Field(min_length=1, max_length=4096)
-    duration_s: float = Field(ge=0)
-    position_s: float = Field(ge=0)
-    at: float
-    playing: bool
-
-
-class ContentShow(Op[Done]):
-    """What the content tile shows: a page PNG (``image``), a clip, or nothing (both None).
-
-    ``keyframe``: a new picture (show, page change): the encoder starts a keyframe with it.
-    """
-
-    type: Literal["content"] = "content"
-    conference_id: int
-    version: int = Field(ge=0)
-    image: str | None = Field(None, min_length=1, max_length=4096)
-    clip: ContentClip | None = None
-    keyframe: bool = False
-
-
 class StartRecording(Op[RecordingInfo]):
     """Record the program (its own H.264 packets) and the full mix to these files (issue 14)."""
 

@@ -117,7 +117,6 @@ class AudioMixer:
         self.personal: dict[str, OpusStream] = {}
         self.pts = 0
         self.sources: list[Callable[[], np.ndarray | None]] = []  # extra sound (content clips), 20 ms per call
-        self.sources: list[Callable[[], np.ndarray | None]] = []  # extra sound (content clips), 20 ms per call
         self.tap: Callable[[np.ndarray], None] | None = None  # the recorder (issue 14): the full mix, 20 ms at a time
 
     def add_site(self, site: str) -> None:
@@ -143,10 +142,6 @@ class AudioMixer:
         heard = [s for s in chunks if s in self.audible]
         for site in heard:
             common += chunks[site]
-        for source in self.sources:  # a content clip (issue 14): in the common mix and every mix-minus
-            extra = source()
-            if extra is not None:
-                common += extra
         for source in self.sources:  # a content clip (issue 14): in the common mix and every mix-minus
             extra = source()
             if extra is not None:
