@@ -38,7 +38,7 @@ from hub.media.encoder import (
 )
 from hub.media.mixer import CHUNK, RATE, AudioMixer, to_mono
 from hub.media.recorder import ProgramRecorder, close_on_exit
-from site_agent.rtc import healing
+from site_agent.rtc import consent, healing
 from site_agent.rtc.config import rtc_configuration
 
 log = logging.getLogger(__name__)
@@ -188,6 +188,7 @@ class MCU:
         audio_tr = pc.addTransceiver(audio_out, direction="sendrecv")
         audio_tr.setCodecPreferences(opus_codecs())
         share_packetisation(audio_tr.sender, audio_out)
+        consent.install()  # late STUN answers from a busy district are still answers
         peer.buffers = healing.install(pc)
 
         @pc.on("track")

@@ -44,7 +44,7 @@ from site_agent.devices import (
     open_device,
     thai_font,
 )
-from site_agent.rtc import healing
+from site_agent.rtc import consent, healing
 from site_agent.rtc.config import rtc_configuration
 
 log = logging.getLogger("site_agent.media.endpoint")
@@ -467,6 +467,7 @@ class MediaEndpoint:
         # obeys the send profile's bitrate and uses a live preset.
         video.sender._RTCRtpSender__encoder = LiveH264Encoder(lambda: self.profile)  # type: ignore[attr-defined]
         pc.addTransceiver(self.microphone, direction="sendrecv")
+        consent.install()  # a hub busy composing answers consent checks late, not never
         healing.install(pc)  # a hole NACK cannot fill must not freeze the program
 
         @pc.on("track")
