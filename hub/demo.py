@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from hub import audit
 from hub.app import create_app
@@ -32,6 +33,7 @@ from hub.settings import Settings
 from hub.updates import release_key
 from hub.web.auth import create_api_token, create_operator, require_role
 from hub.web.errors import json_error
+from hub.web.openapi import api, respond
 from site_agent.enrol import enrol
 
 log = logging.getLogger("hub.demo")
@@ -98,12 +100,29 @@ class DemoAgents:
 DEMO_AGENTS = web.AppKey("demo_agents", DemoAgents)
 
 
+class DemoAgentOut(BaseModel):
+    site: str
+    running: bool
+    pid: int | None
+
+
+class DemoActionOut(BaseModel):
+    site: str
+    action: str  # stop | start
+    changed: bool
+    running: bool
+
+
+@api("The demo's simulated district agents (hub demo only)", role="viewer", response=list[DemoAgentOut],
+     tags=("demo",))
 async def _demo_agents(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
     demo = request.app[DEMO_AGENTS]
-    return web.json_response(demo.status())
+    return respond([DemoAgentOut(**row) for row in demo.status()])
 
 
+@api("Stop or start one simulated district agent (hub demo only; audited)", role="operator",
+     response=DemoActionOut, tags=("demo",))
 async def _demo_action(request: web.Request) -> web.Response:
     principal = await require_role(request, "operator")
     demo = request.app[DEMO_AGENTS]
@@ -112,7 +131,7 @@ async def _demo_action(request: web.Request) -> web.Response:
         raise json_error(404, "no simulated agent for that site")
     changed = await (demo.stop(code) if action == "stop" else demo.start(code))
     await audit.arecord(request.app[ENGINE], actor=principal.actor, action=f"demo.agent_{action}", target=code)
-    return web.json_response({"site": code, "action": action, "changed": changed, "running": demo.running(code)})
+    return respond(DemoActionOut(site=code, action=action, changed=bool(changed), running=demo.running(code)))
 
 
 async def run_demo(args: argparse.Namespace) -> int:
