@@ -33,8 +33,8 @@ from site_agent.content.service import Presenter
 from site_agent.enrol import EnrolFailed, enrol
 from site_agent.settings import load_agent_settings
 from site_agent.ui.meeting_panel import MeetingPanel
-from site_agent.ui.present import add_present_button
 from site_agent.ui.menu import Activator, MenuEntry, menu_entries
+from site_agent.ui.present import add_present_button
 
 # Fonts that carry Thai: Windows ships Leelawadee UI / Tahoma, Debian fonts-thai-tlwg ships Garuda/Loma.
 THAI_FONTS = ("Leelawadee UI", "Tahoma", "Garuda", "Loma", "Noto Sans Thai", "Waree", "Sawasdee")

@@ -29,6 +29,8 @@ OPS: list[channel.Op[typing.Any]] = [
     channel.ContentShow(conference_id=1, version=3, image="/content/pages/a/page-0001.png", keyframe=True,
                         clip=channel.ContentClip(path="/content/originals/b.mp4", duration_s=8.0, position_s=1.5,
                                                  at=1234.5, playing=True)),
+    channel.PollCard(show=True, poll_id=7, question="พร้อมหรือไม่", options=["พร้อม", "ไม่พร้อม"], counts=[3, 1],
+                     voters=4, ballot="secret"),
 ]
 RESULTS: list[channel.Result] = [
     channel.Done(),
