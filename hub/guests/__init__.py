@@ -18,7 +18,9 @@ from hub.guests.bridge import ConferenceGuestMedia
 from hub.guests.http import add_routes
 from hub.guests.keys import GUESTS
 from hub.guests.service import GuestService
+from hub.identity.keys import IDENTITY
 from hub.keys import ENGINE, EVENTS, SETTINGS
+from hub.polls.keys import POLLS
 from hub.web.auth import session_key
 
 
@@ -35,6 +37,8 @@ def setup(app: web.Application) -> None:
         bridge = ConferenceGuestMedia(app[CONFERENCES], app[EVENTS], service.notify, service.briefing_ended)
         bridge.start()
         service.attach_media(bridge)
+        # The identity and polls rooms are set up after this one: their services exist by now.
+        service.attach_meeting(app[IDENTITY], app[POLLS])
         yield
         await bridge.stop()
 

@@ -88,6 +88,11 @@ class MicBody(BaseModel):
     open: bool
 
 
+class VoteBody(BaseModel):
+    poll: int = Field(ge=1)
+    option: int = Field(ge=0, le=100)
+
+
 class OfferBody(BaseModel):
     type: Literal["offer"]
     sdp: str
@@ -173,7 +178,7 @@ async def post_join(request: web.Request) -> web.Response:
     session[_seat_key(occurrence_id)] = seat
     if accepted_now:
         session[_pass_key(occurrence_id)] = True
-    return web.json_response(service.status(guest), dumps=_dumps)
+    return web.json_response(await service.full_status(guest), dumps=_dumps)
 
 
 async def _seat(request: web.Request) -> str:
@@ -192,7 +197,16 @@ async def get_me(request: web.Request) -> web.Response:
     guest = await service.wait_status(seat, request.query.get("v", ""), max(0.0, wait))
     if guest is None or guest.occurrence_id != _int(request, "id"):
         raise m.Refusal("no_seat", "ยังไม่ได้เข้าร่วมการประชุม", "You have not joined this briefing", 401)
-    return web.json_response(service.status(guest), dumps=_dumps)
+    return web.json_response(await service.full_status(guest), dumps=_dumps)
+
+
+@api
+async def post_vote(request: web.Request) -> web.Response:
+    """The guest votes in one of the briefing's open polls (the polls room decides)."""
+    body: VoteBody = await read_json(request, VoteBody)
+    service = request.app[GUESTS]
+    guest = await service.vote(await _seat(request), body.poll, body.option, client_ip(request))
+    return web.json_response(await service.full_status(guest), dumps=_dumps)
 
 
 @api
@@ -226,7 +240,7 @@ async def post_offer(request: web.Request) -> web.Response:
         raise m.Refusal("sdp_too_large", f"ข้อมูลการเชื่อมต่อ (SDP) ใหญ่เกิน {limit} ไบต์",
                         f"The SDP offer is over the limit of {limit} bytes", 413, "sdp")
     body: OfferBody = await read_json(request, OfferBody)
-    answer = await service.offer(await _seat(request), body.sdp)
+    answer = await service.offer(await _seat(request), body.sdp, client_ip(request))
     # The send profile, as an agent is told it: the page caps its camera to it.
     return web.json_response({"type": "answer", "sdp": answer.sdp, "send_profile": answer.send_profile})
 
@@ -310,6 +324,7 @@ def add_routes(app: web.Application, service: GuestService) -> None:
     r.add_post(r"/api/v1/join/{id}/me/mic", post_mic)
     r.add_post(r"/api/v1/join/{id}/me/content", api(present.upload))
     r.add_post(r"/api/v1/join/{id}/me/offer", post_offer)
+    r.add_post(r"/api/v1/join/{id}/me/vote", post_vote)
     r.add_get(r"/api/v1/occurrences/{id}/guests", get_lobby)
     r.add_post(r"/api/v1/occurrences/{id}/guests/{gid}/{action}", post_chair)
     r.add_put(r"/api/v1/occurrences/{id}/guest-access", put_access)

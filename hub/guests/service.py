@@ -33,8 +33,15 @@ from hub.guests import model as m
 from hub.guests import store
 from hub.guests.media import GuestMedia, GuestPeer, MediaAnswer, MediaUnavailable
 from hub.guests.sdp import ValidatedOffer, validate_offer
+from hub.identity.agents import GATE_REASONS
+from hub.identity.model import GUEST_PREFIX, IdentityRefused
+from hub.identity.model import Person as IdentityPerson
+from hub.identity.service import IdentityService
 from hub.mail.store import enqueue
 from hub.models import Site, utcnow
+from hub.polls.model import Ballot, PollRefused, Voter
+from hub.polls.model import Refusal as PollReason
+from hub.polls.service import PollService
 from hub.settings import Settings
 
 log = logging.getLogger("hub.guests")
@@ -91,6 +98,21 @@ class GuestService:
         self._watches: dict[int, _Watch] = {}
         # series id → (stored hash, the series' passcode) known to match: a join verifies once, not twice
         self._current: dict[int, tuple[str, str]] = {}
+        # The identity and polls rooms (set up after this one; attached at startup).
+        self.identity: IdentityService | None = None
+        self.polls: PollService | None = None
+        self._polls_gen = 0  # bumped on every poll change: the page's long poll sees it
+
+    def attach_meeting(self, identity: IdentityService, polls: PollService) -> None:
+        """The join gate, the guest's identity record and the votes go through these rooms."""
+        self.identity = identity
+        self.polls = polls
+        polls.listeners.append(self._poll_changed)
+
+    async def _poll_changed(self, conference_id: int, poll_id: int, change: str) -> None:
+        self._polls_gen += 1
+        for guest_id in list(self._watches):
+            self.notify(guest_id)
 
     def attach_media(self, media: GuestMedia) -> None:
         """The media side registers its implementation here (hub.guests.setup, at startup)."""
@@ -114,8 +136,8 @@ class GuestService:
         if view is None and self.media is not None and guest.id is not None:
             view = self.media.view(guest.id)
         if view is None:
-            return version(guest)
-        return f"{version(guest)}{zlib.crc32(repr(sorted(view.items())).encode()):010d}"
+            return f"{version(guest)}p{self._polls_gen}"
+        return f"{version(guest)}p{self._polls_gen}{zlib.crc32(repr(sorted(view.items())).encode()):010d}"
 
     # --- policy values ---------------------------------------------------------------
 
@@ -282,7 +304,10 @@ class GuestService:
             identity = m.Identity(label, f"{label} (เบราว์เซอร์)")
         else:
             identity = m.parse_identity(name, organisation)
+        gate_key = arrival.binding.site_code if arrival.binding.kind is m.LinkKind.DISTRICT else GUEST_PREFIX
+        await self._gate(arrival.briefing.conference_id, gate_key, occurrence_id, ip)
         guest = await asyncio.to_thread(self._seat, arrival, identity, previous, seat, ip, now)
+        await asyncio.to_thread(self.register_identity, guest, ip)
         await audit.arecord(
             self.engine, actor=f"guest:{guest.id}", action="guests.join", target=f"occurrence:{occurrence_id}",
             ip=ip, detail={"kind": guest.kind, "site": guest.site_code, "name": guest.name,
@@ -290,6 +315,97 @@ class GuestService:
         )
         self._changed(guest)
         return guest, accepted_now
+
+    # --- the identity room: the join gate and the guest's identity record (issue 16) ----------------
+
+    async def _gate(self, conference_id: int | None, participant: str, occurrence_id: int, ip: str) -> None:
+        """A confidential (ลับ) briefing refuses guests, and a browser district without its
+        one-time code; refused here, audited, before any seat is taken. Before the conference
+        exists nothing can be confidential yet: the offer (the conference is live) asks again."""
+        if conference_id is None:
+            return
+        assert self.identity is not None
+        try:
+            await asyncio.to_thread(self.identity.check_join, conference_id, participant)
+        except IdentityRefused as exc:
+            if exc.reason not in GATE_REASONS:
+                return  # who is in the conference is the conference manager's to say
+            await audit.arecord(self.engine, actor="guest", action="guests.join.refused",
+                                target=f"occurrence:{occurrence_id}", ok=False, ip=ip,
+                                detail={"reason": exc.reason.value, "participant": participant or "guest"})
+            raise m.Refusal(exc.reason.value, exc.message_th, exc.message_en, 403) from exc
+
+    def register_identity(self, guest: store.Guest, ip: str) -> None:
+        """The guest's name and organisation on the identity room's record, with its time (the
+        evidence package lists it); once per name and organisation, not at every page load."""
+        cid = self.conference_of(guest.occurrence_id)
+        if cid is None or guest.kind != m.LinkKind.GUEST.value or guest.id is None:
+            return
+        assert self.identity is not None
+        key = participant_key(guest)
+        if any(r.participant == key and r.name == guest.name and r.organisation == guest.organisation
+               for r in self.identity.identities(cid)):
+            return
+        self.identity.register_guest(cid, IdentityPerson(guest.name, organisation=guest.organisation),
+                                     via="guest_page", actor=f"guest:{guest.id}", ip=ip, key=key)
+
+    def conference_of(self, occurrence_id: int) -> int | None:
+        with self._session() as s:
+            occ = s.get(BriefingOccurrence, occurrence_id)
+            return occ.conference_id if occ is not None else None
+
+    # --- polls: the open polls on the page, and the guest's vote (issue 16) ------------------------
+
+    def open_polls(self, guest: store.Guest) -> list[dict[str, Any]]:
+        """The briefing's open polls as the page shows them, and whether this browser voted.
+        Never a tally of an open secret ballot (the polls room does not give one)."""
+        if self.polls is None or guest.status != m.GuestStatus.ADMITTED.value:
+            return []
+        cid = self.conference_of(guest.occurrence_id)
+        if cid is None:
+            return []
+        key = participant_key(guest)
+        out: list[dict[str, Any]] = []
+        for v in self.polls.polls(cid):
+            if not v.open:
+                continue
+            spec = v.poll.spec
+            out.append({
+                "id": v.poll.id, "question": spec.question, "options": list(spec.options),
+                "ballot": spec.ballot.value, "secret": spec.ballot is Ballot.SECRET, "unit": spec.unit.value,
+                "closes_at": spec.closes_at.isoformat() if spec.closes_at else None,
+                "voted": any(x == key or x.startswith(f"{key}/") for x in v.voters),
+            })
+        return out
+
+    async def full_status(self, guest: store.Guest) -> dict[str, Any]:
+        out = self.status(guest)
+        out["polls"] = await asyncio.to_thread(self.open_polls, guest)
+        return out
+
+    async def vote(self, seat: str, poll_id: int, option: int, ip: str) -> store.Guest:
+        """One vote through the polls room's own vote (one per guest; a secret ballot keeps no
+        voter→choice link there). Nothing of the choice is logged or audited here."""
+        guest = await asyncio.to_thread(self.seat_guest, seat)
+        if guest is None or guest.id is None:
+            raise m.Refusal("no_seat", "ยังไม่ได้เข้าร่วมการประชุม", "You have not joined this briefing", 401)
+        if guest.status != m.GuestStatus.ADMITTED.value:
+            raise m.Refusal("not_admitted", "ยังไม่ได้รับอนุญาตให้เข้าร่วม", "You have not been admitted yet", 409)
+        cid = await asyncio.to_thread(self.conference_of, guest.occurrence_id)
+        if cid is None:
+            raise m.Refusal(PollReason.UNKNOWN_POLL.value, "ไม่พบการลงมตินี้ในการประชุม",
+                            "no such poll in this briefing", 404, "poll")
+        assert self.polls is not None
+        await self._gate(cid, participant_key(guest), guest.occurrence_id, ip)
+        await asyncio.to_thread(self.register_identity, guest, ip)
+        # A guest is one voter: itself (its key) and, for a per-person poll, its confirmed name.
+        voter = Voter(participant_key(guest), guest.name if guest.kind == m.LinkKind.GUEST.value else None)
+        try:
+            await self.polls.avote(cid, poll_id, voter, option, actor=f"guest:{guest.id}", ip=ip)
+        except PollRefused as exc:
+            raise m.Refusal(exc.reason.value, exc.message_th, exc.message_en, POLL_STATUS.get(exc.reason, 409),
+                            "option" if exc.reason is PollReason.BAD_OPTION else "poll") from exc
+        return guest
 
     async def _check_passcode(self, briefing: Briefing, passcode: str, ip: str, now: datetime) -> None:
         def check() -> m.Refusal | None:
@@ -439,7 +555,7 @@ class GuestService:
             await self.media.microphone(guest.id, open_)
         return guest
 
-    async def offer(self, seat: str, sdp: str) -> MediaAnswer:
+    async def offer(self, seat: str, sdp: str, ip: str = "") -> MediaAnswer:
         """Validate the offer, then hand it to the media side. Raises :class:`Refusal`."""
         validated = validate_offer(sdp, self.settings.guests_sdp_max_bytes)
         guest = await asyncio.to_thread(self.seat_guest, seat)
@@ -448,6 +564,11 @@ class GuestService:
         if guest.status != m.GuestStatus.ADMITTED.value:
             raise m.Refusal("not_admitted", "ยังไม่ได้รับอนุญาตให้เข้าร่วม", "You have not been admitted yet", 409)
         peer = await asyncio.to_thread(self._peer, guest)
+        # The conference is live now: the confidential gate and the identity record, if the guest
+        # joined before it existed.
+        await self._gate(peer.conference_id, participant_key(guest) if guest.kind == m.LinkKind.GUEST.value
+                         else guest.site_code, guest.occurrence_id, ip)
+        await asyncio.to_thread(self.register_identity, guest, ip)
         return await self.hand_over(peer, validated)
 
     async def hand_over(self, peer: GuestPeer, offer: ValidatedOffer) -> MediaAnswer:
@@ -631,6 +752,20 @@ def _apply(row: store.Guest, event: m.LobbyEvent, now: datetime, reason: str) ->
 def version(guest: store.Guest) -> str:
     """Changes whenever the row does; plain digits, so it travels in a URL as it is."""
     return str(int(_aware(guest.updated_at).timestamp() * 1_000_000))
+
+
+POLL_STATUS: dict[PollReason, int] = {
+    PollReason.UNKNOWN_POLL: 404, PollReason.BAD_OPTION: 400, PollReason.NOT_IN_BRIEFING: 403,
+    PollReason.NOT_IDENTIFIED: 403, PollReason.PERSON_REQUIRED: 400,
+}
+
+
+def participant_key(g: store.Guest) -> str:
+    """Who the guest is in the identity and polls rooms: the district for a district link,
+    ``guest:web-<id>`` for a guest (its own key space: the identity API numbers ``guest:<n>``)."""
+    if g.kind == m.LinkKind.DISTRICT.value:
+        return g.site_code
+    return f"{GUEST_PREFIX}web-{g.id}"
 
 
 def guest_json(g: store.Guest) -> dict[str, Any]:

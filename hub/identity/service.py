@@ -82,15 +82,19 @@ class IdentityService:
                                     "via": via})
         return rows
 
-    def register_guest(self, conference_id: int, person: Person, *, via: str, actor: str, ip: str = "") -> str:
-        """A guest gives name and organisation (the join page, phase 2); returns the guest's key."""
+    def register_guest(self, conference_id: int, person: Person, *, via: str, actor: str, ip: str = "",
+                       key: str | None = None) -> str:
+        """A guest gives name and organisation (the join page, phase 2); returns the guest's key.
+
+        ``key`` (``guest:…``): the guests room names its browsers itself, so a rejoin keeps one key."""
         person = person.cleaned()
         self.roster(conference_id)
         at = self.clock()
         with session_scope(self.engine) as s:
             if store.is_confidential(s, conference_id):
                 raise IdentityRefused(Refusal.CONFIDENTIAL_NO_GUESTS)
-            key = f"{GUEST_PREFIX}{store.next_guest_number(s, conference_id)}"
+            if key is None or not is_guest(key):
+                key = f"{GUEST_PREFIX}{store.next_guest_number(s, conference_id)}"
             store.add_identities(s, conference_id, key, [person], at, via)
         audit.record(self.engine, actor=actor, action="identity.guest", target=target(conference_id), ip=ip, at=at,
                      detail={"participant": key, "name": person.name, "organisation": person.organisation})

@@ -233,6 +233,51 @@
     if (view) applyProfile(view.send_profile);
   }
 
+  // --- polls: the briefing's open polls, a vote through the hub's polls room ----------------------
+  function showPolls(polls) {
+    const box = $("polls");
+    const list = $("poll-list");
+    list.replaceChildren();
+    box.hidden = !polls || polls.length === 0;
+    for (const poll of polls || []) {
+      const card = document.createElement("fieldset");
+      card.className = "poll";
+      card.dataset.poll = String(poll.id);
+      card.dataset.voted = String(!!poll.voted);
+      const legend = document.createElement("legend");
+      legend.textContent = poll.question;
+      card.append(legend);
+      const note = document.createElement("p");
+      note.className = "note";
+      note.textContent = poll.voted
+        ? "ท่านลงมติแล้ว / You have voted"
+        : (poll.secret ? "ลงมติลับ ไม่มีการบันทึกว่าใครเลือกอะไร / Secret ballot: no record of who chose what"
+                       : "ลงมติเปิดเผย / Open ballot");
+      card.append(note);
+      poll.options.forEach((label, i) => {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.className = "btn vote";
+        b.dataset.option = String(i);
+        b.textContent = label;
+        b.disabled = !!poll.voted;
+        b.addEventListener("click", () => vote(poll.id, i));
+        card.append(b);
+      });
+      list.append(card);
+    }
+  }
+
+  async function vote(pollId, option) {
+    const status = $("poll-status");
+    const r = await call("POST", "/me/vote", { poll: pollId, option });
+    status.dataset.state = r.ok ? "voted" : "refused";
+    status.dataset.code = r.ok ? "" : (r.data.code || "");
+    status.textContent = r.ok ? "บันทึกการลงมติแล้ว / Your vote was recorded"
+                              : (r.data.th || "ลงมติไม่สำเร็จ") + " / " + (r.data.en || "Vote refused");
+    if (r.ok) show(r.data);
+  }
+
   // --- the states ---------------------------------------------------------------------------
   const ENDED = {
     refused: ["ผู้ดำเนินการประชุมไม่อนุญาตให้เข้าร่วม", "The chair did not admit you"],
@@ -262,6 +307,7 @@
       hand.setAttribute("aria-pressed", String(!!guest.hand_raised));
       hand.classList.toggle("hand-up", !!guest.hand_raised);
       showView(guest);
+      if (guest.polls) showPolls(guest.polls);
       if (!(guest.media && guest.media.ended)) connect();
     }
     if (guest.status === "waiting" || guest.status === "admitted") poll();
