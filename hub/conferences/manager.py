@@ -938,7 +938,8 @@ class ConferenceManager:
     # of kind "guest" (placed in the layout only while it holds the floor), a district keeps its
     # code and is marked "browser" while its browser is in.
     async def browser_join(self, conference_id: int, key: str, *, kind: str, name: str, organisation: str,
-                           sdp: str, actor: str) -> tuple[channel.SdpAnswer, SendProfile]:
+                           sdp: str, actor: str, source_addr: str = "",
+                           client: str = "") -> tuple[channel.SdpAnswer, SendProfile]:
         live = self.get(conference_id)
         conf = live.conf
         async with live.lock:
@@ -969,6 +970,9 @@ class ConferenceManager:
         if kind != "guest" and await asyncio.to_thread(self._browser_interval, live, key):
             await audit.arecord(self.engine, actor=actor, action="conference.join",
                                 target=f"conference:{conference_id}/{key}", detail={"browser": True})
+        # The evidence traffic log's join row, as for an agent (the browser's leave goes through _left).
+        await self._tell(SiteConnection("joined", conference_id, key, utcnow(), source_addr=source_addr,
+                                        client=client))
         self.events.publish("conference", {"id": conference_id, "site": key, "joined": True,
                                            "conference": self.summary(live)})
         return answer, conf.profiles()[key]

@@ -109,7 +109,7 @@ class ConferenceGuestMedia:
         try:
             answer, profile = await self.manager.browser_join(
                 cid, key, kind=kind, name=peer.display_name, organisation=peer.organisation,
-                sdp=offer.sdp, actor=f"guest:{peer.guest_id}")
+                sdp=offer.sdp, actor=f"guest:{peer.guest_id}", source_addr=peer.source_addr, client=peer.client)
         except (ConferenceError, MediaWorkerError, TimeoutError) as exc:
             log.info("guest %s: not connected: %s", peer.guest_id, exc)
             raise MediaUnavailable("ยังเชื่อมต่อภาพและเสียงไม่ได้ โปรดลองอีกครั้ง",

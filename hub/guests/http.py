@@ -240,7 +240,8 @@ async def post_offer(request: web.Request) -> web.Response:
         raise m.Refusal("sdp_too_large", f"ข้อมูลการเชื่อมต่อ (SDP) ใหญ่เกิน {limit} ไบต์",
                         f"The SDP offer is over the limit of {limit} bytes", 413, "sdp")
     body: OfferBody = await read_json(request, OfferBody)
-    answer = await service.offer(await _seat(request), body.sdp, client_ip(request))
+    answer = await service.offer(await _seat(request), body.sdp, client_ip(request),
+                                 request.headers.get("User-Agent", "")[:250])
     # The send profile, as an agent is told it: the page caps its camera to it.
     return web.json_response({"type": "answer", "sdp": answer.sdp, "send_profile": answer.send_profile})
 

@@ -30,6 +30,8 @@ class GuestPeer:
     organisation: str
     may_unmute: bool  # the chair allows this peer's microphone into the mix
     hand_raised: bool
+    source_addr: str = ""  # the browser's address and User-Agent: the evidence traffic log's row
+    client: str = ""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -555,7 +556,7 @@ class GuestService:
             await self.media.microphone(guest.id, open_)
         return guest
 
-    async def offer(self, seat: str, sdp: str, ip: str = "") -> MediaAnswer:
+    async def offer(self, seat: str, sdp: str, ip: str = "", user_agent: str = "") -> MediaAnswer:
         """Validate the offer, then hand it to the media side. Raises :class:`Refusal`."""
         validated = validate_offer(sdp, self.settings.guests_sdp_max_bytes)
         guest = await asyncio.to_thread(self.seat_guest, seat)
@@ -569,6 +570,7 @@ class GuestService:
         await self._gate(peer.conference_id, participant_key(guest) if guest.kind == m.LinkKind.GUEST.value
                          else guest.site_code, guest.occurrence_id, ip)
         await asyncio.to_thread(self.register_identity, guest, ip)
+        peer = dataclasses.replace(peer, source_addr=ip or guest.ip, client=f"browser {user_agent}".strip())
         return await self.hand_over(peer, validated)
 
     async def hand_over(self, peer: GuestPeer, offer: ValidatedOffer) -> MediaAnswer:

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import av
 import pytest
+import sqlalchemy as sa
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
@@ -110,6 +111,12 @@ async def test_guest_media_path_and_its_refusals(hub: HubHandle, chair: Api, bro
         status, summary = await chair("GET", f"/api/v1/conferences/{cid}")
         (me_in,) = [p for p in summary["participants"] if p["site"] == key]
         assert (me_in["kind"], me_in["name_th"]) == ("guest", "สมหญิง ใจดี")
+        # The evidence traffic log has the browser's join: its address and User-Agent.
+        with hub.engine.connect() as c:
+            rows = c.execute(sa.text("SELECT source_addr, client, left_at FROM traffic_log "
+                                     "WHERE conference_id = :c AND participant = :p"), {"c": cid, "p": key}).all()
+        assert [(r[0], r[1].startswith("browser ") and "aiohttp" in r[1], r[2]) for r in rows] == [
+            ("127.0.0.1", True, None)], rows
 
         # Presenting before the floor or the chair's leave: refused before the file is read.
         status, body = await _upload(b, occ, "ภาพ.png", b"\x89PNG\r\n\x1a\n" + b"0" * 64, "image/png")
