@@ -230,6 +230,10 @@ class Settings(BaseSettings):
     reports_monthly_job: bool = Field(
         True, description="Produce and e-mail the report at 07:00 on the 1st for the month before."
     )
+    reports_cache_mb: int = Field(
+        200, ge=1, description="Size cap of the rendered-report cache (<data_dir>/cache/reports: PDF, HTML, XLSX "
+        "by content); beyond it the least recently used files are deleted."
+    )
     # --- content: slides, photos and clips (issue 14: hub/content/) ---------------------
     content_dir: Path | None = Field(
         None, description="Directory for uploaded content and its rendered pages. Empty: <data_dir>/content."

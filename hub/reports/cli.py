@@ -21,8 +21,9 @@ from hub.inventory.loader import load_inventory
 from hub.inventory.model import InventoryError, format_issues
 from hub.inventory.sync import sync_inventory
 from hub.models import utcnow
+from hub.reports import cache as render_cache
 from hub.reports import model as m
-from hub.reports import render, service, store
+from hub.reports import service, store
 from hub.settings import ENV_PREFIX, Settings
 
 
@@ -64,7 +65,9 @@ def cmd_monthly(args: argparse.Namespace) -> int:
         sync_inventory(engine, inventory)
         store.sync_tariffs(engine, inventory)
         report = service.build_monthly(engine, settings, month, utcnow())
-        body, _, _ = render.render_monthly(report, args.format, args.lang, settings.timezone)
+        # The hub's own render cache: a month the job already rendered is a file read here too.
+        cache = render_cache.RenderCache(settings.data_dir / "cache" / "reports", settings.reports_cache_mb << 20)
+        body, _, _ = render_cache.render_cached(cache, report, args.format, args.lang, settings.timezone)
     except InventoryError as exc:
         return _fail("inventory:\n" + format_issues(exc.issues))
     except m.ReportError as exc:

@@ -78,8 +78,7 @@ async def get_monthly(request: web.Request) -> web.Response:
     try:
         report = await asyncio.to_thread(service.build_monthly, app[ENGINE], app[SETTINGS], month,
                                          app[REPORTS].clock())
-        body, mime, name = await asyncio.to_thread(render.render_monthly, report, q.format, lang,
-                                                   app[SETTINGS].timezone)
+        body, mime, name = await asyncio.to_thread(app[REPORTS].render, report, q.format, lang)
     except m.ReportError as exc:
         raise _error(400, exc.message, exc.field) from exc
     headers = {} if q.format in ("html", "json") else {"Content-Disposition": f'attachment; filename="{name}"'}
@@ -96,7 +95,8 @@ async def get_reports(request: web.Request) -> web.Response:
     job = reports.next_run()
     return web.json_response({"formats": list(get_args(Format)), "runs": runs,
                               "next_run": job.isoformat() if job else None,
-                              "finance_to": reports.recipients()})
+                              "finance_to": reports.recipients(),
+                              "cache": await asyncio.to_thread(reports.cache.stats)})
 
 
 async def post_run(request: web.Request) -> web.Response:

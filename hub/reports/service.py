@@ -28,6 +28,7 @@ from hub.db import session_scope
 from hub.mail.service import Outbox
 from hub.mail.store import enqueue
 from hub.models import utcnow
+from hub.reports import cache as render_cache
 from hub.reports import model as m
 from hub.reports import render, store
 from hub.settings import Settings
@@ -261,6 +262,12 @@ class Reports:
         # Looked up at each call (not bound at import) so a test can move the hub's idea of "now".
         self.clock = clock or (lambda: utcnow())
         self._lock = asyncio.Lock()
+        self.cache = render_cache.RenderCache(settings.data_dir / "cache" / "reports",
+                                              settings.reports_cache_mb * 1024 * 1024)
+
+    def render(self, report: m.MonthlyReport, fmt: str, lang: str) -> tuple[bytes, str, str]:
+        """A report file through the render cache (the job fills it; later downloads are hits)."""
+        return render_cache.render_cached(self.cache, report, fmt, lang, self.settings.timezone)
 
     def trigger(self) -> CronTrigger:
         return CronTrigger(day=1, hour=7, minute=0, timezone=ZoneInfo(self.settings.timezone))
@@ -308,7 +315,7 @@ class Reports:
                 report = await asyncio.to_thread(build_monthly, self.engine, self.settings, month, self.clock())
                 files = []
                 for fmt in FORMATS:
-                    body, mime, name = await asyncio.to_thread(render.render_monthly, report, fmt, lang)
+                    body, mime, name = await asyncio.to_thread(self.render, report, fmt, lang)
                     files.append((name, mime, body))
             except Exception as exc:  # the run is shown failed with its reason on the Reports page
                 log.exception("monthly report %s failed", month)
