@@ -3,6 +3,7 @@
 ``model`` (pure arithmetic), ``store`` (own tables, queries over the other
 rooms' records), ``service`` (building reports, the monthly job), the
 renderers (``render``, ``pdf``, ``xlsxout``, ``csvout``, ``charts``),
+``cache`` (rendered files by content hash, filled by the monthly job),
 ``http`` (the API) and ``cli`` (``python -m hub report``).
 """
 

@@ -21,10 +21,9 @@ and nothing needs invalidating.
 Why it pays: a closed month's figures are frozen (the month-close snapshot of
 p95 and median in ``report_link_months``; the attendance and floor records of
 a finished month do not change), so the monthly job at 07:00 on the 1st
-renders the month before first (PDF, XLSX, CSV for the mail) and every later
-download of that month from finance — the API, the Reports page, the CLI —
-is a cache hit. The HTML preview is cached too on its first request (its
-charts are most of its cost).
+renders the month before first (PDF, XLSX, CSV for the mail, and the HTML
+preview in the report language) and every later download of that month from
+finance — the API, the Reports page, the CLI — is a cache hit.
 
 Written atomically (a temporary file in the same directory, then
 :func:`os.replace`): a reader sees the whole file or none. A missing or

@@ -317,6 +317,8 @@ class Reports:
                 for fmt in FORMATS:
                     body, mime, name = await asyncio.to_thread(self.render, report, fmt, lang)
                     files.append((name, mime, body))
+                # Not mailed: the Reports page's preview of this month is then a cache hit too.
+                await asyncio.to_thread(self.render, report, "html", lang)
             except Exception as exc:  # the run is shown failed with its reason on the Reports page
                 log.exception("monthly report %s failed", month)
                 await asyncio.to_thread(store.finish_run, self.engine, run_id, ok=False,

@@ -122,6 +122,11 @@ async def test_monthly_job_mails_finance_with_a_retry_and_shows_on_the_page(
             assert set(files) == {"salaklang-monthly-2018-04.pdf", "salaklang-monthly-2018-04.xlsx",
                                   "salaklang-monthly-2018-04.csv"}
             assert files["salaklang-monthly-2018-04.pdf"].get_content().startswith(b"%PDF")
+            # The job filled the render cache: the mailed PDF is the cached one, the preview is there too.
+            cached = {p.suffix: p.read_bytes() for p in (settings.data_dir / "cache" / "reports").iterdir()
+                      if p.suffix != ".sha256"}
+            assert set(cached) == {".pdf", ".xlsx", ".html"}
+            assert cached[".pdf"] == files["salaklang-monthly-2018-04.pdf"].get_content()
             plain = msg.get_body(("plain",))
             assert plain is not None
             assert "หนึ่งพันสามร้อยสามสิบเจ็ดบาท" not in plain.get_content()  # total, not a line
