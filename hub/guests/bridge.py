@@ -104,6 +104,9 @@ class ConferenceGuestMedia:
 
     async def connect(self, peer: GuestPeer, offer: ValidatedOffer) -> MediaAnswer:
         cid = self._conference(peer)
+        if not self.manager.settings.media_enabled:
+            # A hub run with media off answers at once (the manager would wait a minute for a worker).
+            raise MediaUnavailable("ระบบภาพและเสียงของศูนย์ปิดอยู่", "Media is switched off on this hub")
         key = participant_key(peer)
         kind = "guest" if peer.kind is LinkKind.GUEST else "browser"
         try:
