@@ -22,7 +22,7 @@ import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -791,6 +791,10 @@ class ConferenceManager:
             self._join_soon(live, code, "second factor given")
 
     async def _tell(self, conn: SiteConnection) -> None:
+        live = self.live.get(conn.conference_id)
+        log_as = live.presence.get(conn.site, {}).get("log_as") if live is not None else None
+        if log_as:  # a browser guest is told under its identity key (issue 15/16)
+            conn = replace(conn, site=str(log_as))
         for listener in self.connection_listeners:
             try:
                 await listener(conn)
@@ -938,8 +942,8 @@ class ConferenceManager:
     # of kind "guest" (placed in the layout only while it holds the floor), a district keeps its
     # code and is marked "browser" while its browser is in.
     async def browser_join(self, conference_id: int, key: str, *, kind: str, name: str, organisation: str,
-                           sdp: str, actor: str, source_addr: str = "",
-                           client: str = "") -> tuple[channel.SdpAnswer, SendProfile]:
+                           sdp: str, actor: str, source_addr: str = "", client: str = "",
+                           log_as: str = "") -> tuple[channel.SdpAnswer, SendProfile]:
         live = self.get(conference_id)
         conf = live.conf
         async with live.lock:
@@ -955,6 +959,8 @@ class ConferenceManager:
                 events = []
             conf.set_online(key, True)
             live.presence.setdefault(key, {}).update({"organisation": organisation, "kind": kind})
+            if log_as:  # the guest's identity key: the traffic log's rows meet its identity record
+                live.presence[key]["log_as"] = log_as
             await self._commit(live, events)
         await asyncio.wait_for(live.media_ready.wait(), 60)
         if live.worker is None or not live.worker.running:

@@ -27,7 +27,7 @@ from hub.conferences.signalling import floor_view
 from hub.conferences.store import UnknownConference
 from hub.events import EventBus, Subscription
 from hub.guests.media import GuestPeer, MediaAnswer, MediaUnavailable
-from hub.guests.model import LinkKind
+from hub.guests.model import LinkKind, web_guest_key
 from hub.guests.sdp import ValidatedOffer
 from hub.media.client import MediaWorkerError
 
@@ -112,7 +112,8 @@ class ConferenceGuestMedia:
         try:
             answer, profile = await self.manager.browser_join(
                 cid, key, kind=kind, name=peer.display_name, organisation=peer.organisation,
-                sdp=offer.sdp, actor=f"guest:{peer.guest_id}", source_addr=peer.source_addr, client=peer.client)
+                sdp=offer.sdp, actor=f"guest:{peer.guest_id}", source_addr=peer.source_addr, client=peer.client,
+                log_as=web_guest_key(peer.guest_id) if peer.kind is LinkKind.GUEST else "")
         except (ConferenceError, MediaWorkerError, TimeoutError) as exc:
             log.info("guest %s: not connected: %s", peer.guest_id, exc)
             raise MediaUnavailable("ยังเชื่อมต่อภาพและเสียงไม่ได้ โปรดลองอีกครั้ง",

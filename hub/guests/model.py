@@ -317,3 +317,9 @@ def close_interval(intervals: Sequence[Interval], now: datetime, reason: str) ->
     if out and out[-1].end is None:
         out[-1] = Interval(out[-1].start, now, reason)
     return out
+
+
+def web_guest_key(guest_id: int) -> str:
+    """A browser guest in the identity, polls and evidence rooms (their ``guest:`` prefix; the
+    ``web-`` part keeps it apart from the identity API's own ``guest:<n>`` numbering)."""
+    return f"guest:web-{guest_id}"

@@ -765,9 +765,9 @@ POLL_STATUS: dict[PollReason, int] = {
 def participant_key(g: store.Guest) -> str:
     """Who the guest is in the identity and polls rooms: the district for a district link,
     ``guest:web-<id>`` for a guest (its own key space: the identity API numbers ``guest:<n>``)."""
-    if g.kind == m.LinkKind.DISTRICT.value:
+    if g.kind == m.LinkKind.DISTRICT.value or g.id is None:
         return g.site_code
-    return f"{GUEST_PREFIX}web-{g.id}"
+    return m.web_guest_key(g.id)
 
 
 def guest_json(g: store.Guest) -> dict[str, Any]:

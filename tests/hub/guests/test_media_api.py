@@ -49,6 +49,20 @@ async def _upload(b: Any, occ: int, name: str, data: bytes, mime: str) -> tuple[
     return await b.api("POST", f"/api/v1/join/{occ}/me/content", data=form)
 
 
+async def _traffic(hub: HubHandle, cid: int, guest_id: int, closed: bool = True) -> list[tuple[str, bool, bool]]:
+    """The guest's traffic-log rows: (address, client is a browser's User-Agent, left); with
+    ``closed``, once they are closed (the leave is told after the answer)."""
+    for _ in range(50):
+        with hub.engine.connect() as c:
+            rows = c.execute(sa.text("SELECT source_addr, client, left_at FROM traffic_log "
+                                     "WHERE conference_id = :c AND participant = :p"),
+                             {"c": cid, "p": f"guest:web-{guest_id}"}).all()
+        if rows and (not closed or all(r[2] is not None for r in rows)):
+            break
+        await asyncio.sleep(0.1)
+    return [(r[0], r[1].startswith("browser ") and "aiohttp" in r[1], r[2] is not None) for r in rows]
+
+
 async def test_guest_media_path_and_its_refusals(hub: HubHandle, chair: Api, browsers: Any) -> None:
     status, series = await chair("POST", "/api/v1/series", series_at(datetime.now(UTC), districts=["UDN01"]))
     assert status == 201, series
@@ -111,12 +125,9 @@ async def test_guest_media_path_and_its_refusals(hub: HubHandle, chair: Api, bro
         status, summary = await chair("GET", f"/api/v1/conferences/{cid}")
         (me_in,) = [p for p in summary["participants"] if p["site"] == key]
         assert (me_in["kind"], me_in["name_th"]) == ("guest", "สมหญิง ใจดี")
-        # The evidence traffic log has the browser's join: its address and User-Agent.
-        with hub.engine.connect() as c:
-            rows = c.execute(sa.text("SELECT source_addr, client, left_at FROM traffic_log "
-                                     "WHERE conference_id = :c AND participant = :p"), {"c": cid, "p": key}).all()
-        assert [(r[0], r[1].startswith("browser ") and "aiohttp" in r[1], r[2]) for r in rows] == [
-            ("127.0.0.1", True, None)], rows
+        # The evidence traffic log has the browser's join under the guest's identity key: its
+        # address and User-Agent (the evidence package pairs it with the guest's identity).
+        assert await _traffic(hub, cid, guest["id"], closed=False) == [("127.0.0.1", True, False)]
 
         # Presenting before the floor or the chair's leave: refused before the file is read.
         status, body = await _upload(b, occ, "ภาพ.png", b"\x89PNG\r\n\x1a\n" + b"0" * 64, "image/png")
@@ -140,6 +151,7 @@ async def test_guest_media_path_and_its_refusals(hub: HubHandle, chair: Api, bro
         await chair("POST", f"/api/v1/occurrences/{occ}/guests/{guest['id']}/remove")
         status, summary = await chair("GET", f"/api/v1/conferences/{cid}")
         assert key not in summary["sites"]
+        assert await _traffic(hub, cid, guest["id"]) == [("127.0.0.1", True, True)]  # its leave closed the row
         status, body = await b.api("POST", f"/api/v1/join/{occ}/me/offer",
                                    {"type": "offer", "sdp": pc.localDescription.sdp})
         assert status == 409
@@ -181,6 +193,7 @@ async def test_guest_media_path_and_its_refusals(hub: HubHandle, chair: Api, bro
             await asyncio.sleep(0.1)
         assert row["name"] == "สมชาย ใจกล้า" and row["status"] == "left", row
         assert row["intervals"][-1]["end"] and row["intervals"][-1]["reason"] == "ended", row["intervals"]
+        assert await _traffic(hub, cid, second["id"]) == [("127.0.0.1", True, True)]  # closed at the end
         status, body = await b2.api("POST", f"/api/v1/join/{occ}/me/mic", {"open": False})
         assert status == 409  # after the end: a clear answer, never a 500
         bilingual(body, "not_admitted")
