@@ -43,6 +43,10 @@ async def _briefing(chair: Api) -> tuple[int, int, str, str]:
     return occ, cid, link, series["passcode"]
 
 
+def series_id(lobby: dict[str, Any]) -> int:
+    return int(lobby["series_id"])
+
+
 async def _admitted(chair: Api, b: Any, occ: int, link: str, passcode: str, **over: Any) -> dict[str, Any]:
     status, page = await b.page(link)  # the page: its session cookie and CSRF token
     assert status == 200 and 'id="polls"' in page
@@ -77,8 +81,12 @@ async def test_guest_identity_recorded_and_in_the_evidence_package(hub: HubHandl
         data = await resp.read()
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         doc = json.loads(z.read("evidence.json"))
-    text = json.dumps(doc, ensure_ascii=False)
-    assert key in text and "สมหญิง ใจดี" in text and "สำนักงานป้องกันและบรรเทาสาธารณภัยจังหวัด" in text
+    (entry,) = [p for p in doc["participants"] if p["participant"] == key]
+    assert (entry["kind"], entry["name_th"]) == ("guest", "สมหญิง ใจดี"), entry
+    (ident,) = entry["identities"]
+    assert (ident["name"], ident["organisation"], ident["via"]) == (
+        "สมหญิง ใจดี", "สำนักงานป้องกันและบรรเทาสาธารณภัยจังหวัด", "guest_page")
+    assert datetime.fromisoformat(ident["confirmed_at"]).tzinfo is not None  # stored with its time
 
 
 async def test_confidential_briefing_refuses_guests(hub: HubHandle, chair: Api, browsers: Any) -> None:
@@ -105,6 +113,16 @@ async def test_confidential_briefing_refuses_guests(hub: HubHandle, chair: Api, 
     status, body = await b.api("POST", f"/api/v1/join/{occ}/me/offer", {"type": "offer", "sdp": OFFER})
     assert status == 403, body
     bilingual(body, "confidential_no_guests")
+
+    # A district's browser link cannot give the one-time code: refused, told why.
+    status, links = await chair("GET", f"/api/v1/series/{series_id(lobby)}/guest-links")
+    (district_link,) = links["UDN01"].values()
+    d = browsers()
+    await d.page(district_link)
+    _o, dtoken, code = link_parts(district_link)
+    status, body = await d.api("POST", f"/api/v1/join/{occ}", {"k": dtoken, "district": code, "passcode": passcode})
+    assert status == 403, body
+    bilingual(body, "second_factor_required")
 
 
 async def test_guests_vote_in_open_and_secret_polls(hub: HubHandle, chair: Api, browsers: Any) -> None:
@@ -161,6 +179,14 @@ async def test_guests_vote_in_open_and_secret_polls(hub: HubHandle, chair: Api, 
     bilingual(body, "poll_closed")
     status, me = await one.api("GET", f"/api/v1/join/{occ}/me")
     assert me["polls"] == []  # closed polls leave the page
+
+    # One vote per identified person: a guest is the person it named at the join.
+    status, per_person = await chair("POST", base, {"question": "รายบุคคล", "options": ["ก", "ข"], "unit": "person"})
+    assert status == 201, per_person
+    status, body = await one.api("POST", f"/api/v1/join/{occ}/me/vote", {"poll": per_person["id"], "option": 1})
+    assert status == 200, body
+    status, view = await chair("GET", f"{base}/{per_person['id']}")
+    assert view["voters"] == [f"guest:web-{g1['id']}/สมหญิง ใจดี"], view
 
     # The polls room counted them: the open ballot names its voters' choices, the secret one only the tally.
     k1, k2 = f"guest:web-{g1['id']}", f"guest:web-{g2['id']}"
