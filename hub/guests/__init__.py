@@ -3,7 +3,9 @@
 ``setup(app)`` is the only thing :mod:`hub.app` calls; it gives the briefings room its access
 links (``app[ACCESS_LINKS]``, the service's ``links_for_series``) and, at startup, attaches
 :class:`hub.guests.bridge.ConferenceGuestMedia` (the conference manager's media worker) as the
-room's :class:`hub.guests.media.GuestMedia`.
+room's :class:`hub.guests.media.GuestMedia`, and hands the service the identity and polls rooms
+(issue 16): their join gate (a confidential briefing refuses guests), the guest's identity
+record (``guest:web-<id>``) and the page's votes go through them.
 """
 
 from __future__ import annotations
