@@ -16,10 +16,8 @@ from pydantic import ValidationError
 from sqlmodel import select
 
 from hub import audit
-from hub.app import create_app
 from hub.control.enrolment import EnrolmentRefused, issue_code
 from hub.db import create_db_engine, migrate, session_scope
-from hub.demo import run_demo
 from hub.inventory.loader import check_main, load_inventory
 from hub.inventory.model import InventoryError, format_issues
 from hub.inventory.sync import sync_inventory
@@ -111,6 +109,10 @@ def _engine(settings: Settings) -> sa.Engine:
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     setup_logging(args.log_level)
+    # The application (every room, the media stack) loads only for the commands that run it:
+    # the other commands (inventory check, user add, report, verify...) start in a second less.
+    from hub.app import create_app
+
     app = create_app(settings)
     print(f"Salaklang hub on {settings.effective_public_url}  (Ctrl-C or SIGTERM to stop)", flush=True)
     try:
@@ -122,6 +124,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from hub.demo import run_demo  # loads the whole application: see cmd_serve
+
     return asyncio.run(run_demo(args))
 
 

@@ -19,6 +19,10 @@ from hub.keys import ENGINE, EVENTS
 
 from .harness import TestHub, agents, wait_for
 
+# Real agents across hub restarts on a clock of seconds: run alone (scripts/test), not beside
+# the parallel pass, whose load turned a 15 s reconnect window into a miss.
+pytestmark = pytest.mark.realtime
+
 BKK = ZoneInfo("Asia/Bangkok")
 
 
