@@ -17,6 +17,7 @@ from hub.web.auth import require_role
 from hub.web.body import read_json
 from hub.web.errors import json_error
 from hub.web.i18n import current_language
+from hub.web.openapi import api, respond, respond_as
 
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
 Format = Literal["pdf", "xlsx", "csv", "html", "json"]
@@ -46,6 +47,115 @@ class RunBody(BaseModel):
 class RunResponse(BaseModel):
     run_id: int
     month: str
+
+
+class _Out(BaseModel):
+    # Exactly the keys the room builds: an extra or missing one is a 500 in the tests, not a silent drop.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class RunFileOut(_Out):
+    id: int
+    name: str
+
+
+class DeliveryOut(_Out):
+    to: str
+    state: str
+    attempts: int
+    last_error: str
+    sent_at: str | None
+
+
+class RunOut(_Out):
+    id: int
+    month: str
+    trigger: str
+    lang: str
+    ok: bool
+    error: str
+    started_at: str
+    finished_at: str | None
+    total_thb: str | None
+    files: list[RunFileOut]
+    deliveries: list[DeliveryOut]
+
+
+class CacheStatsOut(_Out):
+    hits: int
+    misses: int
+    renders: int
+    evictions: int
+    replaced: int
+    bytes: int
+    max_bytes: int
+
+
+class ReportsOut(_Out):
+    formats: list[str]
+    runs: list[RunOut]
+    next_run: str | None
+    finance_to: list[str]
+    cache: CacheStatsOut
+
+
+class SeriesRowOut(_Out):
+    code: str
+    name_th: str
+    name_en: str
+    cells: list[str]
+    totals: dict[str, int]
+
+
+class SeriesGridOut(_Out):
+    title: str
+    days: list[str]
+    rows: list[SeriesRowOut]
+    day_totals: list[dict[str, int]]
+
+
+class BriefingIntervalOut(_Out):
+    start: str
+    end: str | None
+    opened: str
+    closed: str | None
+    closed_th: str
+
+
+class BriefingFloorOut(_Out):
+    start: str
+    end: str | None
+    by: str
+    closed: str | None
+    seconds: int
+
+
+class BriefingSiteOut(_Out):
+    code: str
+    name_th: str
+    name_en: str
+    presence: str
+    left_early: bool
+    dropped: bool
+    seconds: int
+    spoke_s: int
+    intervals: list[BriefingIntervalOut]
+    floor: list[BriefingFloorOut]
+
+
+class SpeakerOut(_Out):
+    code: str
+    name_th: str
+    seconds: int
+
+
+class BriefingReportOut(_Out):
+    occurrence_id: int
+    title: str
+    starts_at: str
+    ends_at: str
+    sites: list[BriefingSiteOut]
+    speakers: list[SpeakerOut]
 
 
 def _error(status: int, message: str, field: str) -> web.HTTPException:
@@ -88,17 +198,21 @@ async def get_monthly(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": mime, **headers})
 
 
+@api("The report formats, the recent runs with their files and mail deliveries, the next scheduled run",
+     role="viewer", response=ReportsOut, tags=("reports",))
 async def get_reports(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
     runs = await asyncio.to_thread(store.runs, request.app[ENGINE])
     reports = request.app[REPORTS]
     job = reports.next_run()
-    return web.json_response({"formats": list(get_args(Format)), "runs": runs,
-                              "next_run": job.isoformat() if job else None,
-                              "finance_to": reports.recipients(),
-                              "cache": await asyncio.to_thread(reports.cache.stats)})
+    return respond_as(ReportsOut, {"formats": list(get_args(Format)), "runs": runs,
+                                   "next_run": job.isoformat() if job else None,
+                                   "finance_to": reports.recipients(),
+                                   "cache": await asyncio.to_thread(reports.cache.stats)})
 
 
+@api("Produce a month's report now and mail it to finance", role="operator", body=RunBody,
+     response=RunResponse, status=201, tags=("reports",))
 async def post_run(request: web.Request) -> web.Response:
     await require_role(request, "operator")
     body = await read_json(request, RunBody)
@@ -110,7 +224,7 @@ async def post_run(request: web.Request) -> web.Response:
     except m.ReportError as exc:
         raise _error(400, exc.message, exc.field) from exc
     run_id = await reports.run(month, "api")
-    return web.json_response(RunResponse(run_id=run_id, month=str(month)).model_dump(), status=201)
+    return respond(RunResponse(run_id=run_id, month=str(month)), status=201)
 
 
 async def get_file(request: web.Request) -> web.Response:
@@ -126,6 +240,8 @@ async def get_file(request: web.Request) -> web.Response:
         "Content-Type": row.mime, "Content-Disposition": f'attachment; filename="{row.filename}"'})
 
 
+@api("The attendance grid of a date range (format=html: the same grid as a page)", role="viewer",
+     response=SeriesGridOut, tags=("reports",))
 async def get_series(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
     q: SeriesQuery = _query(request, SeriesQuery, {"from": "from_"})
@@ -138,13 +254,15 @@ async def get_series(request: web.Request) -> web.Response:
     if q.format == "html":
         return web.Response(text=render.render_series_html(grid, q.lang or current_language.get()),
                             content_type="text/html")
-    return web.json_response({
+    return respond_as(SeriesGridOut, {
         "title": grid.title, "days": [d.isoformat() for d in grid.days],
         "rows": [{"code": d.code, "name_th": d.name_th, "name_en": d.name_en, "cells": list(cells), "totals": counts}
                  for d, cells, counts in grid.rows],
         "day_totals": list(grid.day_totals)})
 
 
+@api("One briefing: each district's intervals and floor grants, and who spoke how long", role="viewer",
+     response=BriefingReportOut, tags=("reports",))
 async def get_briefing(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
     try:
@@ -156,7 +274,7 @@ async def get_briefing(request: web.Request) -> web.Response:
                                        occurrence_id)
     except m.ReportError as exc:
         raise _error(404, exc.message, exc.field) from exc
-    return web.json_response(body)
+    return respond_as(BriefingReportOut, body)
 
 
 def add_routes(app: web.Application) -> None:
