@@ -25,6 +25,7 @@ from hub.recording.model import KINDS, RecordingError
 from hub.web.auth import client_ip, require_role
 from hub.web.body import read_json
 from hub.web.errors import json_error
+from hub.web.openapi import api, respond_as
 from hub.web.params import path_id, query_id
 
 T = TypeVar("T")
@@ -40,6 +41,52 @@ class RecordBody(BaseModel):
     record: StrictBool
 
 
+class _Out(BaseModel):
+    # Exactly the keys the service's view builds: an extra or missing one is a 500 in the tests.
+    model_config = ConfigDict(extra="forbid")
+
+
+class RecordingFileOut(_Out):
+    name: str
+    sha256: str
+    bytes: int
+    url: str
+
+
+class RecordingOut(_Out):
+    """One recording part (the service's ``view``)."""
+
+    id: int
+    conference_id: int
+    occurrence_id: int | None
+    series_id: int | None
+    title: str
+    stem: str
+    part: int
+    state: str
+    reason: str
+    auto: bool
+    started_by: str
+    started_at: str | None
+    ended_at: str | None
+    duration_s: float | None
+    files: dict[str, RecordingFileOut]
+    legal_hold: bool
+    hold_by: str
+    hold_at: str | None
+    deleted: bool
+    deleted_at: str | None
+
+
+class RecordingListOut(_Out):
+    recordings: list[RecordingOut]
+
+
+class SeriesRecordOut(_Out):
+    series_id: int
+    record: bool
+
+
 def _refused(exc: RecordingError) -> web.HTTPException:
     return json_error(exc.status, exc.message, code=exc.code, error_th=exc.th, error_en=exc.en)
 
@@ -51,33 +98,39 @@ async def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise _refused(exc) from None
 
 
+@api("Start recording a live conference (a new part)", role="operator", response=RecordingOut, status=201,
+     tags=("recording",))
 async def post_start(request: web.Request) -> web.Response:
     who = await require_role(request, "operator")
     try:
         data = await request.app[RECORDINGS].start(path_id(request), actor=who.actor, ip=client_ip(request))
     except RecordingError as exc:
         raise _refused(exc) from None
-    return web.json_response(data, status=201)
+    return respond_as(RecordingOut, data, status=201)
 
 
+@api("Stop a conference's recording", role="operator", response=RecordingOut, tags=("recording",))
 async def post_stop(request: web.Request) -> web.Response:
     who = await require_role(request, "operator")
     try:
         data = await request.app[RECORDINGS].stop(path_id(request), actor=who.actor, ip=client_ip(request))
     except RecordingError as exc:
         raise _refused(exc) from None
-    return web.json_response(data)
+    return respond_as(RecordingOut, data)
 
 
+@api("Recordings, optionally of one conference (?conference_id=)", role="viewer", response=RecordingListOut,
+     tags=("recording",))
 async def get_list(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
     rows = await _call(request.app[RECORDINGS].listing, query_id(request, "conference_id"))
-    return web.json_response({"recordings": rows})
+    return respond_as(RecordingListOut, {"recordings": rows})
 
 
+@api("One recording", role="viewer", response=RecordingOut, tags=("recording",))
 async def get_one(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
-    return web.json_response(await _call(request.app[RECORDINGS].one, path_id(request)))
+    return respond_as(RecordingOut, await _call(request.app[RECORDINGS].one, path_id(request)))
 
 
 async def get_file(request: web.Request) -> web.StreamResponse:
@@ -94,29 +147,36 @@ async def get_file(request: web.Request) -> web.StreamResponse:
     })
 
 
+@api("Set or lift a recording's legal hold (audited)", role="admin", body=HoldBody, response=RecordingOut,
+     tags=("recording",))
 async def put_hold(request: web.Request) -> web.Response:
     who = await require_role(request, "admin")
     body = await read_json(request, HoldBody)
-    return web.json_response(await _call(request.app[RECORDINGS].set_hold, path_id(request), body.hold,
-                                         actor=who.actor, ip=client_ip(request)))
+    return respond_as(RecordingOut, await _call(request.app[RECORDINGS].set_hold, path_id(request), body.hold,
+                                                actor=who.actor, ip=client_ip(request)))
 
 
+@api("Delete a recording's files (refused under legal hold; audited)", role="admin", response=RecordingOut,
+     tags=("recording",))
 async def delete_one(request: web.Request) -> web.Response:
     who = await require_role(request, "admin")
-    return web.json_response(await _call(request.app[RECORDINGS].delete, path_id(request),
-                                         actor=who.actor, ip=client_ip(request)))
+    return respond_as(RecordingOut, await _call(request.app[RECORDINGS].delete, path_id(request),
+                                                actor=who.actor, ip=client_ip(request)))
 
 
+@api("Turn a series' automatic recording on or off", role="operator", body=RecordBody,
+     response=SeriesRecordOut, tags=("recording",))
 async def put_series_record(request: web.Request) -> web.Response:
     who = await require_role(request, "operator")
     body = await read_json(request, RecordBody)
-    return web.json_response(await _call(request.app[RECORDINGS].set_series_record, path_id(request), body.record,
-                                         actor=who.actor, ip=client_ip(request)))
+    return respond_as(SeriesRecordOut, await _call(request.app[RECORDINGS].set_series_record, path_id(request),
+                                                   body.record, actor=who.actor, ip=client_ip(request)))
 
 
+@api("Whether a series records automatically", role="viewer", response=SeriesRecordOut, tags=("recording",))
 async def get_series_record(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
-    return web.json_response(await _call(request.app[RECORDINGS].series_record, path_id(request)))
+    return respond_as(SeriesRecordOut, await _call(request.app[RECORDINGS].series_record, path_id(request)))
 
 
 def add_routes(app: web.Application) -> None:

@@ -85,8 +85,10 @@ async def test_briefings_conferences_link_health_and_alarms_are_described(hub: H
 NOT_JSON = {
     ("get", "/api/v1/reports/monthly"),  # pdf | xlsx | csv | html | json by ?format
     ("get", "/api/v1/reports/files/{id}"),  # the stored file's own type
+    ("get", "/api/v1/recordings/{id}/{kind}"),  # video/mp4 | audio/mpeg by kind
 }
-DESCRIBED_ROOMS = ("/api/v1/reports",)
+DESCRIBED_ROOMS = ("/api/v1/reports", "/api/v1/recordings", "/api/v1/conferences/{id}/recording",
+                   "/api/v1/series/{id}/recording")
 
 
 async def test_reports_recording_polls_identity_content_guests_evidence_are_described(
@@ -110,5 +112,7 @@ async def test_reports_recording_polls_identity_content_guests_evidence_are_desc
             checked.add((method, path))
     assert {("get", "/api/v1/reports"), ("post", "/api/v1/reports/monthly/runs"),
             ("get", "/api/v1/reports/series"), ("get", "/api/v1/reports/briefings/{id}")} <= checked
+    assert {("get", "/api/v1/recordings"), ("delete", "/api/v1/recordings/{id}"),
+            ("put", "/api/v1/series/{id}/recording")} <= checked
     schemas = spec["components"]["schemas"]
-    assert {"ReportsOut", "RunOut", "SeriesGridOut", "BriefingReportOut"} <= schemas.keys()
+    assert {"ReportsOut", "RunOut", "SeriesGridOut", "BriefingReportOut", "RecordingOut"} <= schemas.keys()
