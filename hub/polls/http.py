@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from hub import audit
 from hub.identity.http import caller, conference_id
@@ -22,6 +22,7 @@ from hub.polls.service import PollView
 from hub.web.auth import client_ip, require_role
 from hub.web.body import read_json
 from hub.web.errors import json_error
+from hub.web.openapi import api, respond_as
 
 _STATUS = {Refusal.UNKNOWN_POLL: 404, Refusal.NOT_IN_BRIEFING: 403, Refusal.CREATE_NOT_ALLOWED: 403,
            Refusal.NOT_IDENTIFIED: 403, Refusal.BAD_OPTION: 400, Refusal.BAD_POLL: 400,
@@ -56,6 +57,53 @@ class SettingsBody(BaseModel):
     districts_may_create: bool
 
 
+class _Out(BaseModel):
+    # Exactly the keys the handlers build: an extra or missing one is a 500 in the tests, not a silent drop.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ChoiceOut(_Out):
+    voter: str
+    option: int
+    at: str
+
+
+class PollOut(_Out):
+    """One poll (``view_json``); ``choices`` only on an open ballot, ``counts`` null while a secret one runs."""
+
+    id: int
+    conference: int
+    question: str
+    options: list[str]
+    ballot: str
+    unit: str
+    closes_at: str | None
+    created_by: str
+    created_at: str
+    open: bool
+    ended_at: str | None
+    voters: list[str]
+    counts: list[int] | None
+    leaders: list[int] | None
+    choices: list[ChoiceOut] | None = None
+
+
+class VotedOut(_Out):
+    voted: bool
+    participant: str
+
+
+class PollSettingsOut(_Out):
+    conference: int
+    districts_may_create: bool
+
+
+class CardOut(_Out):
+    conference: int
+    poll: int
+    shown: bool
+
+
 def view_json(v: PollView) -> dict[str, Any]:
     p = v.poll
     out: dict[str, Any] = {
@@ -76,6 +124,8 @@ def _poll_id(request: web.Request) -> int:
     return int(request.match_info["pid"])
 
 
+@api("Create a poll (the chair, or a district's site token when the chair allows it)", role="operator", body=CreateBody,
+     response=PollOut, status=201, tags=("polls",))
 async def create(request: web.Request) -> web.Response:
     who = await caller(request)
     body = await read_json(request, CreateBody)
@@ -87,37 +137,42 @@ async def create(request: web.Request) -> web.Response:
         view = await _view(request, poll.id)
     except PollRefused as exc:
         raise refusal(exc) from exc
-    return web.json_response(view_json(view), status=201)
+    return respond_as(PollOut, view_json(view), status=201)
 
 
 async def _view(request: web.Request, poll_id: int) -> PollView:
     return await asyncio.to_thread(request.app[POLLS].view, conference_id(request), poll_id)
 
 
+@api("The conference's polls", role="viewer", response=list[PollOut], tags=("polls",))
 async def list_polls(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
     views = await asyncio.to_thread(request.app[POLLS].polls, conference_id(request))
-    return web.json_response([view_json(v) for v in views])
+    return respond_as(list[PollOut], [view_json(v) for v in views])
 
 
+@api("One poll", role="viewer", response=PollOut, tags=("polls",))
 async def get_poll(request: web.Request) -> web.Response:
     await caller(request, "viewer")
     try:
-        return web.json_response(view_json(await _view(request, _poll_id(request))))
+        return respond_as(PollOut, view_json(await _view(request, _poll_id(request))))
     except PollRefused as exc:
         raise refusal(exc) from exc
 
 
+@api("Close a poll now", role="operator", response=PollOut, tags=("polls",))
 async def close(request: web.Request) -> web.Response:
     principal = await require_role(request, "operator")
     try:
         await request.app[POLLS].aclose(conference_id(request), _poll_id(request), actor=principal.actor,
                                         ip=client_ip(request))
-        return web.json_response(view_json(await _view(request, _poll_id(request))))
+        return respond_as(PollOut, view_json(await _view(request, _poll_id(request))))
     except PollRefused as exc:
         raise refusal(exc) from exc
 
 
+@api("Vote (a district's site token, or an operator recording a site's vote)", role="operator", body=VoteBody,
+     response=VotedOut, status=201, tags=("polls",))
 async def vote(request: web.Request) -> web.Response:
     who = await caller(request)
     body = await read_json(request, VoteBody)
@@ -128,9 +183,11 @@ async def vote(request: web.Request) -> web.Response:
     except PollRefused as exc:
         raise refusal(exc) from exc
     # Nothing about the tally in the answer: for a secret ballot it would pair voter and choice.
-    return web.json_response({"voted": True, "participant": participant}, status=201)
+    return respond_as(VotedOut, {"voted": True, "participant": participant}, status=201)
 
 
+@api("Whether districts may create polls", role="operator", body=SettingsBody, response=PollSettingsOut,
+     tags=("polls",))
 async def put_settings(request: web.Request) -> web.Response:
     principal = await require_role(request, "operator")
     body = await read_json(request, SettingsBody)
@@ -140,9 +197,11 @@ async def put_settings(request: web.Request) -> web.Response:
                                 actor=principal.actor, ip=client_ip(request))
     except PollRefused as exc:
         raise refusal(exc) from exc
-    return web.json_response({"conference": cid, "districts_may_create": body.districts_may_create})
+    return respond_as(PollSettingsOut, {"conference": cid, "districts_may_create": body.districts_may_create})
 
 
+@api("Show the poll's results card in the program, or take it down (audited)", role="operator",
+     body=CardBody, response=CardOut, tags=("polls",))
 async def card(request: web.Request) -> web.Response:
     """Show the poll's results card in the program, or take it down."""
     principal = await require_role(request, "operator")
@@ -159,7 +218,7 @@ async def card(request: web.Request) -> web.Response:
     await audit.arecord(request.app[ENGINE], actor=principal.actor, action="poll.card_shown" if body.show
                         else "poll.card_hidden", target=f"conference:{cid}", ip=client_ip(request),
                         detail={"poll": pid})
-    return web.json_response({"conference": cid, "poll": pid, "shown": body.show})
+    return respond_as(CardOut, {"conference": cid, "poll": pid, "shown": body.show})
 
 
 def add_routes(app: web.Application) -> None:

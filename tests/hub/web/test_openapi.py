@@ -88,7 +88,7 @@ NOT_JSON = {
     ("get", "/api/v1/recordings/{id}/{kind}"),  # video/mp4 | audio/mpeg by kind
 }
 DESCRIBED_ROOMS = ("/api/v1/reports", "/api/v1/recordings", "/api/v1/conferences/{id}/recording",
-                   "/api/v1/series/{id}/recording")
+                   "/api/v1/series/{id}/recording", "/api/v1/conferences/{id}/polls")
 
 
 async def test_reports_recording_polls_identity_content_guests_evidence_are_described(
@@ -114,5 +114,7 @@ async def test_reports_recording_polls_identity_content_guests_evidence_are_desc
             ("get", "/api/v1/reports/series"), ("get", "/api/v1/reports/briefings/{id}")} <= checked
     assert {("get", "/api/v1/recordings"), ("delete", "/api/v1/recordings/{id}"),
             ("put", "/api/v1/series/{id}/recording")} <= checked
+    assert {("get", "/api/v1/conferences/{id}/polls"), ("post", "/api/v1/conferences/{id}/polls/{pid}/votes"),
+            ("post", "/api/v1/conferences/{id}/polls/{pid}/card")} <= checked
     schemas = spec["components"]["schemas"]
-    assert {"ReportsOut", "RunOut", "SeriesGridOut", "BriefingReportOut", "RecordingOut"} <= schemas.keys()
+    assert {"ReportsOut", "RunOut", "SeriesGridOut", "BriefingReportOut", "RecordingOut", "PollOut"} <= schemas.keys()
