@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
 from hub.control.store import Agent
@@ -27,6 +27,7 @@ from hub.models import Site
 from hub.web.auth import client_ip, require_role, sha256_hex
 from hub.web.body import read_json
 from hub.web.errors import json_error
+from hub.web.openapi import api, respond_as
 
 _STATUS = {
     Refusal.UNKNOWN_BRIEFING: 404, Refusal.NO_ROLL_CALL: 404,
@@ -126,6 +127,57 @@ class JoinCheckBody(BaseModel):
     participant: str | None = Field(default=None, max_length=64)
 
 
+# --- answers --------------------------------------------------------------------------------
+
+
+class _Out(BaseModel):
+    # Exactly the keys the handlers build: an extra or missing one is a 500 in the tests, not a silent drop.
+    model_config = ConfigDict(extra="forbid")
+
+
+class IdentityOut(_Out):
+    participant: str
+    name: str
+    position: str
+    organisation: str
+    confirmed_at: str
+    via: str
+    roll_call: int | None
+
+
+class GuestOut(_Out):
+    participant: str
+
+
+class RollCallOut(_Out):
+    id: int
+    open: bool
+    seconds_left: float
+    answered: list[str]
+    missing: list[str]
+    answered_at: dict[str, str]
+
+
+class ConfidentialOut(_Out):
+    conference: int
+    confidential: bool
+
+
+class CodeSentOut(_Out):
+    site: str
+    sent_to: str
+
+
+class CodeVerifiedOut(_Out):
+    site: str
+    verified: bool
+
+
+class AdmittedOut(_Out):
+    participant: str
+    admitted: bool
+
+
 def _iso(value: datetime) -> str:
     return value.isoformat()
 
@@ -151,12 +203,15 @@ async def _run(func: Any, *args: Any, **kwargs: Any) -> Any:
 # --- handlers -------------------------------------------------------------------------------
 
 
+@api("Who was confirmed present, per site and guest", role="viewer", response=list[IdentityOut], tags=("identity",))
 async def list_identities(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
     rows = await _run(request.app[IDENTITY].identities, conference_id(request))
-    return web.json_response([identity_json(r) for r in rows])
+    return respond_as(list[IdentityOut], [identity_json(r) for r in rows])
 
 
+@api("Confirm the people present at a site (its site token, or an operator for it)", role="operator",
+     body=ConfirmBody, response=list[IdentityOut], status=201, tags=("identity",))
 async def confirm(request: web.Request) -> web.Response:
     who = await caller(request)
     body = await read_json(request, ConfirmBody)
@@ -165,18 +220,22 @@ async def confirm(request: web.Request) -> web.Response:
     people = [Person(p.name, p.position) for p in body.people]
     rows = await _run(request.app[IDENTITY].confirm_site, conference_id(request), site, people, via=via,
                       actor=who.actor, ip=who.ip)
-    return web.json_response([identity_json(r) for r in rows], status=201)
+    return respond_as(list[IdentityOut], [identity_json(r) for r in rows], status=201)
 
 
+@api("Register a guest by name and organisation", role="operator", body=GuestBody, response=GuestOut,
+     status=201, tags=("identity",))
 async def add_guest(request: web.Request) -> web.Response:
     principal = await require_role(request, "operator")
     body = await read_json(request, GuestBody)
     key = await _run(request.app[IDENTITY].register_guest, conference_id(request),
                      Person(body.name, organisation=body.organisation), via="api", actor=principal.actor,
                      ip=client_ip(request))
-    return web.json_response({"participant": key}, status=201)
+    return respond_as(GuestOut, {"participant": key}, status=201)
 
 
+@api("Start a roll call; every site's window asks its clerk", role="operator", body=RollCallBody,
+     response=RollCallOut, status=201, tags=("identity",))
 async def start_roll_call(request: web.Request) -> web.Response:
     principal = await require_role(request, "operator")
     body = await read_json(request, RollCallBody)
@@ -184,15 +243,18 @@ async def start_roll_call(request: web.Request) -> web.Response:
     state = await _run(request.app[IDENTITY].start_roll_call, cid, body.seconds,
                        actor=principal.actor, ip=client_ip(request))
     await request.app[IDENTITY_AGENTS].push_roll_call(cid, state)  # every site's window asks its clerk
-    return web.json_response(roll_call_json(state), status=201)
+    return respond_as(RollCallOut, roll_call_json(state), status=201)
 
 
+@api("The conference's roll calls", role="viewer", response=list[RollCallOut], tags=("identity",))
 async def list_roll_calls(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
     states = await _run(request.app[IDENTITY].roll_call_states, conference_id(request))
-    return web.json_response([roll_call_json(s) for s in states])
+    return respond_as(list[RollCallOut], [roll_call_json(s) for s in states])
 
 
+@api("Answer a roll call (a site token for itself, or an operator for a site)", role="operator",
+     body=AnswerBody, response=RollCallOut, tags=("identity",))
 async def answer_roll_call(request: web.Request) -> web.Response:
     who = await caller(request)
     body = await read_json(request, AnswerBody)
@@ -200,49 +262,58 @@ async def answer_roll_call(request: web.Request) -> web.Response:
     people = [Person(p.name, p.position) for p in body.people] if body.people else None
     state = await _run(request.app[IDENTITY].answer_roll_call, conference_id(request),
                        int(request.match_info["rid"]), participant, actor=who.actor, ip=who.ip, people=people)
-    return web.json_response(roll_call_json(state))
+    return respond_as(RollCallOut, roll_call_json(state))
 
 
+@api("Mark the briefing confidential (second factor, no guests) or not", role="operator",
+     body=ConfidentialBody, response=ConfidentialOut, tags=("identity",))
 async def put_confidential(request: web.Request) -> web.Response:
     principal = await require_role(request, "operator")
     body = await read_json(request, ConfidentialBody)
     cid = conference_id(request)
     await _run(request.app[IDENTITY].set_confidential, cid, body.confidential, actor=principal.actor,
                ip=client_ip(request))
-    return web.json_response({"conference": cid, "confidential": body.confidential})
+    return respond_as(ConfidentialOut, {"conference": cid, "confidential": body.confidential})
 
 
+@api("Whether the briefing is confidential", role="viewer", response=ConfidentialOut, tags=("identity",))
 async def get_confidential(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
     cid = conference_id(request)
     on = await _run(request.app[IDENTITY].is_confidential, cid)
-    return web.json_response({"conference": cid, "confidential": on})
+    return respond_as(ConfidentialOut, {"conference": cid, "confidential": on})
 
 
+@api("Mail a one-time join code to the district's contact (answers the masked address)", role="operator",
+     body=CodeBody, response=CodeSentOut, status=201, tags=("identity",))
 async def issue_code(request: web.Request) -> web.Response:
     who = await caller(request)
     body = await read_json(request, CodeBody)
     site = who.acting_for(body.site)
     sent_to = await _run(request.app[IDENTITY].issue_join_code, conference_id(request), site, actor=who.actor,
                          ip=who.ip)
-    return web.json_response({"site": site, "sent_to": sent_to}, status=201)
+    return respond_as(CodeSentOut, {"site": site, "sent_to": sent_to}, status=201)
 
 
+@api("Check a district's one-time join code", role="operator", body=VerifyBody, response=CodeVerifiedOut,
+     tags=("identity",))
 async def verify_code(request: web.Request) -> web.Response:
     who = await caller(request)
     body = await read_json(request, VerifyBody)
     site = who.acting_for(body.site)
     await _run(request.app[IDENTITY].verify_join_code, conference_id(request), site, body.code, actor=who.actor,
                ip=who.ip)
-    return web.json_response({"site": site, "verified": True})
+    return respond_as(CodeVerifiedOut, {"site": site, "verified": True})
 
 
+@api("Whether a participant may join now", role="operator", body=JoinCheckBody, response=AdmittedOut,
+     tags=("identity",))
 async def join_check(request: web.Request) -> web.Response:
     who = await caller(request)
     body = await read_json(request, JoinCheckBody)
     participant = who.acting_for(body.participant)
     await _run(request.app[IDENTITY].check_join, conference_id(request), participant)
-    return web.json_response({"participant": participant, "admitted": True})
+    return respond_as(AdmittedOut, {"participant": participant, "admitted": True})
 
 
 def add_routes(app: web.Application) -> None:

@@ -88,7 +88,10 @@ NOT_JSON = {
     ("get", "/api/v1/recordings/{id}/{kind}"),  # video/mp4 | audio/mpeg by kind
 }
 DESCRIBED_ROOMS = ("/api/v1/reports", "/api/v1/recordings", "/api/v1/conferences/{id}/recording",
-                   "/api/v1/series/{id}/recording", "/api/v1/conferences/{id}/polls")
+                   "/api/v1/series/{id}/recording", "/api/v1/conferences/{id}/polls",
+                   "/api/v1/conferences/{id}/identities", "/api/v1/conferences/{id}/guests",
+                   "/api/v1/conferences/{id}/roll-calls", "/api/v1/conferences/{id}/confidential",
+                   "/api/v1/conferences/{id}/join-c")
 
 
 async def test_reports_recording_polls_identity_content_guests_evidence_are_described(
@@ -116,5 +119,9 @@ async def test_reports_recording_polls_identity_content_guests_evidence_are_desc
             ("put", "/api/v1/series/{id}/recording")} <= checked
     assert {("get", "/api/v1/conferences/{id}/polls"), ("post", "/api/v1/conferences/{id}/polls/{pid}/votes"),
             ("post", "/api/v1/conferences/{id}/polls/{pid}/card")} <= checked
+    assert {("post", "/api/v1/conferences/{id}/identities"), ("post", "/api/v1/conferences/{id}/roll-calls/{rid}/answer"),
+            ("put", "/api/v1/conferences/{id}/confidential"), ("post", "/api/v1/conferences/{id}/join-codes/verify"),
+            ("post", "/api/v1/conferences/{id}/join-check")} <= checked
     schemas = spec["components"]["schemas"]
-    assert {"ReportsOut", "RunOut", "SeriesGridOut", "BriefingReportOut", "RecordingOut", "PollOut"} <= schemas.keys()
+    assert {"ReportsOut", "RunOut", "SeriesGridOut", "BriefingReportOut", "RecordingOut", "PollOut",
+            "IdentityOut", "RollCallOut"} <= schemas.keys()
