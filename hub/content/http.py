@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from hub.conferences.keys import CONFERENCES
 from hub.content import store
@@ -38,6 +38,7 @@ from hub.content.store import ContentItem
 from hub.web.auth import client_ip, require_role
 from hub.web.body import read_json
 from hub.web.errors import json_error
+from hub.web.openapi import api, respond, respond_as
 
 # Multipart framing (boundaries, part headers) on top of the file itself.
 MULTIPART_SLACK = 64 * 1024
@@ -198,6 +199,8 @@ async def receive_file(request: web.Request, service: ContentService,
     return sink, name, kind, series_id
 
 
+@api("Upload a document, picture or video to the briefing's library (multipart part `file`; converted after)",
+     role="operator", response=ItemOut, status=202, tags=("content",))
 async def upload(request: web.Request) -> web.Response:
     principal = await require_role(request, "operator")
     service = _service(request)
@@ -211,9 +214,10 @@ async def upload(request: web.Request) -> web.Response:
                                     actor=principal.actor, ip=client_ip(request))
     except ContentError as exc:
         raise refuse(exc) from exc
-    return web.json_response(ItemOut.of(item).model_dump(mode="json"), status=202)
+    return respond(ItemOut.of(item), status=202)
 
 
+@api("The library of a briefing or of a series", role="viewer", response=LibraryOut, tags=("content",))
 async def library(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
     service = _service(request)
@@ -226,7 +230,7 @@ async def library(request: web.Request) -> web.Response:
         series_id = _optional_int(request.query.get("series_id"), "series_id")
     items = await asyncio.to_thread(store.library, service.engine, conference_id=conference_id,
                                     series_id=series_id)
-    return web.json_response(LibraryOut(items=[ItemOut.of(i) for i in items]).model_dump(mode="json"))
+    return respond(LibraryOut(items=[ItemOut.of(i) for i in items]))
 
 
 async def _item(service: ContentService, raw: str) -> ContentItem:
@@ -236,12 +240,15 @@ async def _item(service: ContentService, raw: str) -> ContentItem:
     return item
 
 
+@api("One library item", role="viewer", response=ItemOut, tags=("content",))
 async def get_item(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
     item = await _item(_service(request), request.match_info["item_id"])
-    return web.json_response(ItemOut.of(item).model_dump(mode="json"))
+    return respond(ItemOut.of(item))
 
 
+@api("One converted page as a PNG picture", role="viewer", response=bytes, file_media_type="image/png",
+     tags=("content",))
 async def page_image(request: web.Request) -> web.StreamResponse:
     await require_role(request, "viewer")
     service = _service(request)
@@ -274,12 +281,14 @@ def _stage_out(service: ContentService, conference_id: int, change: ContentChang
     return out.model_dump(mode="json")
 
 
+@api("What the briefing's stage shows now", role="viewer", response=StageOut, tags=("content",))
 async def stage(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
     conference_id = _int(request.match_info["conference_id"], "conference_id")
-    return web.json_response(_stage_out(_service(request), conference_id))
+    return respond_as(StageOut, _stage_out(_service(request), conference_id))
 
 
+@api("Show an item on the stage", role="operator", body=ShowBody, response=StageOut, tags=("content",))
 async def show(request: web.Request) -> web.Response:
     principal = await require_role(request, "operator")
     service = _service(request)
@@ -291,9 +300,11 @@ async def show(request: web.Request) -> web.Response:
                                     layout_now=body.layout or request.app[PROGRAM].current_layout(conference_id))
     except ContentError as exc:
         raise refuse(exc) from exc
-    return web.json_response(_stage_out(service, conference_id, change))
+    return respond_as(StageOut, _stage_out(service, conference_id, change))
 
 
+@api("Step the stage (next, prev, goto, play, pause, seek, stop...)", role="operator", response=StageOut,
+     tags=("content",))
 async def step(request: web.Request) -> web.Response:
     principal = await require_role(request, "operator")
     service = _service(request)
@@ -313,13 +324,21 @@ async def step(request: web.Request) -> web.Response:
                                     page=page, position_s=position)
     except ContentError as exc:
         raise refuse(exc) from exc
-    return web.json_response(_stage_out(service, conference_id, change))
+    return respond_as(StageOut, _stage_out(service, conference_id, change))
 
 
 class AllowBody(BaseModel):
     allow: bool = True
 
 
+class AllowedOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    conference_id: int
+    allowed: list[str]
+
+
+@api("Let a district present while another holds the floor, or take it back", role="operator",
+     body=AllowBody, response=AllowedOut, tags=("content",))
 async def allow_district(request: web.Request) -> web.Response:
     """The chair lets a district present while another holds the floor (or takes it back)."""
     principal = await require_role(request, "operator")
@@ -330,8 +349,8 @@ async def allow_district(request: web.Request) -> web.Response:
     body = await read_json(request, AllowBody)
     service = _service(request)
     await service.allow(conference_id, site, body.allow, actor=principal.actor, ip=client_ip(request))
-    return web.json_response({"conference_id": conference_id,
-                              "allowed": sorted(service.allowed.get(conference_id, set()))})
+    return respond_as(AllowedOut, {"conference_id": conference_id,
+                                   "allowed": sorted(service.allowed.get(conference_id, set()))})
 
 
 def add_routes(app: web.Application) -> None:

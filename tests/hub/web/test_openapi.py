@@ -91,7 +91,8 @@ DESCRIBED_ROOMS = ("/api/v1/reports", "/api/v1/recordings", "/api/v1/conferences
                    "/api/v1/series/{id}/recording", "/api/v1/conferences/{id}/polls",
                    "/api/v1/conferences/{id}/identities", "/api/v1/conferences/{id}/guests",
                    "/api/v1/conferences/{id}/roll-calls", "/api/v1/conferences/{id}/confidential",
-                   "/api/v1/conferences/{id}/join-c")
+                   "/api/v1/conferences/{id}/join-c", "/api/v1/content", "/api/v1/conferences/{conference_id}/content",
+                   "/api/v1/series/{series_id}/content")
 
 
 async def test_reports_recording_polls_identity_content_guests_evidence_are_described(
@@ -122,6 +123,11 @@ async def test_reports_recording_polls_identity_content_guests_evidence_are_desc
     assert {("post", "/api/v1/conferences/{id}/identities"), ("post", "/api/v1/conferences/{id}/roll-calls/{rid}/answer"),
             ("put", "/api/v1/conferences/{id}/confidential"), ("post", "/api/v1/conferences/{id}/join-codes/verify"),
             ("post", "/api/v1/conferences/{id}/join-check")} <= checked
+    assert {("post", "/api/v1/conferences/{conference_id}/content"), ("get", "/api/v1/content/{item_id}"),
+            ("get", "/api/v1/content/{item_id}/pages/{page}"),
+            ("post", "/api/v1/conferences/{conference_id}/content/stage/{verb}")} <= checked
+    page = spec["paths"]["/api/v1/content/{item_id}/pages/{page}"]["get"]["responses"]["200"]
+    assert set(page["content"]) == {"image/png"}
     schemas = spec["components"]["schemas"]
     assert {"ReportsOut", "RunOut", "SeriesGridOut", "BriefingReportOut", "RecordingOut", "PollOut",
-            "IdentityOut", "RollCallOut"} <= schemas.keys()
+            "IdentityOut", "RollCallOut", "ItemOut", "StageOut"} <= schemas.keys()
