@@ -17,7 +17,7 @@ from typing import Any, Literal
 import aiohttp_jinja2
 from aiohttp import web
 from aiohttp_session import get_session
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from hub import audit
 from hub.briefings.model import valid_email
@@ -29,6 +29,8 @@ from hub.mail.keys import OUTBOX
 from hub.models import utcnow
 from hub.web.auth import client_ip, require_role
 from hub.web.body import read_json
+from hub.web.openapi import api as describe
+from hub.web.openapi import respond_as
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -110,6 +112,82 @@ class InviteBody(BaseModel):
     emails: list[str] = Field(min_length=1, max_length=200)
 
 
+# --- answers (the service's dicts, checked against these and sent with the same keys) -------------
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GuestOut(_Out):
+    """One guest or district browser (``guest_json``)."""
+
+    id: int
+    occurrence_id: int
+    kind: str
+    site_code: str
+    name: str
+    organisation: str
+    status: str
+    hand_raised: bool
+    may_unmute: bool
+    intervals: list[dict[str, Any]]
+    browser: bool
+    version: str
+
+
+class GuestStatusOut(GuestOut):
+    """What the guest's page polls: its row, its view of the conference once connected (else null)."""
+
+    media: dict[str, Any] | None
+
+
+class GuestPollOut(_Out):
+    id: int
+    question: str
+    options: list[str]
+    ballot: str
+    secret: bool
+    unit: str
+    closes_at: str | None
+    voted: bool
+
+
+class GuestFullStatusOut(GuestStatusOut):
+    polls: list[GuestPollOut]
+
+
+class AnswerOut(_Out):
+    type: Literal["answer"]
+    sdp: str
+    send_profile: dict[str, int]
+
+
+class LobbyOut(_Out):
+    occurrence_id: int
+    series_id: int
+    closed_to_guests: bool
+    admit_directly: bool
+    guests: list[GuestOut]
+
+
+class PolicyOut(_Out):
+    series_id: int
+    admit_directly: bool
+
+
+class InvitedOut(_Out):
+    series_id: int
+    queued: int
+
+
+class PresentedOut(_Out):
+    item_id: int
+    conference_id: int
+    name: str
+    status: str
+
+
 # --- pages -----------------------------------------------------------------------------------
 
 
@@ -163,6 +241,8 @@ async def district_page(request: web.Request) -> web.Response:
 # --- the guest's own API ------------------------------------------------------------------------
 
 
+@describe("Join a briefing with the guest or district link (and passcode)", role=None, body=JoinBody,
+          response=GuestFullStatusOut, tags=("guests",))
 @api
 async def post_join(request: web.Request) -> web.Response:
     service = request.app[GUESTS]
@@ -178,7 +258,7 @@ async def post_join(request: web.Request) -> web.Response:
     session[_seat_key(occurrence_id)] = seat
     if accepted_now:
         session[_pass_key(occurrence_id)] = True
-    return web.json_response(await service.full_status(guest), dumps=_dumps)
+    return respond_as(GuestFullStatusOut, await service.full_status(guest))
 
 
 async def _seat(request: web.Request) -> str:
@@ -186,6 +266,7 @@ async def _seat(request: web.Request) -> str:
     return str(session.get(_seat_key(_int(request, "id")), ""))
 
 
+@describe("The guest's own status (long-polls with ?wait=&v=)", role=None, response=GuestFullStatusOut, tags=("guests",))
 @api
 async def get_me(request: web.Request) -> web.Response:
     service = request.app[GUESTS]
@@ -197,40 +278,46 @@ async def get_me(request: web.Request) -> web.Response:
     guest = await service.wait_status(seat, request.query.get("v", ""), max(0.0, wait))
     if guest is None or guest.occurrence_id != _int(request, "id"):
         raise m.Refusal("no_seat", "ยังไม่ได้เข้าร่วมการประชุม", "You have not joined this briefing", 401)
-    return web.json_response(await service.full_status(guest), dumps=_dumps)
+    return respond_as(GuestFullStatusOut, await service.full_status(guest))
 
 
+@describe("The guest votes in an open poll", role=None, body=VoteBody, response=GuestFullStatusOut, tags=("guests",))
 @api
 async def post_vote(request: web.Request) -> web.Response:
     """The guest votes in one of the briefing's open polls (the polls room decides)."""
     body: VoteBody = await read_json(request, VoteBody)
     service = request.app[GUESTS]
     guest = await service.vote(await _seat(request), body.poll, body.option, client_ip(request))
-    return web.json_response(await service.full_status(guest), dumps=_dumps)
+    return respond_as(GuestFullStatusOut, await service.full_status(guest))
 
 
+@describe("Raise or lower the guest's hand", role=None, body=HandBody, response=GuestStatusOut, tags=("guests",))
 @api
 async def post_hand(request: web.Request) -> web.Response:
     body: HandBody = await read_json(request, HandBody)
     service = request.app[GUESTS]
     guest = await service.own_action(await _seat(request), "hand", utcnow(), raised=body.raised)
-    return web.json_response(service.status(guest), dumps=_dumps)
+    return respond_as(GuestStatusOut, service.status(guest))
 
 
+@describe("Open or close the guest's microphone", role=None, body=MicBody, response=GuestStatusOut, tags=("guests",))
 @api
 async def post_mic(request: web.Request) -> web.Response:
     body: MicBody = await read_json(request, MicBody)
     service = request.app[GUESTS]
     guest = await service.own_microphone(await _seat(request), body.open)
-    return web.json_response(service.status(guest), dumps=_dumps)
+    return respond_as(GuestStatusOut, service.status(guest))
 
 
+@describe("The guest leaves", role=None, response=GuestOut, tags=("guests",))
 @api
 async def post_leave(request: web.Request) -> web.Response:
     guest = await request.app[GUESTS].own_action(await _seat(request), "leave", utcnow())
-    return web.json_response(guest_json(guest), dumps=_dumps)
+    return respond_as(GuestOut, guest_json(guest))
 
 
+@describe("The guest browser's WebRTC offer; answers the hub's SDP and send profile", role=None,
+          body=OfferBody, response=AnswerOut, tags=("guests",))
 @api
 async def post_offer(request: web.Request) -> web.Response:
     service = request.app[GUESTS]
@@ -243,12 +330,13 @@ async def post_offer(request: web.Request) -> web.Response:
     answer = await service.offer(await _seat(request), body.sdp, client_ip(request),
                                  request.headers.get("User-Agent", "")[:250])
     # The send profile, as an agent is told it: the page caps its camera to it.
-    return web.json_response({"type": "answer", "sdp": answer.sdp, "send_profile": answer.send_profile})
+    return respond_as(AnswerOut, {"type": "answer", "sdp": answer.sdp, "send_profile": answer.send_profile})
 
 
 # --- the chair -------------------------------------------------------------------------------------
 
 
+@describe("The briefing's guests and lobby", role="viewer", response=LobbyOut, tags=("guests",))
 @api
 async def get_lobby(request: web.Request) -> web.Response:
     await require_role(request, "viewer")
@@ -256,18 +344,21 @@ async def get_lobby(request: web.Request) -> web.Response:
         data = await asyncio.to_thread(request.app[GUESTS].lobby, _int(request, "id"))
     except m.Refusal as r:
         raise m.Refusal("not_found", "ไม่พบการประชุมนี้", "no such occurrence", 404) from r
-    return web.json_response(data, dumps=_dumps)
+    return respond_as(LobbyOut, data)
 
 
+@describe("Admit, refuse or remove a guest", role="operator", response=GuestOut, tags=("guests",))
 @api
 async def post_chair(request: web.Request) -> web.Response:
     who = await require_role(request, "operator")
     guest = await request.app[GUESTS].chair(
         _int(request, "id"), _int(request, "gid"), request.match_info["action"], who.actor, utcnow()
     )
-    return web.json_response(guest_json(guest), dumps=_dumps)
+    return respond_as(GuestOut, guest_json(guest))
 
 
+@describe("Open or close the briefing to guests", role="operator", body=AccessBody, response=LobbyOut,
+          tags=("guests",))
 @api
 async def put_access(request: web.Request) -> web.Response:
     who = await require_role(request, "operator")
@@ -278,25 +369,31 @@ async def put_access(request: web.Request) -> web.Response:
         if r.code == "bad_link":
             raise m.Refusal("not_found", "ไม่พบการประชุมนี้", "no such occurrence", 404) from r
         raise
-    return web.json_response(data, dumps=_dumps)
+    return respond_as(LobbyOut, data)
 
 
+@describe("Whether a series admits guests directly or through the lobby", role="operator", body=PolicyBody,
+          response=PolicyOut, tags=("guests",))
 @api
 async def put_policy(request: web.Request) -> web.Response:
     who = await require_role(request, "operator")
     body: PolicyBody = await read_json(request, PolicyBody)
     data = await asyncio.to_thread(request.app[GUESTS].set_policy, _int(request, "id"), body.admit_directly, who.actor)
-    return web.json_response(data)
+    return respond_as(PolicyOut, data)
 
 
+@describe("The series' guest and district links, per site code and occurrence start", role="operator",
+          response=dict[str, dict[str, str]], tags=("guests",))
 @api
 async def get_links(request: web.Request) -> web.Response:
     await require_role(request, "operator")
     links = await asyncio.to_thread(request.app[GUESTS].links_for_series, _int(request, "id"))
     out = {code or "guest": {k.isoformat(): url for k, url in sorted(per.items())} for code, per in links.items()}
-    return web.json_response(out)
+    return respond_as(dict[str, dict[str, str]], out)
 
 
+@describe("Mail the guest link of every occurrence to extra addresses", role="operator", body=InviteBody,
+          response=InvitedOut, status=202, tags=("guests",))
 @api
 async def post_invite(request: web.Request) -> web.Response:
     who = await require_role(request, "operator")
@@ -311,7 +408,7 @@ async def post_invite(request: web.Request) -> web.Response:
     request.app[OUTBOX].wake()
     await audit.arecord(service.engine, actor=who.actor, action="guests.invite", target=f"series:{series_id}",
                         detail={"emails": emails})
-    return web.json_response({"series_id": series_id, "queued": queued}, status=202)
+    return respond_as(InvitedOut, {"series_id": series_id, "queued": queued}, status=202)
 
 
 def add_routes(app: web.Application, service: GuestService) -> None:
@@ -323,7 +420,9 @@ def add_routes(app: web.Application, service: GuestService) -> None:
     r.add_post(r"/api/v1/join/{id}/me/hand", post_hand)
     r.add_post(r"/api/v1/join/{id}/me/leave", post_leave)
     r.add_post(r"/api/v1/join/{id}/me/mic", post_mic)
-    r.add_post(r"/api/v1/join/{id}/me/content", api(present.upload))
+    r.add_post(r"/api/v1/join/{id}/me/content", describe(
+        "A guest or district browser presents a file (multipart part `file`), shown when converted", role=None,
+        response=PresentedOut, status=202, tags=("guests",))(api(present.upload)))
     r.add_post(r"/api/v1/join/{id}/me/offer", post_offer)
     r.add_post(r"/api/v1/join/{id}/me/vote", post_vote)
     r.add_get(r"/api/v1/occurrences/{id}/guests", get_lobby)
