@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from hub.evidence.keys import EVIDENCE
 from hub.evidence.signing import load_or_create_key, public_key_pem
@@ -15,7 +15,7 @@ from hub.identity.model import IdentityRefused
 from hub.keys import SETTINGS
 from hub.web.auth import require_role
 from hub.web.errors import json_error
-from hub.web.openapi import api, respond
+from hub.web.openapi import api, respond, respond_as
 
 
 def _download(path: Path, data: bytes, sha256: str) -> web.Response:
@@ -23,6 +23,19 @@ def _download(path: Path, data: bytes, sha256: str) -> web.Response:
         "Content-Disposition": f'attachment; filename="{path.name}"', "X-Evidence-SHA256": sha256})
 
 
+class EvidenceBuiltOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    conference: int
+    sha256: str
+    size: int
+    built_at: str
+    audit_head: int
+    download: str
+
+
+@api("Build a fresh signed evidence package of the briefing (e.g. after it ended)", role="operator",
+     response=EvidenceBuiltOut, status=201, tags=("evidence",))
 async def build(request: web.Request) -> web.Response:
     """A fresh package (e.g. after the briefing ended); returns its details."""
     principal = await require_role(request, "operator")
@@ -31,9 +44,10 @@ async def build(request: web.Request) -> web.Response:
     except IdentityRefused as exc:
         raise json_error(404, str(exc)) from exc
     r = built.record
-    return web.json_response({"conference": r.conference_id, "sha256": r.sha256, "size": r.size,
-                              "built_at": r.built_at.isoformat(), "audit_head": r.audit_head_seq,
-                              "download": f"/api/v1/conferences/{r.conference_id}/evidence"}, status=201)
+    return respond_as(EvidenceBuiltOut, {"conference": r.conference_id, "sha256": r.sha256, "size": r.size,
+                                         "built_at": r.built_at.isoformat(), "audit_head": r.audit_head_seq,
+                                         "download": f"/api/v1/conferences/{r.conference_id}/evidence"},
+                      status=201)
 
 
 @api("Download the briefing's newest signed evidence package (built now if there is none)", role="viewer",

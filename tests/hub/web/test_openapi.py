@@ -93,7 +93,7 @@ DESCRIBED_ROOMS = ("/api/v1/reports", "/api/v1/recordings", "/api/v1/conferences
                    "/api/v1/conferences/{id}/roll-calls", "/api/v1/conferences/{id}/confidential",
                    "/api/v1/conferences/{id}/join-c", "/api/v1/content", "/api/v1/conferences/{conference_id}/content",
                    "/api/v1/series/{series_id}/content", "/api/v1/join/", "/api/v1/occurrences/{id}/guest",
-                   "/api/v1/series/{id}/guest-")
+                   "/api/v1/series/{id}/guest-", "/api/v1/conferences/{id}/evidence", "/api/v1/evidence")
 
 
 async def test_reports_recording_polls_identity_content_guests_evidence_are_described(
@@ -130,9 +130,10 @@ async def test_reports_recording_polls_identity_content_guests_evidence_are_desc
     assert {("post", "/api/v1/join/{id}"), ("get", "/api/v1/join/{id}/me"), ("post", "/api/v1/join/{id}/me/content"),
             ("post", "/api/v1/occurrences/{id}/guests/{gid}/{action}"), ("get", "/api/v1/series/{id}/guest-links"),
             ("put", "/api/v1/occurrences/{id}/guest-access")} <= checked
+    assert {("post", "/api/v1/conferences/{id}/evidence"), ("get", "/api/v1/conferences/{id}/evidence")} <= checked
     page = spec["paths"]["/api/v1/content/{item_id}/pages/{page}"]["get"]["responses"]["200"]
     assert set(page["content"]) == {"image/png"}
     schemas = spec["components"]["schemas"]
     assert {"ReportsOut", "RunOut", "SeriesGridOut", "BriefingReportOut", "RecordingOut", "PollOut",
             "IdentityOut", "RollCallOut", "ItemOut", "StageOut", "GuestFullStatusOut",
-            "LobbyOut"} <= schemas.keys()
+            "LobbyOut", "EvidenceBuiltOut"} <= schemas.keys()
