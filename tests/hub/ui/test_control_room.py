@@ -142,8 +142,9 @@ def test_conference_page_drives_the_conference_api(demo: Demo, context: BrowserC
     expect(page.locator("#conf-summary")).to_contain_text("ไม่มีการประชุม")
     expect(page.locator("#start-form")).to_be_visible()
     expect(page.locator("#preview")).to_be_attached()
-    # The only "not yet" note left is recording, which a later feature brings.
-    expect(page.locator(".missing")).to_have_count(1)
+    # Recording and content are both there now: no "not available yet" note, a link to recordings.
+    expect(page.locator(".missing")).to_have_count(0)
+    expect(page.locator("#recordings-link")).to_have_attribute("href", "/recordings")
     status, conf = demo.api("POST", "/api/v1/conferences", {"sites": ["UDN01", "UDN02"], "layout": "2x2"})
     assert status == 201, conf
     try:
