@@ -38,6 +38,7 @@ import asyncio
 import contextlib
 import fractions
 import json
+import math
 import os
 import statistics
 import sys
@@ -55,6 +56,16 @@ LARGE = (1280, 720, 25)
 THUMB = (320, 180, 15)
 LAYOUT_WINDOWS = ("speaker", "4x5", "presentation")  # besides the main window's 1+N
 STAMP_LOOP = 250  # distinct frame counters in the holder's loop (10 s at 25 fps)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 # --- load generator (runs in its own process) ------------------------------------------------
@@ -103,6 +114,7 @@ async def loadgen(args: argparse.Namespace) -> None:
 
     from hub.media.encoder import h264_codecs, route_keyframe_requests
     from site_agent.media.endpoint import decode_stamp
+    from site_agent.rtc import consent
 
     sites = args.sites.split(",")
     measure = set(filter(None, args.measure.split(",")))
@@ -208,6 +220,7 @@ async def loadgen(args: argparse.Namespace) -> None:
     pcs: dict[str, Any] = {}
     left: list[Any] = []
     active: set[str] = set()  # answered by the hub (the districts join in two batches)
+    consent.install()  # as the agents' endpoint does: a busy generator answers late, not never
     for site in sites:
         pc = RTCPeerConnection()
         pcs[site] = pc
@@ -792,7 +805,8 @@ def main() -> None:
     if "hub_cpu_cores" in result:
         result["recording_cpu_ratio_20_sites"] = round((result["hub_cpu_cores"] + rec["recording_added_cores"])
                                                        / max(1e-6, result["hub_cpu_cores"]), 3)
-    print(json.dumps(result))
+    # A layout whose window saw no barcode has no latency: null, never NaN (not JSON).
+    print(json.dumps(_finite(result)))
 
 
 if __name__ == "__main__":
