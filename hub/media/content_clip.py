@@ -25,7 +25,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from hub.media.mixer import CHUNK, RATE
+from hub.media.mixer import RATE, drain_chunk
 
 log = logging.getLogger(__name__)
 
@@ -88,18 +88,8 @@ class ClipPlayer:
         with self._lock:
             if not self._audio:
                 return None
-            out = np.zeros(CHUNK, dtype=np.float32)
-            filled = 0
-            while filled < CHUNK and self._audio:
-                head = self._audio[0]
-                take = min(CHUNK - filled, head.size)
-                out[filled:filled + take] = head[:take]
-                filled += take
-                if take == head.size:
-                    self._audio.popleft()
-                else:
-                    self._audio[0] = head[take:]
-                self._audio_count -= take
+            out, taken = drain_chunk(self._audio)
+            self._audio_count -= taken
             return out
 
     # --- the threads -------------------------------------------------------------------------

@@ -78,6 +78,23 @@ class OpusStream:
         return packets
 
 
+def drain_chunk(samples: deque[np.ndarray]) -> tuple[np.ndarray, int]:
+    """One CHUNK from the front of ``samples`` (silence where they run out), and how many
+    samples it took; a partly used array stays at the front."""
+    out = np.zeros(CHUNK, dtype=np.float32)
+    filled = 0
+    while filled < CHUNK and samples:
+        head = samples[0]
+        take = min(CHUNK - filled, head.size)
+        out[filled : filled + take] = head[:take]
+        filled += take
+        if take == head.size:
+            samples.popleft()
+        else:
+            samples[0] = head[take:]
+    return out, filled
+
+
 class SiteBuffer:
     def __init__(self) -> None:
         self.samples: deque[np.ndarray] = deque()
@@ -92,18 +109,8 @@ class SiteBuffer:
 
     def pop(self) -> np.ndarray:
         """Exactly one chunk; silence where the site has not delivered (loss, late join)."""
-        out = np.zeros(CHUNK, dtype=np.float32)
-        filled = 0
-        while filled < CHUNK and self.samples:
-            head = self.samples[0]
-            take = min(CHUNK - filled, head.size)
-            out[filled : filled + take] = head[:take]
-            filled += take
-            if take == head.size:
-                self.samples.popleft()
-            else:
-                self.samples[0] = head[take:]
-            self.count -= take
+        out, taken = drain_chunk(self.samples)
+        self.count -= taken
         return out
 
 
