@@ -109,7 +109,9 @@
   }
 
   async function applyProfile(profile) {
-    if (!profile || !pc || !stream) return;
+    // The peer is held here: the page may close it (removed, left) while the camera rescales.
+    const peer = pc;
+    if (!profile || !peer || !stream) return;
     const track = stream.getVideoTracks()[0];
     if (track) {
       try {
@@ -117,7 +119,8 @@
                                        frameRate: { max: profile.fps } });
       } catch (e) { /* a camera that cannot scale keeps its size; the bitrate cap still holds */ }
     }
-    for (const sender of pc.getSenders()) {
+    if (peer.signalingState === "closed") return;
+    for (const sender of peer.getSenders()) {
       if (!sender.track || sender.track.kind !== "video") continue;
       const params = sender.getParameters();
       if (!params.encodings || !params.encodings.length) params.encodings = [{}];
@@ -178,7 +181,9 @@
       pc = peer;
       await peer.setLocalDescription(await peer.createOffer());
       await gathered(peer);
+      if (pc !== peer) return;  // left or removed while gathering
       const r = await call("POST", "/me/offer", { type: "offer", sdp: peer.localDescription.sdp });
+      if (pc !== peer) return;
       if (!r.ok) {
         pc = null;
         peer.close();
@@ -188,6 +193,7 @@
         return;
       }
       await peer.setRemoteDescription({ type: "answer", sdp: r.data.sdp });
+      if (pc !== peer) return;
       await applyProfile(r.data.send_profile);
     } finally {
       connecting = false;
