@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -79,3 +80,43 @@ async def test_migrations_and_enrolment_on_postgresql(postgres_url: str, tmp_pat
         assert schema_diff(hub.engine) == []
     finally:
         await hub.runner.cleanup()
+
+
+@pytest.mark.slow
+def test_reports_on_postgresql_equal_the_same_month_on_sqlite(postgres_url: str, tmp_path: Path) -> None:
+    """The reports' SQL (window functions, epoch arithmetic, rollup upserts) gives PostgreSQL the figures SQLite gives."""
+    import sqlalchemy as sa
+
+    from hub.db import create_db_engine, migrate
+    from hub.reports import model as m
+    from hub.reports.service import build_briefing, build_monthly, build_series
+    from tests.hub.reports.seed import SONGKRAN, seed, seeded_settings
+
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql("CREATE DATABASE reports")
+    admin.dispose()
+    now = datetime(2018, 6, 2, 3, 0, tzinfo=UTC)
+    built: dict[str, tuple[Any, ...]] = {}
+    for name, url in (("postgresql", postgres_url.rsplit("/", 1)[0] + "/reports"), ("sqlite", None)):
+        settings = seeded_settings(tmp_path / name, **({"database_url": url} if url else {}))
+        engine = create_db_engine(settings.effective_database_url)
+        try:
+            assert engine.dialect.name == name
+            migrate(engine)
+            seed(engine, settings)
+            april = build_monthly(engine, settings, m.Month(2018, 4), now)
+            may = build_monthly(engine, settings, m.Month(2018, 5), now)
+            grid = build_series(engine, settings, SONGKRAN[0], SONGKRAN[-1], now)
+            with engine.connect() as conn:
+                first = conn.exec_driver_sql("SELECT min(id) FROM briefing_occurrences").scalar_one()
+            built[name] = (april, may, grid, build_briefing(engine, settings, first))
+        finally:
+            engine.dispose()
+    pg, lite = built["postgresql"], built["sqlite"]
+    assert len(pg[0].lines) == 20 and pg[0].totals.scheduled > 0
+    assert pg[0].totals == lite[0].totals
+    assert pg[0].lines == lite[0].lines
+    assert pg[1] == lite[1]
+    assert pg[2] == lite[2]
+    assert pg[3] == lite[3]
