@@ -5,7 +5,10 @@ three charts (the HTML preview) in ~1 s; the same report asked for twice is
 the same bytes, so the second time is a file read. Each artefact lives in
 ``<data_dir>/cache/reports/<sha256>.<format>``, the key being SHA-256 of
 
-* :data:`RENDERER_VERSION` (bump it when a renderer's code changes its output),
+* the renderer: the source of the modules that turn a report into bytes
+  (:data:`RENDERER_MODULES`) and the versions of WeasyPrint, openpyxl and
+  matplotlib — so a change of code or library renders afresh, with no
+  version number to remember to bump,
 * the format, the language and the time zone,
 * the report model's canonical JSON (every figure, name, rate and briefing;
   sorted keys, Decimals as text) — *without* ``generated_at``, the moment of
@@ -37,7 +40,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import hashlib
+import importlib.metadata
 import json
 import logging
 import os
@@ -55,7 +60,9 @@ from hub.reports import render
 
 log = logging.getLogger("hub.reports.cache")
 
-RENDERER_VERSION = "reports-render-1"
+# The modules whose code decides a rendered file's bytes, and the libraries they drive.
+RENDERER_MODULES = ("render.py", "pdf.py", "charts.py", "csvout.py", "xlsxout.py", "labels.py", "model.py")
+RENDERER_LIBRARIES = ("weasyprint", "openpyxl", "matplotlib")
 CACHED_FORMATS = frozenset({"pdf", "html", "xlsx"})  # CSV and JSON take milliseconds: rendered each time
 
 
@@ -91,6 +98,27 @@ def templates_digest(folder: Path | None = None) -> bytes:
     return h.digest()
 
 
+def renderer_digest(folder: Path | None = None) -> bytes:
+    """SHA-256 of the renderer modules' source and the rendering libraries' versions."""
+    if folder is None:
+        return _own_renderer_digest()
+    h = hashlib.sha256()
+    for name in RENDERER_MODULES:
+        h.update(name.encode("utf-8") + b"\0" + (folder / name).read_bytes() + b"\0")
+    for dist in RENDERER_LIBRARIES:
+        try:
+            version = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            version = "absent"
+        h.update(f"{dist}=={version}".encode() + b"\0")
+    return h.digest()
+
+
+@functools.cache
+def _own_renderer_digest() -> bytes:
+    return renderer_digest(Path(__file__).parent)  # the running code cannot change under the process
+
+
 _digests: dict[int, tuple[m.MonthlyReport, bytes]] = {}
 _digests_lock = threading.Lock()
 
@@ -111,7 +139,8 @@ def model_digest(r: m.MonthlyReport) -> bytes:
 
 def cache_key(r: m.MonthlyReport, fmt: str, lang: str, tz: str) -> str:
     h = hashlib.sha256()
-    for part in (RENDERER_VERSION, fmt, lang, tz):
+    h.update(renderer_digest())
+    for part in (fmt, lang, tz):
         h.update(part.encode("utf-8") + b"\0")
     h.update(templates_digest())
     h.update(model_digest(r))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -108,3 +109,17 @@ def test_the_cap_evicts_the_least_recently_used(tmp_path: Path) -> None:
     assert cache.stats()["evictions"] >= 1 and cache.stats()["bytes"] <= 2500
     cache.get_or_render("c", "pdf", lambda: body("c"))
     assert calls == ["a", "b", "c"] and cache.hits == 1
+
+
+def test_a_renderer_code_change_is_a_new_key(tmp_path: Path) -> None:
+    from hub.reports import cache as cache_module
+
+    own = Path(cache_module.__file__).parent
+    copy = tmp_path / "reports"
+    copy.mkdir()
+    for name in cache_module.RENDERER_MODULES:
+        shutil.copy(own / name, copy / name)
+    assert cache_module.renderer_digest(copy) == cache_module.renderer_digest()
+    with (copy / "pdf.py").open("a", encoding="utf-8") as f:
+        f.write("\n# a changed line of the PDF renderer\n")
+    assert cache_module.renderer_digest(copy) != cache_module.renderer_digest()
