@@ -10,6 +10,12 @@ Otherwise the upload is refused before its body is read, politely, in Thai
 and English. An allowed upload goes on screen as soon as it is converted
 (checked again then: the floor may have moved meanwhile), and the clerk
 steps its pages while its content is the one shown.
+
+A district shares its screen live under the same rule (``POST
+/agent/content/screen``): the stage then names the district, the media
+worker shows its screen stream (:mod:`hub.media.screen`) in the content tile,
+and ``/agent/content/screen/stop`` (or the operator ending content) brings
+back the layout from before.
 """
 
 from __future__ import annotations
@@ -78,12 +84,13 @@ def _stage(service: ContentService, live: LiveConference, site: str) -> District
     item = service.shown_item(cid)
     stage = service.stage(cid)
     shown = stage.showing
-    mine = item is not None and item.uploaded_by == actor_of(site)
+    screen = stage.screen_of() == site
+    mine = screen or (item is not None and item.uploaded_by == actor_of(site))
     return DistrictStage(
         conference_id=cid, allowed=may_present(service, live, site), mine=mine,
         item_id=item.id if item is not None else None, name=item.original_name if item is not None else "",
         page=shown.page if shown is not None else 0, pages=shown.pages if shown is not None else 0,
-        status=item.status if item is not None else "",
+        status=item.status if item is not None else "", screen=screen,
     )
 
 
@@ -156,7 +163,35 @@ async def step(request: web.Request) -> web.Response:
     return web.json_response(_stage(service, live, site.code).model_dump(mode="json"))
 
 
+async def share_screen(request: web.Request) -> web.Response:
+    """The district's live screen on the content tile, when it holds the floor or the chair allowed it."""
+    site = await require_site(request)
+    service = request.app[CONTENT]
+    live = _live(request, site.code)
+    if not may_present(service, live, site.code):
+        await audit.arecord(service.engine, actor=actor_of(site.code), action="content.screen.start",
+                            target=f"conference:{live.conf.id}", ok=False, ip=client_ip(request),
+                            detail={"code": "district_not_allowed", "holder": live.conf.holder()})
+        raise refuse(ContentError("district_not_allowed"))
+    await service.share_screen(live.conf.id, site.code, actor=actor_of(site.code), ip=client_ip(request),
+                               layout_now=request.app[PROGRAM].current_layout(live.conf.id))
+    return web.json_response(_stage(service, live, site.code).model_dump(mode="json"))
+
+
+async def stop_screen(request: web.Request) -> web.Response:
+    site = await require_site(request)
+    service = request.app[CONTENT]
+    live = _live(request, site.code)
+    try:
+        await service.stop_screen(live.conf.id, site.code, actor=actor_of(site.code), ip=client_ip(request))
+    except ContentError as exc:
+        raise refuse(exc) from exc
+    return web.json_response(_stage(service, live, site.code).model_dump(mode="json"))
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/agent/content", upload)
     app.router.add_get("/agent/content/stage", stage)
     app.router.add_post("/agent/content/stage/{verb}", step)
+    app.router.add_post("/agent/content/screen", share_screen)
+    app.router.add_post("/agent/content/screen/stop", stop_screen)

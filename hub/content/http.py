@@ -48,6 +48,7 @@ STATUS: dict[str, int] = {
     "too_large": 413, "unsupported_type": 415, "magic_mismatch": 415, "not_found": 404,
     "not_ready": 409, "nothing_shown": 409, "not_a_clip": 409,
     "no_briefing": 409, "district_not_allowed": 403, "not_yours": 403,
+    "not_sharing": 409,
 }
 VERBS = ("next", "prev", "goto", "play", "pause", "seek", "end")
 
@@ -269,7 +270,7 @@ def _stage_out(service: ContentService, conference_id: int, change: ContentChang
     snap = service.snapshot(conference_id)
     showing = snap.get("showing")
     image_url = None
-    if isinstance(showing, dict):
+    if isinstance(showing, dict) and not showing.get("screen"):  # a live screen has no page image
         image_url = f"/api/v1/content/{showing['item_id']}/pages/{showing['page']}"
     out = StageOut(
         conference_id=conference_id, version=int(str(snap["version"])),

@@ -31,12 +31,14 @@ class Kind(enum.StrEnum):
     JPEG = "jpeg"
     PNG = "png"
     MP4 = "mp4"
+    SCREEN = "screen"  # a district's live screen: never uploaded (no extension names it)
 
 
 class Category(enum.StrEnum):
     DOCUMENT = "document"  # pages rendered from a PDF (office files become a PDF first)
     PHOTO = "photo"  # one page
     CLIP = "clip"  # plays with sound; a poster frame stands for it while paused
+    SCREEN = "screen"  # a district's screen, live from its agent
 
 
 EXTENSIONS: dict[str, Kind] = {
@@ -52,6 +54,8 @@ def category(kind: Kind) -> Category:
         return Category.PHOTO
     if kind is Kind.MP4:
         return Category.CLIP
+    if kind is Kind.SCREEN:
+        return Category.SCREEN
     return Category.DOCUMENT
 
 
@@ -86,6 +90,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                              "กรุณาขอพูดหรือรอประธานอนุญาต",
                              "sorry, you cannot present yet: another district has the floor and the chair "
                              "has not allowed it; please raise your hand or wait for the chair"),
+    "not_sharing": ("อำเภอของท่านไม่ได้แชร์หน้าจออยู่", "your district is not sharing its screen"),
     "not_yours": ("เนื้อหาที่แสดงอยู่ไม่ใช่ของอำเภอท่าน จึงเปลี่ยนหน้าไม่ได้",
                   "the content on screen is not your district's, so you cannot step it"),
 }
@@ -255,6 +260,7 @@ class Showing:
     pages: int  # 1 for a photo or a clip (its poster)
     page: int = 1
     clip: Clip | None = None
+    screen: str | None = None  # Kind.SCREEN: the district whose screen is shown
 
     @property
     def category(self) -> Category:
@@ -299,6 +305,17 @@ class Stage:
         self.showing = Showing(item_id, kind, pages, page, clip)
         self.history.append(item_id)
         return self._bump(Change.SHOW)
+
+    def share_screen(self, site: str, *, layout_now: str | None) -> Change:
+        """A district's live screen on the content tile (item id 0: nothing of the library)."""
+        if self.showing is None:
+            self.layout_before = layout_now
+        self.showing = Showing(0, Kind.SCREEN, 1, screen=site)
+        return self._bump(Change.SHOW)
+
+    def screen_of(self) -> str | None:
+        """The district whose screen is shown, None when the stage shows no screen."""
+        return self.showing.screen if self.showing is not None else None
 
     def _current(self) -> Showing:
         if self.showing is None:
@@ -362,5 +379,5 @@ class Stage:
                         "status": shown.clip.status(now).value}
             out["showing"] = {"item_id": shown.item_id, "kind": shown.kind.value,
                               "category": shown.category.value, "page": shown.page,
-                              "pages": shown.pages, "clip": clip}
+                              "pages": shown.pages, "clip": clip, "screen": shown.screen}
         return out

@@ -48,8 +48,9 @@ def content_op(conference_id: int, version: int, frame: ContentFrame | None, key
         c = frame.clip
         clip = channel.ContentClip(path=str(c.path), duration_s=c.duration_s, position_s=c.position_s,
                                    at=c.at, playing=c.playing)
-    return channel.ContentShow(conference_id=conference_id, version=version, image=str(frame.image),
-                               clip=clip, keyframe=keyframe)
+    return channel.ContentShow(conference_id=conference_id, version=version,
+                               image=str(frame.image) if frame.image is not None else None,
+                               clip=clip, keyframe=keyframe, screen=frame.screen)
 
 
 def series_of(conferences: ConferenceManager, conference_id: int) -> int | None:

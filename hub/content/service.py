@@ -98,13 +98,16 @@ class ContentFrame:
     category: Category
     page: int
     pages: int
-    image: Path  # PNG of exactly width×height (a clip: its poster frame)
+    image: Path | None  # PNG of exactly width×height (a clip: its poster frame; a live screen: None)
     width: int
     height: int
     clip: ClipFrame | None = None
+    screen: str | None = None  # a district's live screen (its agent's second video stream)
 
     def rgb(self) -> np.ndarray:
         """The page decoded: height×width×3 uint8, ready for ``av.VideoFrame.from_ndarray``."""
+        if self.image is None:
+            raise ValueError("a live screen has no page image")
         with Image.open(self.image) as picture:
             return np.asarray(picture.convert("RGB"))
 
@@ -568,6 +571,10 @@ class ContentService:
         """
         stage = self.stages.get(conference_id)
         item = self._on_stage.get(conference_id)
+        if stage is not None and stage.showing is not None and stage.showing.screen is not None:
+            shown = stage.showing
+            return ContentFrame(conference_id, stage.version, 0, shown.category, 1, 1, None,
+                                self.width, self.height, screen=shown.screen)
         if stage is None or stage.showing is None or item is None:
             return None
         shown = stage.showing
@@ -622,6 +629,24 @@ class ContentService:
                                        {"item_id": item_id, "name": item.original_name,
                                         "sha256": item.sha256, "page": page})
 
+    async def share_screen(self, conference_id: int, site: str, *, actor: str, ip: str = "",
+                           layout_now: str | None = None) -> ContentChange:
+        """A district's live screen on the content tile (the caller checked it may present)."""
+        async with self._lock(conference_id):
+            change = self.stage(conference_id).share_screen(site, layout_now=layout_now)
+            self._on_stage.pop(conference_id, None)
+            return await self._changed(conference_id, change, actor, ip, "content.screen.start", {"site": site})
+
+    async def stop_screen(self, conference_id: int, site: str, *, actor: str, ip: str = "") -> ContentChange:
+        """The district stops sharing: the layout from before comes back. Only its own screen."""
+        async with self._lock(conference_id):
+            stage = self.stage(conference_id)
+            if stage.screen_of() != site:
+                raise ContentError("not_sharing")
+            change, restore = stage.end()
+            return await self._changed(conference_id, change, actor, ip, "content.screen.stop",
+                                       {"site": site, "restore_layout": restore}, restore)
+
     async def step(self, conference_id: int, verb: str, *, actor: str, ip: str = "",
                    page: int = 0, position_s: float = 0.0) -> ContentChange:
         """next | prev | goto (page) | play | pause | seek (position_s) | end."""
@@ -671,8 +696,10 @@ class ContentService:
             return event
         if change in (Change.SHOW, Change.PAGE, Change.END):
             shown = stage.showing
+            # a live screen is not a library item: it closes what was shown; the audit log keeps it
             await asyncio.to_thread(store.log_page, self.engine, conference_id,
-                                    shown.item_id if shown else None, shown.page if shown else 0, actor)
+                                    shown.item_id if shown and shown.screen is None else None,
+                                    shown.page if shown else 0, actor)
         self.events.publish("content.stage", {"conference_id": conference_id, "change": change.value,
                                               "layout": layout, **stage.snapshot(self.clock())})
         for listener in list(self._listeners):

@@ -186,7 +186,7 @@ class ContentClip(_Line):
 
 
 class ContentShow(Op[Done]):
-    """What the content tile shows: a page PNG (``image``), a clip, or nothing (both None).
+    """What the content tile shows: a page PNG (``image``), a clip, a district's screen, or nothing.
 
     ``keyframe``: a new picture (show, page change): the encoder starts a keyframe with it.
     """
@@ -197,6 +197,8 @@ class ContentShow(Op[Done]):
     image: str | None = Field(None, min_length=1, max_length=4096)
     clip: ContentClip | None = None
     keyframe: bool = False
+    # a district's live shared screen (its second video stream, hub.media.screen): the site code
+    screen: str | None = Field(None, min_length=1, max_length=64)
 
 
 class StartRecording(Op[RecordingInfo]):

@@ -8,6 +8,10 @@ slide text stays sharp at the districts), a clip's frame once per new frame.
 A new page asks the shared encoder for a keyframe, so every district gets the
 new page whole at once instead of building it up over P-frames.
 
+A district's live screen (``ContentShow.screen``) is the latest frame of its
+screen stream (:class:`hub.media.screen.ScreenFrames`), scaled like a clip's
+frame each time a new one arrives; its first frame comes with a keyframe.
+
 The clip's sound is pulled by the mixer every 20 ms (:meth:`audio_chunk`) and
 added to the common mix, so every district (and every mix-minus) hears it.
 """
@@ -25,6 +29,7 @@ from PIL import Image
 
 from hub.media import channel
 from hub.media.content_clip import ClipPlayer
+from hub.media.screen import ScreenFrames
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +72,16 @@ class _Shown:
     image: Path | None
     keyframe: bool
     player: ClipPlayer | None
+    screen: str | None = None
 
 
 class ContentSource:
     """What the content tile shows; :meth:`apply` on the event loop, :meth:`frame_for` in the render thread."""
 
-    def __init__(self, clock: Callable[[], float] | None = None) -> None:
+    def __init__(self, clock: Callable[[], float] | None = None, screens: ScreenFrames | None = None) -> None:
         self._shown = _Shown(0, None, False, None)
         self._clock = clock
+        self.screens = screens or ScreenFrames()
         # render thread only
         self._cache_key: tuple[object, ...] | None = None
         self._cache: av.VideoFrame | None = None
@@ -82,10 +89,12 @@ class ContentSource:
         self._rgb: tuple[av.VideoFrame, np.ndarray] | None = None
         self.pages_scaled = 0
         self.clip_frames = 0
+        self.screen_frames = 0
 
     @property
     def active(self) -> bool:
-        return self._shown.image is not None or self._shown.player is not None
+        shown = self._shown
+        return shown.image is not None or shown.player is not None or shown.screen is not None
 
     @property
     def version(self) -> int:
@@ -99,7 +108,7 @@ class ContentSource:
             kwargs = {"clock": self._clock} if self._clock is not None else {}
             player = ClipPlayer(Path(op.clip.path), op.clip.position_s, op.clip.at, op.clip.playing,
                                 op.clip.duration_s, **kwargs)
-        self._shown = _Shown(op.version, Path(op.image) if op.image else None, op.keyframe, player)
+        self._shown = _Shown(op.version, Path(op.image) if op.image else None, op.keyframe, player, op.screen)
         if old.player is not None:
             old.player.stop()  # its threads end at their next frame; nothing waits for them
 
@@ -126,7 +135,12 @@ class ContentSource:
         """The tile's picture as a w×h yuv420p frame; the same object until it changes."""
         shown = self._shown
         key: tuple[object, ...]
-        if shown.player is not None:
+        screen = self.screens.latest(shown.screen) if shown.screen is not None else None
+        if shown.screen is not None:
+            if screen is None:
+                return None  # not one frame of the screen yet: the tile keeps its background
+            key = (shown.version, "screen", screen.seq, w, h)
+        elif shown.player is not None:
             latest = shown.player.latest()
             if latest is None:
                 # a clip just started: its poster (the page image) until the first frame
@@ -147,6 +161,11 @@ class ContentSource:
                 rgb = page_picture(shown.image, w, h)
                 self.pages_scaled += 1
                 frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+            elif key[1] == "screen":
+                assert screen is not None
+                # Lanczos: a screen is mostly text, and it changes a few times a second, not 25
+                frame = self._clip_frame(screen.frame, w, h, "LANCZOS")
+                self.screen_frames += 1
             else:
                 assert shown.player is not None and latest is not None
                 frame = self._clip_frame(latest[1], w, h)
@@ -169,12 +188,12 @@ class ContentSource:
         return rgb
 
     @staticmethod
-    def _clip_frame(src: av.VideoFrame, w: int, h: int) -> av.VideoFrame:
+    def _clip_frame(src: av.VideoFrame, w: int, h: int, interpolation: str = "BICUBIC") -> av.VideoFrame:
         size = fit(src.width, src.height, w, h)
         # Bicubic for moving pictures: sharp enough, and cheaper than Lanczos at 25 frames a second.
         if size == (w, h):
-            return src.reformat(width=w, height=h, format="yuv420p", interpolation="BICUBIC")
-        rgb = src.reformat(width=size[0], height=size[1], format="rgb24", interpolation="BICUBIC").to_ndarray()
+            return src.reformat(width=w, height=h, format="yuv420p", interpolation=interpolation)
+        rgb = src.reformat(width=size[0], height=size[1], format="rgb24", interpolation=interpolation).to_ndarray()
         return av.VideoFrame.from_ndarray(letterbox(rgb, w, h), format="rgb24").reformat(format="yuv420p")
 
     # --- the MCU's render thread: one call each --------------------------------------------

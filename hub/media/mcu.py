@@ -38,6 +38,7 @@ from hub.media.encoder import (
 )
 from hub.media.mixer import CHUNK, RATE, AudioMixer, to_mono
 from hub.media.recorder import ProgramRecorder, close_on_exit
+from hub.media.screen import ScreenFrames, is_camera
 from site_agent.rtc import consent, healing
 from site_agent.rtc.config import rtc_configuration
 
@@ -120,7 +121,8 @@ class MCU:
         self.encoder = SharedVideoEncoder(width, height, fps, kbps)
         self.video = PacketFanout("video", on_join=self.encoder.gate.request)
         self.mixer = AudioMixer()
-        self.content = ContentSource()  # the content tile and a clip's sound (issue 14)
+        self.screens = ScreenFrames()  # districts' shared screens, their second video stream (issue 14)
+        self.content = ContentSource(screens=self.screens)  # the content tile and a clip's sound (issue 14)
         self.mixer.sources.append(self.content.audio_chunk)
         self.peers: dict[str, SitePeer] = {}
         self.emit: Emit = emit or (lambda _msg: None)
@@ -193,7 +195,9 @@ class MCU:
 
         @pc.on("track")
         def _on_track(track: MediaStreamTrack) -> None:
-            if track.kind == "video":
+            if track.kind == "video" and not is_camera(pc, video_tr, track):
+                peer.tasks.append(asyncio.create_task(self.screens.receive(site, track)))  # hub.media.screen
+            elif track.kind == "video":
                 peer.tasks.append(asyncio.create_task(self._video_in(peer, track)))
             elif track.kind == "audio":
                 peer.tasks.append(asyncio.create_task(self._audio_in(peer, track)))

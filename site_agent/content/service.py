@@ -7,28 +7,34 @@ heartbeats for as long as it takes to send. The hub's answers and refusals
 are the typed models of :mod:`site_agent.protocol.content`; a refusal carries
 its Thai and English text for the window.
 
-Screen sharing takes one picture of the screen with FFmpeg (x11grab on Linux,
-gdigrab on Windows, avfoundation on macOS) and presents it as a PNG: the
-hub shows it like a photo, and the clerk shares again to refresh it.
+Screen sharing is live video: the hub is asked first (``/agent/content/screen``,
+the same rule as a file: the floor or the chair's leave), then the FFmpeg
+capture of the screen (:mod:`site_agent.content.screen`) goes on the media
+endpoint's screen stream. While it is shared the stage is read every
+:data:`WATCH_S` seconds, so the capture stops by itself when the operator ends
+it or other content replaces it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
-import tempfile
+import contextlib
+import logging
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from site_agent.config import AgentConfig
+from site_agent.content.screen import ScreenTrack, ScreenUnavailable, open_screen
+from site_agent.media.endpoint import MediaEndpoint, endpoint_of
 from site_agent.protocol.content import DistrictRefusal, DistrictStage, DistrictUploadAnswer
+
+log = logging.getLogger("site_agent.content")
 
 SITE_HEADER = "X-Salaklang-Site"
 TOKEN_HEADER = "X-Salaklang-Token"
-CAPTURE_TIMEOUT_S = 20.0
+WATCH_S = 2.0  # how often a sharing agent checks that its screen is still the content shown
 
 
 class PresentRefused(Exception):
@@ -40,23 +46,18 @@ class PresentRefused(Exception):
         super().__init__(f"{refusal.th} / {refusal.en}")
 
 
-def grab_argv(out: Path, platform: str = sys.platform, display: str | None = None) -> list[str]:
-    """The FFmpeg command that writes one picture of the screen to ``out`` (PNG)."""
-    if platform.startswith("linux"):
-        source = ["-f", "x11grab", "-i", display or os.environ.get("DISPLAY", ":0")]
-    elif platform == "win32":
-        source = ["-f", "gdigrab", "-i", "desktop"]
-    elif platform == "darwin":
-        source = ["-f", "avfoundation", "-i", "1:none"]  # device 1: the first screen
-    else:
-        raise OSError(f"screen capture is not available on {platform}")
-    return ["ffmpeg", "-nostdin", "-v", "error", "-y", *source, "-frames:v", "1", str(out)]
-
-
 class Presenter:
-    def __init__(self, config: AgentConfig, timeout_s: float = 600.0) -> None:
+    def __init__(self, config: AgentConfig, timeout_s: float = 600.0, endpoint: MediaEndpoint | None = None) -> None:
         self.config = config
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._endpoint = endpoint
+        self.sharing: ScreenTrack | None = None
+        self._watch: asyncio.Task[None] | None = None
+
+    @property
+    def endpoint(self) -> MediaEndpoint | None:
+        """The media endpoint the screen goes out on (the one this agent installed, unless given)."""
+        return self._endpoint or endpoint_of(self.config.site)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -98,19 +99,58 @@ class Presenter:
                           headers=self.headers) as resp:
             return DistrictStage.model_validate(await self._answer(resp))
 
-    async def share_screen(self, display: str | None = None) -> DistrictUploadAnswer:
-        """One picture of this PC's screen, presented like a photo."""
-        with tempfile.TemporaryDirectory(prefix="salaklang-screen-") as tmp:
-            out = Path(tmp) / "หน้าจอ.png"
-            proc = await asyncio.create_subprocess_exec(
-                *grab_argv(out, display=display), stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    async def share_screen(self, display: str | None = None) -> DistrictStage:
+        """Share this PC's screen live; refused (:class:`PresentRefused`) as a file would be."""
+        endpoint = self.endpoint
+        if endpoint is None or not endpoint.in_conference:
+            raise ScreenUnavailable("ยังไม่ได้เข้าร่วมภาพและเสียงของการประชุม จึงแชร์หน้าจอไม่ได้",
+                                    "this district is not in a briefing's video, so the screen cannot be shared")
+        # Open the grabber first: a PC that cannot capture says so before anything changes on screen.
+        track = await asyncio.to_thread(open_screen, display)
+        try:
+            async with aiohttp.ClientSession(timeout=self.timeout) as http, \
+                    http.post(self._url("/agent/content/screen"), headers=self.headers) as resp:
+                stage = DistrictStage.model_validate(await self._answer(resp))
+        except BaseException:
+            track.stop()
+            raise
+        endpoint.share_screen(track)
+        self.sharing = track
+        if self._watch is None or self._watch.done():
+            self._watch = asyncio.create_task(self._watch_stage())
+        return stage
+
+    async def stop_screen(self) -> DistrictStage:
+        """Stop sharing: the capture ends and the hub brings back the layout from before."""
+        self._stop_capture()
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+            self._watch = None
+        async with aiohttp.ClientSession(timeout=self.timeout) as http, \
+                http.post(self._url("/agent/content/screen/stop"), headers=self.headers) as resp:
+            return DistrictStage.model_validate(await self._answer(resp))
+
+    def _stop_capture(self) -> None:
+        track, self.sharing = self.sharing, None
+        endpoint = self.endpoint
+        if endpoint is not None and track is not None and endpoint.screen is track:
+            endpoint.stop_screen()
+        elif track is not None:
+            track.stop()
+
+    async def _watch_stage(self) -> None:
+        """Stop capturing once the screen is no longer what the briefing shows (ended, replaced)."""
+        while self.sharing is not None:
+            await asyncio.sleep(WATCH_S)
             try:
-                _, err = await asyncio.wait_for(proc.communicate(), CAPTURE_TIMEOUT_S)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-                raise OSError("screen capture took too long") from None
-            if proc.returncode != 0 or not out.is_file():
-                raise OSError(f"screen capture failed: {err.decode('utf-8', 'replace')[-300:]}")
-            return await self.upload(out)
+                stage = await self.stage()
+            except PresentRefused:
+                stage = None  # the briefing ended
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                log.info("screen share: stage not read (%s); still sharing", exc)
+                continue
+            if stage is None or not stage.screen:
+                log.info("screen share ended at the hub: capture stopped")
+                self._stop_capture()

@@ -12,6 +12,11 @@ thumbnail costs the hub a 320×180 decode, not a 720p one.
 Signalling rides the control WebSocket: the hub's ``join`` command is answered
 with this agent's SDP offer, the hub's ``media_answer`` command completes it,
 ``send_profile`` changes what is sent, ``leave`` ends it.
+
+Every offer carries a second video stream for the clerk's shared screen
+(sendonly, empty until :meth:`MediaEndpoint.share_screen` puts the screen
+capture on it with ``replaceTrack``, no renegotiation): the hub shows it in the
+content tile while the camera stays in the speaker tile (hub.media.screen).
 """
 
 from __future__ import annotations
@@ -59,6 +64,8 @@ STALL_S = 2.0
 SETTLE_S = 1.5
 WATCH_EVERY_S = 0.5
 REPORT_EVERY_S = 5.0
+# The shared screen's encoder ceiling: up to 1280×720 at a few frames a second (site_agent.content.screen)
+SCREEN_PROFILE_KBPS = 900
 
 
 @dataclass(frozen=True)
@@ -448,6 +455,8 @@ class MediaEndpoint:
         self.conference_state: p.ConferenceState | None = None  # last floor/mic state the hub sent
         self.on_connected: Callable[[], Any] | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self.screen: MediaStreamTrack | None = None  # the shared screen while the clerk shares it
+        self._screen_sender: RTCRtpSender | None = None
 
     def _make_camera(self) -> MediaStreamTrack:
         if self._device_camera is not None:
@@ -467,6 +476,14 @@ class MediaEndpoint:
         # obeys the send profile's bitrate and uses a live preset.
         video.sender._RTCRtpSender__encoder = LiveH264Encoder(lambda: self.profile)  # type: ignore[attr-defined]
         pc.addTransceiver(self.microphone, direction="sendrecv")
+        # The shared screen's stream: empty until share_screen() (a sender without a track sends nothing).
+        screen = pc.addTransceiver("video", direction="sendonly")
+        screen.setCodecPreferences(_h264_first())
+        screen_profile = Profile(1280, 720, 8, SCREEN_PROFILE_KBPS)
+        screen.sender._RTCRtpSender__encoder = LiveH264Encoder(lambda: screen_profile)  # type: ignore[attr-defined]
+        self._screen_sender = screen.sender
+        if self.screen is not None:
+            screen.sender.replaceTrack(self.screen)  # a rejoin while sharing keeps sharing
         consent.install()  # a hub busy composing answers consent checks late, not never
         healing.install(pc)  # a hole NACK cannot fill must not freeze the program
 
@@ -485,6 +502,25 @@ class MediaEndpoint:
 
         await pc.setLocalDescription(await pc.createOffer())
         return {"sdp": pc.localDescription.sdp, "type": pc.localDescription.type}
+
+    def share_screen(self, track: MediaStreamTrack) -> None:
+        """Send ``track`` (the screen capture) on the screen stream, replacing any earlier one."""
+        old, self.screen = self.screen, track
+        if self._screen_sender is not None:
+            self._screen_sender.replaceTrack(track)
+        if old is not None and old is not track:
+            old.stop()
+
+    def stop_screen(self) -> None:
+        track, self.screen = self.screen, None
+        if self._screen_sender is not None:
+            self._screen_sender.replaceTrack(None)
+        if track is not None:
+            track.stop()
+
+    @property
+    def in_conference(self) -> bool:
+        return self.pc is not None and self.conference_id is not None
 
     async def answer(self, sdp: str, kind: str = "answer") -> None:
         if self.pc is None:
@@ -529,6 +565,10 @@ class MediaEndpoint:
         self._tasks = []
         if self.player is not None:
             await self.player.close()
+        if self._screen_sender is not None:
+            # closing the connection would stop the shared screen's capture with its sender
+            self._screen_sender.replaceTrack(None)
+            self._screen_sender = None
         if self.pc is not None:
             pc, self.pc = self.pc, None
             with contextlib.suppress(Exception):
@@ -539,6 +579,7 @@ class MediaEndpoint:
 def install(client: AgentClient, name_th: str | None = None, **endpoint_args: Any) -> MediaEndpoint:
     """Register the media commands on an agent client: join, media_answer, send_profile, leave, media_status."""
     endpoint = MediaEndpoint(name_th or client.site, **endpoint_args)
+    _ENDPOINTS[client.site] = endpoint
 
     async def join(command: p.JoinConference) -> p.MediaOffer:
         if command.name_th:
@@ -559,6 +600,7 @@ def install(client: AgentClient, name_th: str | None = None, **endpoint_args: An
                                 fps=endpoint.profile.fps)
 
     async def leave(command: p.LeaveConference) -> p.Done:
+        endpoint.stop_screen()
         await endpoint.close()
         endpoint.conference_state = None
         with contextlib.suppress(ConnectionError):
@@ -626,6 +668,15 @@ def install(client: AgentClient, name_th: str | None = None, **endpoint_args: An
     return endpoint
 
 
+# The endpoint of each site installed in this process (one on a district PC): the clerk's present
+# dialog shares the screen through it (site_agent.content.service.Presenter).
+_ENDPOINTS: dict[str, MediaEndpoint] = {}
+
+
+def endpoint_of(site: str) -> MediaEndpoint | None:
+    return _ENDPOINTS.get(site)
+
+
 def demo_tone_hz(site: str) -> float:
     """A distinct tone per district (UDN07 → 559 Hz), so a listener can tell them apart."""
     digits = "".join(ch for ch in site if ch.isdigit()) or "0"
@@ -662,4 +713,4 @@ def install_for_agent(client: AgentClient, *, demo: bool = False, headless: bool
 
 
 __all__ = ["Device", "MediaEndpoint", "Profile", "ProgramPlayer", "SyntheticCamera", "ToneSource", "decode_stamp",
-           "demo_tone_hz", "devices_main", "encode_stamp", "install", "install_for_agent", "list_devices", "open_device"]
+           "demo_tone_hz", "devices_main", "encode_stamp", "endpoint_of", "install", "install_for_agent", "list_devices", "open_device"]

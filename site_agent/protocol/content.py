@@ -8,6 +8,8 @@ streams it beside them. The same site token authenticates both
     POST /agent/content                  multipart ``file`` → DistrictUploadAnswer (202)
     GET  /agent/content/stage            → DistrictStage
     POST /agent/content/stage/{verb}     DistrictStep → DistrictStage (next, prev, goto, end)
+    POST /agent/content/screen           → DistrictStage: this district's live screen goes on the content tile
+    POST /agent/content/screen/stop      → DistrictStage: it comes off, the layout from before returns
     refusals: 4xx with ``code``, ``th``, ``en`` (:class:`DistrictRefusal`)
 """
 
@@ -46,6 +48,7 @@ class DistrictStage(_Model):
     page: int = 0
     pages: int = 0
     status: str = ""  # the item's conversion status (converting, ready, failed)
+    screen: bool = False  # the content shown is this district's live screen
 
 
 class DistrictRefusal(_Model):

@@ -1,4 +1,4 @@
-"""The clerk's "present" dialog (issue 14): pick a file or share the screen, then step its pages.
+"""The clerk's "present" dialog (issue 14): pick a file or share the screen live, then step its pages.
 
 Work goes to the agent's event loop (:class:`site_agent.content.service.Presenter`,
 over the agent's HTTP channel with its site token); answers and the hub's
@@ -14,6 +14,7 @@ from pathlib import Path
 from tkinter import filedialog
 from typing import Any, Protocol
 
+from site_agent.content.screen import ScreenUnavailable
 from site_agent.content.service import Presenter, PresentRefused
 
 FILE_TYPES = [("เอกสารและคลิป / Documents and clips", "*.pdf *.pptx *.ppt *.odp *.docx *.jpg *.jpeg *.png *.mp4")]
@@ -41,7 +42,8 @@ class PresentDialog:
         row.pack(fill="x", padx=10)
         buttons = [("เลือกไฟล์ / File…", self.pick), ("แชร์หน้าจอ / Share screen", self.share),
                    ("◀ หน้าก่อน / Prev", lambda: self.step("prev")), ("หน้าถัดไป / Next ▶", lambda: self.step("next")),
-                   ("■ เลิกแสดง / End", lambda: self.step("end"))]
+                   ("■ เลิกแสดง / End", lambda: self.step("end")),
+                   ("■ หยุดแชร์หน้าจอ / Stop sharing", self.stop_share)]
         self.buttons: dict[str, tk.Button] = {}
         for text, command in buttons:
             b = tk.Button(row, font=font, text=text, command=command)
@@ -57,6 +59,8 @@ class PresentDialog:
                 self.say(await work)
             except PresentRefused as exc:
                 self.say(f"{exc.refusal.th}\n{exc.refusal.en}")
+            except ScreenUnavailable as exc:
+                self.say(f"{exc.th}\n{exc.en}")
             except (OSError, ValueError) as exc:
                 self.say(f"ส่งไม่สำเร็จ / Could not send: {exc}")
 
@@ -76,8 +80,15 @@ class PresentDialog:
 
     def share(self) -> None:
         async def work() -> str:
-            answer = await self.presenter.share_screen()
-            return f"แชร์ภาพหน้าจอแล้ว / Screen shared ({answer.name})"
+            await self.presenter.share_screen()
+            return "กำลังแชร์หน้าจอสดให้ทุกอำเภอ / Sharing the screen live with every district"
+        self.say("กำลังเปิดภาพหน้าจอ … / Opening the screen …")
+        self._run(work())
+
+    def stop_share(self) -> None:
+        async def work() -> str:
+            await self.presenter.stop_screen()
+            return "หยุดแชร์หน้าจอแล้ว / Screen sharing stopped"
         self._run(work())
 
     def step(self, verb: str) -> None:

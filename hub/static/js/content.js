@@ -49,6 +49,10 @@
       img.hidden = true; clipRow.hidden = true; state.textContent = T.none;
       return;
     }
+    if (shown.screen) {  // a district's live screen: seen in the program preview, no page image
+      img.hidden = true; clipRow.hidden = true; state.textContent = `${T.screen} ${shown.screen}`;
+      return;
+    }
     img.hidden = false;
     img.src = stage.image_url;
     state.textContent = `${T.page} ${shown.page} ${T.of} ${shown.pages}`;
@@ -154,7 +158,7 @@
       refreshLibrary();
     }
     if (kind === "content.stage" && data.conference_id === confId) {
-      stage = { ...data, image_url: data.showing ? `/api/v1/content/${data.showing.item_id}/pages/${data.showing.page}` : null };
+      stage = { ...data, image_url: data.showing && !data.showing.screen ? `/api/v1/content/${data.showing.item_id}/pages/${data.showing.page}` : null };
       renderStage();
     }
     if (kind === "conference") refresh();

@@ -1,5 +1,5 @@
-"""The clerk presents from the agent: the screen shared through FFmpeg's x11grab under Xvfb,
-and the present dialog (real Tk) showing the hub's polite refusal, Thai first.
+"""The clerk presents from the agent: the present dialog (real Tk) showing the hub's polite
+refusal, Thai first (the live screen share: test_screen_share.py).
 
 A real hub on a loopback port (media off: these tests are about the upload path, the
 program itself is covered by tests/e2e/test_content_district.py).
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import io
 import queue
 import threading
 import tkinter as tk
@@ -18,7 +17,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import aiohttp
-import numpy as np
 import pytest
 from PIL import Image
 from sqlmodel import Session
@@ -27,12 +25,11 @@ from hub.briefings.store import BriefingOccurrence, BriefingSeries
 from hub.conferences.keys import CONFERENCES
 from hub.content.keys import CONTENT
 from hub.settings import Settings
-from site_agent.content.service import Presenter, PresentRefused, grab_argv
+from site_agent.content.service import Presenter
 from site_agent.ui.present import PresentDialog
 from tests.conftest import HubHandle, private_xvfb
 from tests.hub.content.contentkit import pptx_bytes
 
-SCREEN = (255, 120, 0)  # what the shared screen shows: an orange window over all of it
 CLERK = "UDN04"
 
 
@@ -56,62 +53,6 @@ async def briefing(http: aiohttp.ClientSession, hub: HubHandle, *sites: str) -> 
         body = await resp.json()
         assert resp.status == 201, body
         return int(body["id"])
-
-
-def test_the_capture_command_names_each_platforms_grabber(tmp_path: Path) -> None:
-    out = tmp_path / "s.png"
-    assert grab_argv(out, "linux", ":5")[5:9] == ["-f", "x11grab", "-i", ":5"]
-    assert grab_argv(out, "win32")[5:9] == ["-f", "gdigrab", "-i", "desktop"]
-    assert grab_argv(out, "darwin")[5:7] == ["-f", "avfoundation"]
-    with pytest.raises(OSError):
-        grab_argv(out, "sunos5")
-
-
-async def test_a_shared_screen_becomes_the_districts_page(
-    hub: HubHandle, http: aiohttp.ClientSession, display: str
-) -> None:
-    config = await hub.enrol_agent(CLERK)
-    cid = await briefing(http, hub, CLERK)
-    presenter = Presenter(config)
-    # the screen: one orange window over the whole of the X server
-    root = tk.Tk(screenName=display)
-    try:
-        root.geometry("640x360+0+0")
-        root.overrideredirect(True)
-        root.configure(bg="#{:02x}{:02x}{:02x}".format(*SCREEN))
-        for _ in range(20):
-            root.update()
-            await asyncio.sleep(0.02)
-
-        # not allowed yet: captured, then refused before the hub reads the picture
-        with pytest.raises(PresentRefused) as refused:
-            await presenter.share_screen(display)
-        assert refused.value.refusal.code == "district_not_allowed"
-
-        async with http.post(f"{hub.url}/api/v1/conferences/{cid}/content/districts/{CLERK}/allow",
-                             json={"allow": True}, headers=hub.auth("operator")) as resp:
-            assert resp.status == 200
-        answer = await presenter.share_screen(display)
-    finally:
-        root.destroy()
-        # Tk objects must be freed on this thread: collected later from a worker thread
-        # (asyncio.to_thread), Tcl aborts the whole process.
-        del root
-        gc.collect()
-    for _ in range(200):
-        async with http.get(f"{hub.url}/api/v1/content/{answer.item_id}", headers=hub.auth("operator")) as resp:
-            item = await resp.json()
-        if item["status"] != "converting":
-            break
-        await asyncio.sleep(0.1)
-    assert item["status"] == "ready" and item["kind"] == "png" and item["uploaded_by"] == f"agent:{CLERK}"
-    async with http.get(f"{hub.url}{item['page_urls'][0]}", headers=hub.auth("operator")) as resp:
-        page = Image.open(io.BytesIO(await resp.read())).convert("RGB")
-    centre = np.asarray(page)[100:170, 180:300].reshape(-1, 3).mean(axis=0)
-    assert np.abs(centre - np.array(SCREEN)).max() < 20, centre
-    # and it went on screen: the district's stage says it is its own
-    stage = await presenter.stage()
-    assert stage.mine and stage.item_id == answer.item_id
 
 
 class Host:
