@@ -15,7 +15,11 @@ A district shares its screen live under the same rule (``POST
 /agent/content/screen``): the stage then names the district, the media
 worker shows its screen stream (:mod:`hub.media.screen`) in the content tile,
 and ``/agent/content/screen/stop`` (or the operator ending content) brings
-back the layout from before.
+back the layout from before. The presentation layout's small tile keeps the
+camera of whoever is heard (the floor holder, else the first participant), as
+for a file: the face should match the voice, the presenting district usually
+holds the floor, and one the chair lets present without it is, by the chair's
+choice, not the one speaking.
 """
 
 from __future__ import annotations

@@ -105,8 +105,11 @@ async def test_a_districts_live_screen_fills_the_content_tile_and_follows_the_sc
 ) -> None:
     with painted_screen(tmp_path) as (display, colour_file):
         async with district(hub, PROVINCE) as (province, _p), district(hub, WATCHER) as (_w, clerk):
-            cid = await start(http, hub, province)
             presenter = Presenter(clerk.config)  # the endpoint the agent installed, as the window's dialog
+            with pytest.raises(ScreenUnavailable) as no_call:  # no briefing's video to send it on yet
+                await presenter.share_screen(display)
+            assert "แชร์หน้าจอไม่ได้" in no_call.value.th and "not in a briefing" in no_call.value.en
+            cid = await start(http, hub, province)
 
             # Neither the floor nor the chair's leave: refused politely, nothing captured stays open.
             with pytest.raises(PresentRefused) as refused:
@@ -145,3 +148,13 @@ async def test_a_districts_live_screen_fills_the_content_tile_and_follows_the_sc
                                 headers=hub.auth("admin")) as resp:
                 assert any(r["actor"] == f"agent:{WATCHER}" for r in await resp.json())
             assert np.asarray(province.program).shape == (H, W, 3)
+
+            # Shared again, then the operator ends content: the agent stops capturing by itself.
+            await presenter.share_screen(display)
+            await until(lambda: fills(province.program, SECOND), 10, "the screen shared again")
+            await api(http, hub, "POST", f"/api/v1/conferences/{cid}/content/stage/end", {})
+            await until(lambda: presenter.sharing is None, 8, "the capture stopped when the operator ended it")
+            with pytest.raises(PresentRefused) as not_sharing:
+                await presenter.stop_screen()
+            assert not_sharing.value.status == 409 and not_sharing.value.refusal.code == "not_sharing"
+            assert not_sharing.value.refusal.th.startswith("อำเภอ")
