@@ -39,8 +39,8 @@ from hub.media.encoder import (
 from hub.media.mixer import CHUNK, RATE, AudioMixer, to_mono
 from hub.media.recorder import ProgramRecorder, close_on_exit
 from hub.media.screen import ScreenFrames, is_camera
+from hub.media.spare_peer import SparePeers
 from site_agent.rtc import consent, healing
-from site_agent.rtc.config import rtc_configuration
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,7 @@ class MCU:
         self.mixer = AudioMixer()
         self.screens = ScreenFrames()  # districts' shared screens, their second video stream (issue 14)
         self.content = ContentSource(screens=self.screens)  # the content tile and a clip's sound (issue 14)
+        self.spares = SparePeers()  # a peer connection gathered before its offer (issue 15: join time)
         self.mixer.sources.append(self.content.audio_chunk)
         self.peers: dict[str, SitePeer] = {}
         self.emit: Emit = emit or (lambda _msg: None)
@@ -148,10 +149,12 @@ class MCU:
         self._render_stop.clear()
         self._render_thread = threading.Thread(target=self._render_loop, name="mcu-render", daemon=True)
         self._render_thread.start()
+        self.spares.fill()
         self._tasks = [asyncio.create_task(self._audio_loop()), asyncio.create_task(self._watch_loop())]
 
     async def stop(self) -> None:
         await asyncio.to_thread(close_on_exit, self)  # a recording ends cleanly with the worker
+        await self.spares.close()
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -178,16 +181,19 @@ class MCU:
         _check_offer(site, sdp)
         if site in self.peers:
             await self.leave(site)  # a rejoin replaces the old connection
-        pc = RTCPeerConnection(rtc_configuration())
+        spare = self.spares.take()
+        pc = spare.pc
         audio_out = PacketTrack(None, "audio")
         peer = SitePeer(site, pc, audio_out)
         video_out = self.video.track()
         peer.video_out = video_out
-        video_tr = pc.addTransceiver(video_out, direction="sendrecv")
+        video_tr = spare.video
+        video_tr.sender.replaceTrack(video_out)
         video_tr.setCodecPreferences(h264_codecs())
         route_keyframe_requests(video_tr.sender, self.encoder.gate.request)
         share_packetisation(video_tr.sender, video_out)
-        audio_tr = pc.addTransceiver(audio_out, direction="sendrecv")
+        audio_tr = spare.audio
+        audio_tr.sender.replaceTrack(audio_out)
         audio_tr.setCodecPreferences(opus_codecs())
         share_packetisation(audio_tr.sender, audio_out)
         consent.install()  # late STUN answers from a busy district are still answers
@@ -216,6 +222,7 @@ class MCU:
 
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            await spare.gathered
             answer = await pc.createAnswer()
             await pc.setLocalDescription(answer)
         except Exception as exc:
