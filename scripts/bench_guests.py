@@ -47,6 +47,7 @@ import psutil
 from aiohttp import web
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from playwright.async_api import async_playwright
 
 from hub.app import create_app
 from hub.control.registry import REGISTRY
@@ -55,8 +56,14 @@ from hub.media.encoder import SharedVideoEncoder, h264_codecs, route_keyframe_re
 from hub.media.mixer import CHUNK, OpusStream
 from hub.settings import Settings
 from hub.web.auth import create_api_token, create_operator
+from site_agent.rtc.config import rtc_configuration
 
 VIDEO_CLOCK = 90_000
+SATURATED_CORES = 0.9
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--use-fake-device-for-media-stream",
+                 "--use-fake-ui-for-media-stream", "--autoplay-policy=no-user-gesture-required"]
 BKK = ZoneInfo("Asia/Bangkok")
 
 
@@ -139,6 +146,7 @@ class BrowserPeer:
         self.profile: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
         self.steps: dict[str, float] = {}  # seconds since the link was opened, per step
+        self._leave: tuple[str, dict[str, str]] | None = None
 
     async def join(self, link: str, passcode: str, name: str, organisation: str) -> float:
         t0 = time.monotonic()
@@ -153,11 +161,15 @@ class BrowserPeer:
         occ, district, token = m.group(1), m.group(2) or "", m.group(3)
         api = f"{self.base}/api/v1/join/{occ}"
         body = {"k": token, "district": district, "passcode": passcode, "name": name, "organisation": organisation}
-        async with self.http.post(api, json=body, headers=headers) as resp:
-            joined = await resp.json()
-            assert resp.status == 200 and joined["status"] == "admitted", joined
-        self.steps["joined"] = time.monotonic() - t0
-        pc = RTCPeerConnection()
+
+        async def passcode_check() -> None:
+            async with self.http.post(api, json=body, headers=headers) as resp:
+                joined = await resp.json()
+                assert resp.status == 200 and joined["status"] == "admitted", joined
+            self.steps["joined"] = time.monotonic() - t0
+
+        self._leave = (f"{api}/me/leave", headers)
+        pc = RTCPeerConnection(rtc_configuration())  # as the page: no STUN server to wait for
         self.pc = pc
         camera = LoopTrack("video", self.camera, self.camera_fps, VIDEO_CLOCK)
         video = pc.addTransceiver(camera, direction="sendrecv")
@@ -170,8 +182,12 @@ class BrowserPeer:
             if track.kind == "video":
                 self._task = asyncio.ensure_future(self._first_frame(track, video.receiver))
 
-        await pc.setLocalDescription(await pc.createOffer())
-        self.steps["offer"] = time.monotonic() - t0
+        async def make_offer() -> None:
+            await pc.setLocalDescription(await pc.createOffer())
+            self.steps["offer"] = time.monotonic() - t0
+
+        # As the page: the offer is gathered while the hub checks the passcode.
+        await asyncio.gather(passcode_check(), make_offer())
 
         @pc.on("connectionstatechange")
         def _state() -> None:
@@ -199,6 +215,14 @@ class BrowserPeer:
                 self.rtp += 1
 
             receiver._handle_rtp_packet = count
+
+    async def leave(self) -> None:
+        """What the page's Leave button does: the hub takes the guest out of the briefing."""
+        if self._leave is not None:
+            url, headers = self._leave
+            async with self.http.post(url, headers=headers) as resp:
+                await resp.read()
+        await self.close()
 
     async def close(self) -> None:
         if self._task is not None:
@@ -299,12 +323,108 @@ async def _end(proc: asyncio.subprocess.Process) -> None:
         await proc.wait()
 
 
+async def media_figures(chair: aiohttp.ClientSession, base: str, cid: int) -> dict[str, Any]:
+    async with chair.get(f"{base}/api/v1/conferences/{cid}/media") as resp:
+        out: dict[str, Any] = await resp.json()
+        return out
+
+
+async def measure(chair: aiohttp.ClientSession, base: str, cid: int, pid: int, seconds: float,
+                  fps: int, what: str) -> dict[str, Any]:
+    """The worker's cores and program frame rate over one window, and whether it kept up.
+
+    Saturated: the program fell below 95 % of its frame rate, or the worker used ≥ 0.9 of a
+    core (its interpreter's ceiling: the event loop and the render thread share one lock; x264's
+    own threads add little at ultrafast). A saturated worker cannot take on more work, so a CPU
+    difference measured against it is not what a guest costs.
+    """
+    r0 = time.monotonic()
+    f0 = (await media_figures(chair, base, cid))["frames_out"]
+    t0 = time.monotonic()
+    cores = await window(pid, seconds)
+    t1 = time.monotonic()
+    after = await media_figures(chair, base, cid)
+    rtt = (time.monotonic() - t1 + t0 - r0) / 2
+    program_fps = (after["frames_out"] - f0) / (t1 - t0)
+    connected = sum(1 for site in after.get("sites", {}).values() if site.get("state") == "connected")
+    load = psutil.getloadavg()[0]
+    saturated = program_fps < 0.95 * fps or cores >= SATURATED_CORES
+    print(f"worker with {what}: {cores:.3f} cores, program {program_fps:.1f} fps, {connected} peers connected, "
+          f"stats round trip {rtt * 1000:.0f} ms, load {load:.1f}" + (" — SATURATED" if saturated else ""),
+          file=sys.stderr)
+    return {"cores": round(cores, 3), "program_fps": round(program_fps, 1), "peers_connected": connected,
+            "stats_rtt_s": round(rtt, 3), "load": round(load, 1), "saturated": saturated}
+
+
+def per_guest(alone: dict[str, Any], with_guests: dict[str, Any], guests: int) -> float | None:
+    """(with − without) / N in cores; None when either window had a saturated worker."""
+    if alone["saturated"] or with_guests["saturated"] or guests == 0:
+        return None
+    return round((with_guests["cores"] - alone["cores"]) / guests, 4)
+
+
+def browser_phases(marks: dict[str, float]) -> dict[str, float]:
+    """A browser join's critical path in seconds, from the page's marks (guest.js, ms since the link
+    was opened). The phases add up to the join: link opened → page ready, then Join tapped → first
+    decoded frame (the bench's typing of the passcode and name is the user's time, not the join's).
+
+    page: navigation → the page's script ran; passcode: Join tapped → the hub's answer (admitted);
+    offer_ready: admitted → the offer with its candidates (0 when it was ready before); answer: the
+    POST of the offer → the hub's SDP answer; connect: → ICE and DTLS connected; first_frame: →
+    the first decoded program frame. camera (Join tapped → getUserMedia done) is off the critical
+    path when the page does not wait for it.
+    """
+    s = {k: v / 1000 for k, v in marks.items()}
+    offered = max(s["joined"], s["gathered"])
+    out = {
+        "page": s["script"], "passcode": s["joined"] - s["submit"], "offer_ready": offered - s["joined"],
+        "answer": s["answer"] - offered, "connect": s["connected"] - s["answer"],
+        "first_frame": s["first_frame"] - s["connected"],
+        "join": s["script"] + s["first_frame"] - s["submit"],
+    }
+    if "media" in s:
+        out["camera"] = s["media"] - s["submit"]
+    return {k: round(v, 3) for k, v in out.items()}
+
+
+async def browser_guests(base: str, link: str, passcode: str, count: int) -> list[dict[str, float]]:
+    """``count`` guests in Debian's Chromium (headless, fake camera and microphone), one after
+    another through the real join page: each joins, plays the program, reads its phases, leaves."""
+    out: list[dict[str, float]] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for i in range(count):
+                ctx = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                                has_touch=True, locale="th-TH")
+                await ctx.grant_permissions(["camera", "microphone"], origin=base)
+                page = await ctx.new_page()
+                await page.goto(link)
+                await page.fill("#passcode", passcode)
+                await page.fill("#name", f"ผู้เข้าร่วมเบราว์เซอร์ {i + 1}")
+                await page.fill("#organisation", "หน่วยงานทดสอบ")
+                await page.click("#join")
+                await page.wait_for_function("() => window.salaklangProgram.phases.first_frame !== undefined",
+                                             timeout=60_000)
+                marks = await page.evaluate("() => window.salaklangProgram.phases")
+                phases = browser_phases(marks)
+                print(f"browser guest {i + 1}: " + ", ".join(f"{k} {v:.2f}" for k, v in phases.items()),
+                      file=sys.stderr)
+                out.append(phases)
+                await page.click("#leave")
+                await page.wait_for_selector("#ended[data-state=left]", timeout=10_000)
+                await ctx.close()
+        finally:
+            await browser.close()
+    return out
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     size = ["--width", str(args.width), "--height", str(args.height), "--fps", str(args.fps)]
     hub = await _child("--serve", "--port", str(port), *size)
-    loadgen: asyncio.subprocess.Process | None = None
+    loadgens: list[asyncio.subprocess.Process] = []
     peers: list[BrowserPeer] = []
     try:
         hello = await _line(hub)
@@ -325,7 +445,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             async with chair.get(f"{base}/api/v1/series/{series['id']}/guest-links") as resp:
                 links = await resp.json()
             # The scheduler opens the briefing at T0 (this minute) and its conference starts the media worker.
-            pid = None
+            pid = cid = None
             deadline = time.monotonic() + 60
             while pid is None:
                 assert time.monotonic() < deadline, "the briefing did not open at T0"
@@ -334,55 +454,98 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     rows = await resp.json()
                 for row in rows:
                     if row.get("occurrence_id") == occ and row["status"] == "live" and row.get("media", {}).get("running"):
-                        pid = row["media"]["pid"]
-        print(f"briefing {occ} open, media worker pid {pid}", file=sys.stderr)
-        passcode = series["passcode"]
-        district_links = [next(iter(links[c].values())) for c in districts]
-        loadgen = await _child("--district-load", "--base", base, "--passcode", passcode,
-                               "--links", json.dumps(district_links))
-        d_times = (await _line(loadgen))["joined"]
-        print(f"{len(districts)} districts playing (join p95 {percentile(d_times, 95):.2f} s)", file=sys.stderr)
-        await asyncio.sleep(args.settle)
-        base_cores = await window(pid, args.seconds)
-        print(f"worker with {len(districts)} districts: {base_cores:.3f} cores", file=sys.stderr)
+                        pid, cid = row["media"]["pid"], row["id"]
+            assert cid is not None
+            print(f"briefing {occ} open, media worker pid {pid}", file=sys.stderr)
+            passcode = series["passcode"]
+            district_links = [next(iter(links[c].values())) for c in districts]
+            (guest_link,) = links["guest"].values()
+            idle = camera_loop(320, 180, 5, 10, (160, 90, 40))
+            opus = opus_loop(523.0)
+            sem = asyncio.Semaphore(args.concurrency)
 
-        idle = camera_loop(320, 180, 5, 10, (160, 90, 40))
-        opus = opus_loop(523.0)
-        (guest_link,) = links["guest"].values()
-        sem = asyncio.Semaphore(args.concurrency)
-        join_times: list[float] = []
+            async def districts_join(part: list[str]) -> list[float]:
+                gen = await _child("--district-load", "--base", base, "--passcode", passcode, "--links", json.dumps(part))
+                loadgens.append(gen)
+                times: list[float] = (await _line(gen))["joined"]
+                return times
 
-        async def guest(i: int) -> None:
-            async with sem:
-                peer = BrowserPeer(base, idle, 5, opus)
-                peers.append(peer)
-                join_times.append(await peer.join(guest_link, passcode, f"ผู้เข้าร่วม {i + 1}", "หน่วยงานทดสอบ"))
+            async def guests_join() -> list[BrowserPeer]:
+                group: list[BrowserPeer] = []
 
-        await asyncio.gather(*(guest(i) for i in range(args.guests)))
-        print(f"{args.guests} guests playing", file=sys.stderr)
-        await asyncio.sleep(args.settle)
-        with_cores = await window(pid, args.seconds)
-        print(f"worker with {len(districts)} districts + {args.guests} guests: {with_cores:.3f} cores", file=sys.stderr)
-        steps = {k: round(statistics.median(p.steps.get(k, float("nan")) for p in peers), 3)
-                 for k in ("joined", "offer", "answer", "connected", "playing")} if peers else {}
+                async def guest(i: int) -> None:
+                    async with sem:
+                        peer = BrowserPeer(base, idle, 5, opus)
+                        group.append(peer)
+                        peers.append(peer)
+                        await peer.join(guest_link, passcode, f"ผู้เข้าร่วม {i + 1}", "หน่วยงานทดสอบ")
+
+                await asyncio.gather(*(guest(i) for i in range(args.guests)))
+                return group
+
+            async def stage(what: str) -> dict[str, Any]:
+                await asyncio.sleep(args.settle)
+                return await measure(chair, base, cid, pid, args.seconds, args.fps, what)
+
+            # 1. Below the ceiling: a few districts, then the guests added, then the guests leave.
+            low_n = max(0, min(args.low_districts, len(districts)))
+            low: dict[str, Any] = {}
+            d_times: list[float] = []
+            if low_n and args.guests:
+                d_times += await districts_join(district_links[:low_n])
+                low["alone"] = await stage(f"{low_n} districts")
+                group = await guests_join()
+                low["with"] = await stage(f"{low_n} districts + {args.guests} guests")
+                for peer in group:
+                    with contextlib.suppress(Exception):
+                        await peer.leave()
+            # 2. The issue's case: all the districts, then the guests (their join times are the figure).
+            d_times += await districts_join(district_links[low_n:]) if low_n < len(districts) else []
+            print(f"{len(districts)} districts playing (join p95 {percentile(d_times, 95):.2f} s)", file=sys.stderr)
+            full: dict[str, Any] = {"alone": await stage(f"{len(districts)} districts")}
+            group = await guests_join() if args.guests else []
+            join_times = [p.steps["playing"] for p in group]
+            full["with"] = await stage(f"{len(districts)} districts + {args.guests} guests")
+            # 3. Guests in Chromium through the real join page, one at a time, with the load still on.
+            chromium = await browser_guests(base, guest_link, passcode, args.browsers) if args.browsers else []
+        steps = {k: round(statistics.median(p.steps.get(k, float("nan")) for p in group), 3)
+                 for k in ("joined", "offer", "answer", "connected", "playing")} if group else {}
+        keys = [k for k in chromium[0] if all(k in b for b in chromium)] if chromium else []
+        phases = {k: round(statistics.median(b[k] for b in chromium), 3) for k in keys}
+        phases_p95 = {k: round(percentile([b[k] for b in chromium], 95), 3) for k in keys}
+        browser_times = [b["join"] for b in chromium]
+        per_guest_low = per_guest(low["alone"], low["with"], args.guests) if low else None
+        per_guest_full = per_guest(full["alone"], full["with"], args.guests)
+        # The one figure: at all the districts if the worker had room there, else below its ceiling.
+        cpu_per_guest, cpu_at = ((per_guest_full, len(districts)) if per_guest_full is not None
+                                 else (per_guest_low, low_n if per_guest_low is not None else None))
+        everyone = join_times + browser_times
         return {
             "guests": args.guests, "districts": len(districts),
-            "join_p50_s": round(statistics.median(join_times), 3) if join_times else None,
-            "join_p95_s": round(percentile(join_times, 95), 3),
-            "join_max_s": round(max(join_times), 3) if join_times else None,
-            "district_join_p95_s": round(percentile(d_times, 95), 3),
-            "cpu_per_guest_cores": round((with_cores - base_cores) / max(1, args.guests), 4),
-            "worker_cores_districts": round(base_cores, 3), "worker_cores_with_guests": round(with_cores, 3),
-            "guests_without_program": sum(1 for p in peers if p.rtp == 0),
-            "guest_join_steps_median_s": steps,
+            "join_p50_s": round(statistics.median(everyone), 3) if everyone else None,
+            "join_p95_s": round(percentile(everyone, 95), 3) if everyone else None,
+            "join_max_s": round(max(everyone), 3) if everyone else None,
+            "cpu_per_guest_cores": cpu_per_guest,
+            "cpu_per_guest_at_districts": cpu_at,
+            "worker_saturated": bool(full["alone"]["saturated"] or full["with"]["saturated"]),
+            "cpu_per_guest_cores_at_full": per_guest_full,
+            "cpu_per_guest_cores_at_low": per_guest_low,
+            "worker_full": full, "worker_low": low, "low_districts": low_n,
+            "aiortc_join_p95_s": round(percentile(join_times, 95), 3) if join_times else None,
+            "browser_join_p95_s": round(percentile(browser_times, 95), 3) if browser_times else None,
+            "browser_joins_s": browser_times,
+            "browser_phases_median_s": phases, "browser_phases_p95_s": phases_p95,
+            "aiortc_join_steps_median_s": steps,
+            "district_join_p95_s": round(percentile(d_times, 95), 3) if d_times else None,
+            "guests_without_program": sum(1 for p in group if p.rtp == 0),
             "program": f"{args.width}x{args.height}@{args.fps}",
         }
     finally:
         for peer in peers:
             with contextlib.suppress(Exception):
                 await peer.close()
-        if loadgen is not None:
-            await _end(loadgen)
+        for gen in loadgens:
+            await _end(gen)
         await _end(hub)
 
 
@@ -393,6 +556,10 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0, help="each CPU window")
     ap.add_argument("--settle", type=float, default=3.0, help="wait after the joins before a window")
     ap.add_argument("--concurrency", type=int, default=4, help="guests opening the link at the same time")
+    ap.add_argument("--low-districts", type=int, default=5,
+                    help="districts of the first stage, where the worker is below its ceiling (0: skip it)")
+    ap.add_argument("--browsers", type=int, default=5,
+                    help="guests joining in headless Chromium through the join page, one at a time (0: none)")
     ap.add_argument("--width", type=int, default=1280)
     ap.add_argument("--height", type=int, default=720)
     ap.add_argument("--fps", type=int, default=25)

@@ -5,6 +5,8 @@ Constrained Baseline (packetization-mode=1) and Opus, which iOS Safari, Chrome a
 all decode. What the browser sends the hub decodes with aiortc: VP8 or H.264. An offer that
 cannot carry both directions on those codecs is refused here with a clear message, never
 handed on. Parsing uses aiortc's own SDP module (the parser the media side will use).
+
+What goes on is the offer less the candidates the hub cannot use (:func:`usable_candidates`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,40 @@ def _constrained_baseline(params: dict[str, object]) -> bool:
         return False
     return parsed is aiortc_sdp.H264Profile.PROFILE_CONSTRAINED_BASELINE and str(
         params.get("packetization-mode", "0")) == "1"
+
+
+def _unusable(line: str) -> bool:
+    """An ``a=candidate`` line the hub cannot use: an mDNS name, or TCP.
+
+    A browser without camera permission yet (the page offers while the prompt is open) hides its
+    addresses behind ``<uuid>.local`` names. Multicast DNS does not cross the browser's own
+    network, and aiortc waits up to a second per name before it answers the offer. The hub
+    (aiortc, UDP only) never pairs a TCP candidate either. Without them the browser's
+    connectivity checks still reach the hub's own candidates, which it answers as
+    peer-reflexive (RFC 8445 §7.3.1.3): the way a browser behind NAT connects anyway.
+    """
+    parts = line.split()
+    # a=candidate:<foundation> <component> <transport> <priority> <address> <port> typ <type> ...
+    return len(parts) >= 6 and (parts[2].lower() != "udp" or parts[4].lower().endswith(".local"))
+
+
+def usable_candidates(text: str) -> str:
+    """The offer without the candidates the hub cannot use. A section left with none also loses
+    its ``a=end-of-candidates``, or the hub would give up on ICE before the browser's checks came."""
+    eol = "\r\n" if "\r\n" in text else "\n"
+    sections: list[list[str]] = [[]]
+    for line in text.split(eol):
+        if line.startswith("m="):
+            sections.append([])
+        sections[-1].append(line)
+    out: list[str] = []
+    for lines in sections:
+        had = any(line.startswith("a=candidate:") for line in lines)
+        kept = [line for line in lines if not (line.startswith("a=candidate:") and _unusable(line))]
+        if had and not any(line.startswith("a=candidate:") for line in kept):
+            kept = [line for line in kept if line != "a=end-of-candidates"]
+        out += kept
+    return eol.join(out)
 
 
 def validate_offer(text: str, max_bytes: int) -> ValidatedOffer:
@@ -80,6 +116,6 @@ def validate_offer(text: str, max_bytes: int) -> ValidatedOffer:
         raise _bad("sdp_codecs", "เบราว์เซอร์นี้ส่งภาพด้วย VP8 หรือ H.264 ไม่ได้",
                    "This browser can send video neither as VP8 nor as H.264")
     return ValidatedOffer(
-        sdp=text, video_receive_pts=receive, audio_pt=opus[0], video_send_codecs=send,
+        sdp=usable_candidates(text), video_receive_pts=receive, audio_pt=opus[0], video_send_codecs=send,
         sends_video=sends_video, sends_audio=a.direction == "sendrecv",
     )

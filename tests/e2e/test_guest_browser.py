@@ -147,6 +147,13 @@ def test_guest_and_browser_district_in_the_program(world: tuple[ThreadHub, MailS
 
         # The program, decoded in the phone's browser, with its sound.
         _program_playing(page)
+        # The join's steps, as the page marks them: the peer and its offer were made at the Join
+        # tap, while the guest waited in the lobby; once admitted, only the hub's answer, the
+        # connection and the first keyframe were left.
+        ph = page.evaluate("() => window.salaklangProgram.phases")
+        assert ph["submit"] <= ph["offer"] <= ph["gathered"], ph
+        assert ph["joined"] <= ph["admitted"] <= ph["answer"] <= ph["connected"] <= ph["first_frame"], ph
+        assert ph["offer"] < ph["admitted"], ph
         summary = _summary(hub, cid)
         me = _participant(summary, key)
         assert me is not None and me["kind"] == "guest"

@@ -3,7 +3,9 @@
 // Media: once admitted, one WebRTC peer of the hub's MCU (/me/offer): the program comes back
 // as H.264 + Opus, the camera and microphone go out (H.264 first, what the MCU decodes), capped
 // to the send profile the hub names (as it tells an agent). window.salaklangProgram counts the
-// program's decoded frames (requestVideoFrameCallback) for the page's own checks and tests.
+// program's decoded frames (requestVideoFrameCallback) for the page's own checks and tests, and
+// program.phases the join's steps in ms since the link was opened (performance.now(), whose
+// origin is the navigation): where a slow join spends its time, read by tests and the bench.
 "use strict";
 (function () {
   const app = document.getElementById("guest-app");
@@ -18,10 +20,12 @@
   let stream = null;
   let micMuted = true;
   let polling = false;
-  let pc = null;
   let connecting = false;
   let view = null;  // the hub's view of this peer: floor, microphone, send profile
-  const program = (window.salaklangProgram = { frames: 0, firstFrameMs: null, audio: "", connected: false });
+  const program = (window.salaklangProgram = { frames: 0, firstFrameMs: null, audio: "", connected: false, phases: {} });
+  // The first of each step only: a reconnect does not move the join's figures.
+  const mark = (phase) => { if (!(phase in program.phases)) program.phases[phase] = Math.round(performance.now()); };
+  mark("script");
 
   async function call(method, path, body) {
     const resp = await fetch(base + path, {
@@ -34,16 +38,38 @@
     return { ok: resp.ok, status: resp.status, data };
   }
 
-  // --- camera and microphone test ---------------------------------------------------------
+  // --- camera and microphone ---------------------------------------------------------------
+  // One getUserMedia for the whole page (the test, the preview and what the peer sends), started
+  // at the first of: the test button, the Join tap. The join does not wait for it: the peer is
+  // offered with empty senders and the tracks go in with replaceTrack once the camera is open
+  // (no renegotiation), so a permission prompt or a slow camera delays only the guest's own
+  // picture, not the program.
+  let streamPromise = null;
+  function ensureStream() {
+    if (!streamPromise) {
+      streamPromise = navigator.mediaDevices.getUserMedia({ video: true, audio: true }).then((s) => {
+        stream = s;
+        $("preview").srcObject = s;
+        setMic(micMuted);  // a new microphone starts as the hub's mix has it: closed until allowed
+        mark("media");
+        attachStream();
+        return s;
+      }, (e) => {
+        streamPromise = null;  // a later tap may be allowed (permission given meanwhile)
+        throw e;
+      });
+    }
+    return streamPromise;
+  }
+
   async function testDevices() {
     const status = $("device-status");
     try {
-      stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
+      await ensureStream();
     } catch (e) {
       status.textContent = "เปิดกล้องหรือไมโครโฟนไม่ได้ โปรดอนุญาตในเบราว์เซอร์ / Camera or microphone unavailable: " + e.name;
       return;
     }
-    $("preview").srcObject = stream;
     const ctx = new (window.AudioContext || window.webkitAudioContext)();
     // iOS Safari and Chrome start an AudioContext suspended; this runs inside the tap.
     if (ctx.state === "suspended") await ctx.resume();
@@ -51,7 +77,9 @@
     analyser.fftSize = 512;
     // The meter listens to a clone of the microphone: muting (what the briefing hears) leaves
     // the clone on, so a guest still sees that the microphone works, and when they talk muted.
-    const meterStream = new MediaStream([stream.getAudioTracks()[0].clone()]);
+    const meterTrack = stream.getAudioTracks()[0].clone();
+    meterTrack.enabled = true;  // a clone copies the muted state
+    const meterStream = new MediaStream([meterTrack]);
     ctx.createMediaStreamSource(meterStream).connect(analyser);
     const buf = new Uint8Array(analyser.fftSize);
     const meter = document.querySelector(".meter");
@@ -69,17 +97,6 @@
     setMic(true);
   }
 
-  async function ensureStream() {
-    if (stream) return stream;
-    try {
-      stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
-      $("preview").srcObject = stream;
-    } catch (e) {
-      stream = null;  // watch only: a phone without a camera still receives the program
-    }
-    return stream;
-  }
-
   function setMic(muted) {
     micMuted = muted;
     if (stream) stream.getAudioTracks().forEach((t) => { t.enabled = !muted; });
@@ -89,6 +106,12 @@
   }
 
   // --- the program: one WebRTC peer of the hub's MCU ----------------------------------------
+  // side: { peer, video, audio, offered } — the peer, its two transceivers (always sendrecv:
+  // the camera may come later) and the promise of its offer with candidates gathered.
+  let side = null;   // the peer in use (offered to the hub, or connected)
+  let spare = null;  // a peer made at the Join tap, while the hub checks the passcode
+  let profileNow = null;  // the send profile the hub last named
+
   function preferH264(transceiver, kind) {
     if (!transceiver.setCodecPreferences || !window.RTCRtpReceiver || !RTCRtpReceiver.getCapabilities) return;
     const caps = RTCRtpReceiver.getCapabilities(kind);
@@ -98,36 +121,84 @@
     transceiver.setCodecPreferences(caps.codecs.slice().sort((a, b) => rank(a) - rank(b)));
   }
 
+  // The hub's peer (aiortc) takes no trickled candidates, so the offer carries them. It goes
+  // once gathering is complete, or GATHER_AFTER_FIRST_MS after the first candidate (a phone's
+  // other interfaces or an mDNS name may hold 'complete' back; the hub answers a browser's
+  // checks from an address it was not told about as a peer-reflexive candidate), or at
+  // GATHER_MAX_MS with whatever there is.
+  const GATHER_AFTER_FIRST_MS = 300;
+  const GATHER_MAX_MS = 3000;
   function gathered(peer) {
-    // The hub's peer (aiortc) takes no trickled candidates: send the offer once gathering ends.
     if (peer.iceGatheringState === "complete") return Promise.resolve();
     return new Promise((ok) => {
-      const done = () => { if (peer.iceGatheringState === "complete") { peer.removeEventListener("icegatheringstatechange", done); ok(); } };
-      peer.addEventListener("icegatheringstatechange", done);
-      setTimeout(ok, 3000);
+      let timer = setTimeout(finish, GATHER_MAX_MS);
+      function finish() {
+        clearTimeout(timer);
+        peer.removeEventListener("icegatheringstatechange", onState);
+        peer.removeEventListener("icecandidate", onCandidate);
+        ok();
+      }
+      function onState() { if (peer.iceGatheringState === "complete") finish(); }
+      function onCandidate(ev) {
+        if (!ev.candidate) { finish(); return; }
+        peer.removeEventListener("icecandidate", onCandidate);
+        clearTimeout(timer);
+        timer = setTimeout(finish, GATHER_AFTER_FIRST_MS);
+      }
+      peer.addEventListener("icegatheringstatechange", onState);
+      peer.addEventListener("icecandidate", onCandidate);
     });
   }
 
+  function makePeer() {
+    const peer = new RTCPeerConnection();
+    const video = peer.addTransceiver("video", { direction: "sendrecv" });
+    preferH264(video, "video");
+    const audio = peer.addTransceiver("audio", { direction: "sendrecv" });
+    const offered = (async () => {
+      await peer.setLocalDescription(await peer.createOffer());
+      mark("offer");
+      await gathered(peer);
+      mark("gathered");
+    })();
+    offered.catch(() => {});  // awaited (and its failure handled) by connect()
+    return { peer, video, audio, offered };
+  }
+
+  function closed(s) { return !s || s.peer.signalingState === "closed"; }
+
+  function attachStream() {
+    // The camera and microphone into the peer in use, whenever both exist.
+    const s = side;
+    if (closed(s) || !stream) return;
+    const cam = stream.getVideoTracks()[0] || null;
+    const mic = stream.getAudioTracks()[0] || null;
+    if (s.video.sender.track !== cam) s.video.sender.replaceTrack(cam).catch(() => {});
+    if (s.audio.sender.track !== mic) s.audio.sender.replaceTrack(mic).catch(() => {});
+    applyProfile(null);
+  }
+
   async function applyProfile(profile) {
+    if (profile) profileNow = profile;
     // The peer is held here: the page may close it (removed, left) while the camera rescales.
-    const peer = pc;
-    if (!profile || !peer || !stream) return;
+    const s = side;
+    const p = profileNow;
+    if (!p || closed(s) || !stream) return;
     const track = stream.getVideoTracks()[0];
     if (track) {
       try {
-        await track.applyConstraints({ width: { ideal: profile.width }, height: { ideal: profile.height },
-                                       frameRate: { max: profile.fps } });
+        await track.applyConstraints({ width: { ideal: p.width }, height: { ideal: p.height },
+                                       frameRate: { max: p.fps } });
       } catch (e) { /* a camera that cannot scale keeps its size; the bitrate cap still holds */ }
     }
-    if (peer.signalingState === "closed") return;
-    for (const sender of peer.getSenders()) {
-      if (!sender.track || sender.track.kind !== "video") continue;
-      const params = sender.getParameters();
-      if (!params.encodings || !params.encodings.length) params.encodings = [{}];
-      params.encodings[0].maxBitrate = profile.kbps * 1000;
-      params.encodings[0].maxFramerate = profile.fps;
-      try { await sender.setParameters(params); } catch (e) { /* applied on the next offer */ }
-    }
+    if (closed(s) || !s.peer.currentRemoteDescription) return;  // capped once the answer is in
+    try {
+      const params = s.video.sender.getParameters();
+      if (!params.encodings || !params.encodings.length) return;
+      params.encodings[0].maxBitrate = p.kbps * 1000;
+      params.encodings[0].maxFramerate = p.fps;
+      await s.video.sender.setParameters(params);
+    } catch (e) { /* closed meanwhile, or applied on the next offer */ }
   }
 
   function watchFrames(video) {
@@ -136,6 +207,7 @@
       program.frames += 1;
       if (program.firstFrameMs === null) {
         program.firstFrameMs = now;
+        mark("first_frame");
         $("media-status").textContent = "กำลังรับภาพและเสียงการประชุม / Receiving the program";
       }
       video.requestVideoFrameCallback(onFrame);
@@ -143,65 +215,76 @@
     video.requestVideoFrameCallback(onFrame);
   }
 
+  function retry(s, th, en, ms) {
+    // This peer is done with: a fresh offer heals (the hub's peer has no ICE restart).
+    if (side === s) side = null;
+    if (!closed(s)) s.peer.close();
+    $("media-status").textContent = th + " / " + en;
+    if (ms) setTimeout(connect, ms);
+  }
+
   async function connect() {
-    if (pc || connecting) return;
+    if (side || connecting) return;
     connecting = true;
+    mark("connect");
     $("media-status").textContent = "กำลังเชื่อมต่อภาพและเสียง… / Connecting the program…";
+    const s = spare && !closed(spare) ? spare : makePeer();
+    spare = null;
+    side = s;
+    const peer = s.peer;
+    ensureStream().catch(() => { /* watch only: a phone without a camera still receives the program */ });
+    attachStream();
+    const incoming = new MediaStream();
+    const out = $("program");
+    peer.ontrack = (ev) => {
+      mark("track");
+      incoming.addTrack(ev.track);
+      if (ev.track.kind === "audio") {
+        program.audio = ev.track.readyState;
+        ev.track.addEventListener("ended", () => { program.audio = "ended"; });
+      }
+      if (out.srcObject !== incoming) {
+        out.srcObject = incoming;
+        watchFrames(out);
+      }
+      out.play().catch(() => { $("sound").hidden = false; });  // a phone wants a tap for sound
+    };
+    peer.oniceconnectionstatechange = () => {
+      if (peer.iceConnectionState === "connected" || peer.iceConnectionState === "completed") mark("ice");
+    };
+    peer.onconnectionstatechange = () => {
+      if (side !== s) return;
+      program.connected = peer.connectionState === "connected";
+      if (program.connected) mark("connected");
+      if (peer.connectionState === "failed") retry(s, "การเชื่อมต่อขาด กำลังเชื่อมต่อใหม่", "Connection lost, reconnecting", 2000);
+    };
     try {
-      await ensureStream();
-      const peer = new RTCPeerConnection();
-      const cam = stream && stream.getVideoTracks()[0];
-      const mic = stream && stream.getAudioTracks()[0];
-      const video = peer.addTransceiver(cam || "video", { direction: cam ? "sendrecv" : "recvonly", streams: stream ? [stream] : [] });
-      preferH264(video, "video");
-      peer.addTransceiver(mic || "audio", { direction: mic ? "sendrecv" : "recvonly", streams: stream ? [stream] : [] });
-      const incoming = new MediaStream();
-      const out = $("program");
-      peer.ontrack = (ev) => {
-        incoming.addTrack(ev.track);
-        if (ev.track.kind === "audio") {
-          program.audio = ev.track.readyState;
-          ev.track.addEventListener("ended", () => { program.audio = "ended"; });
-        }
-        if (out.srcObject !== incoming) {
-          out.srcObject = incoming;
-          watchFrames(out);
-        }
-        out.play().catch(() => { $("sound").hidden = false; });  // a phone wants a tap for sound
-      };
-      peer.onconnectionstatechange = () => {
-        program.connected = peer.connectionState === "connected";
-        if (peer.connectionState === "failed" && pc === peer) {
-          // The hub's peer has no ICE restart: a fresh offer heals.
-          pc = null;
-          peer.close();
-          setTimeout(connect, 2000);
-        }
-      };
-      pc = peer;
-      await peer.setLocalDescription(await peer.createOffer());
-      await gathered(peer);
-      if (pc !== peer) return;  // left or removed while gathering
+      await s.offered;
+      if (side !== s) return;  // left or removed while gathering
       const r = await call("POST", "/me/offer", { type: "offer", sdp: peer.localDescription.sdp });
-      if (pc !== peer) return;
+      mark("answer");
+      if (side !== s) return;
       if (!r.ok) {
-        pc = null;
-        peer.close();
-        $("media-status").textContent = (r.data.th || "") + " / " + (r.data.en || "");
         // Not started yet, or the media side restarting: try again; a refusal of the offer itself is final.
-        if (r.status === 409 || r.status === 503) setTimeout(connect, 3000);
+        retry(s, r.data.th || "", r.data.en || "", r.status === 409 || r.status === 503 ? 3000 : 0);
         return;
       }
       await peer.setRemoteDescription({ type: "answer", sdp: r.data.sdp });
-      if (pc !== peer) return;
+      mark("remote");
+      if (side !== s) return;
       await applyProfile(r.data.send_profile);
+    } catch (e) {
+      // A peer closed meanwhile (left, removed) rejects what was pending on it: nothing to do.
+      if (side === s) retry(s, "ยังเชื่อมต่อภาพและเสียงไม่ได้ กำลังลองใหม่", "The program could not be connected, retrying", 3000);
     } finally {
       connecting = false;
     }
   }
 
   function disconnect() {
-    if (pc) { pc.close(); pc = null; }
+    for (const s of [side, spare]) if (!closed(s)) s.peer.close();
+    side = null;
+    spare = null;
     program.connected = false;
   }
 
@@ -309,6 +392,7 @@
       disconnect();
     }
     if (guest.status === "admitted") {
+      mark("admitted");
       const hand = $("hand");
       hand.setAttribute("aria-pressed", String(!!guest.hand_raised));
       hand.classList.toggle("hand-up", !!guest.hand_raised);
@@ -345,10 +429,17 @@
     ev.preventDefault();
     const field = (id) => ($(id) ? $(id).value : "");
     $("join").disabled = true;
+    mark("submit");
+    // While the hub checks the passcode: the camera opens (its prompt, on a phone) and the peer
+    // gathers its offer, so an admitted guest's offer goes at once. Nothing reaches the hub's
+    // media side before the passcode and the lobby said yes.
+    ensureStream().catch(() => {});
+    if (closed(spare)) spare = makePeer();
     const r = await call("POST", "", {
       k: token, district, passcode: field("passcode"), name: field("name"), organisation: field("organisation"),
     });
     $("join").disabled = false;
+    if (r.ok) mark("joined");
     if (!r.ok) { error(r.data); if (r.data.field && $(r.data.field)) $(r.data.field).focus(); return; }
     if ($("passcode")) $("passcode").closest("form").querySelectorAll("[for=passcode], #passcode").forEach((e) => e.remove());
     show(r.data);

@@ -14,6 +14,7 @@ from hub.guests.keys import GUESTS
 from hub.guests.media import GuestPeer, MediaAnswer
 from hub.guests.model import Refusal
 from hub.guests.sdp import ValidatedOffer, validate_offer
+from site_agent.rtc.config import rtc_configuration
 from tests.conftest import HubHandle
 
 from .conftest import Api, link_parts, series_at
@@ -76,6 +77,54 @@ async def test_offers_refused() -> None:
             validate_offer(text, 32768)
         assert (info.value.code, info.value.status) == (code, status), (code, info.value)
         assert info.value.th and info.value.en
+
+
+def with_browser_candidates(sdp: str, keep_udp: bool) -> str:
+    """The offer's candidates replaced as a browser without camera permission yet writes them:
+    its addresses hidden behind an mDNS name, and TCP candidates (the real UDP ones kept or not)."""
+    out = []
+    for line in sdp.split("\r\n"):
+        if line.startswith("a=candidate:"):
+            if keep_udp:
+                out.append(line)
+            out.append("a=candidate:1 1 udp 2122262783 4b1e0c1a-6a55-4b37-9c4f-2f0e62c0a1b2.local 51472 typ host generation 0")
+            out.append("a=candidate:2 1 tcp 1518283007 192.0.2.99 9 typ host tcptype active generation 0")
+            continue
+        out.append(line)
+    return "\r\n".join(out)
+
+
+async def test_offer_without_the_candidates_the_hub_cannot_use() -> None:
+    pc = RTCPeerConnection()
+    pc.addTransceiver("video", direction="sendrecv")
+    pc.addTransceiver("audio", direction="sendrecv")
+    await pc.setLocalDescription(await pc.createOffer())
+    sdp = pc.localDescription.sdp
+    udp = [line for line in sdp.split("\r\n") if line.startswith("a=candidate:")]
+    assert udp and "a=end-of-candidates" in sdp
+
+    mixed = validate_offer(with_browser_candidates(sdp, keep_udp=True), 32768).sdp
+    assert ".local" not in mixed and " tcp " not in mixed
+    assert [line for line in mixed.split("\r\n") if line.startswith("a=candidate:")] == udp
+    assert "a=end-of-candidates" in mixed
+
+    # Only names the hub cannot resolve: none go on, nor the end of candidates (the hub would give
+    # up at once); a real answerer still connects, from the browser's checks (peer-reflexive).
+    hidden = validate_offer(with_browser_candidates(sdp, keep_udp=False), 32768).sdp
+    assert "a=candidate:" not in hidden and "a=end-of-candidates" not in hidden
+    answerer = RTCPeerConnection(rtc_configuration())
+    try:
+        await answerer.setRemoteDescription(RTCSessionDescription(sdp=hidden, type="offer"))
+        await answerer.setLocalDescription(await answerer.createAnswer())
+        await pc.setRemoteDescription(answerer.localDescription)
+        for _ in range(100):
+            if pc.connectionState == answerer.connectionState == "connected":
+                break
+            await asyncio.sleep(0.1)
+        assert (pc.connectionState, answerer.connectionState) == ("connected", "connected")
+    finally:
+        await pc.close()
+        await answerer.close()
 
 
 class AiortcAnswerer:
