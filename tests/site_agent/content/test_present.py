@@ -100,6 +100,11 @@ async def test_the_present_dialog_shows_the_refusal_thai_first(
         assert await host.pump(lambda: "ไม่มีการประชุม" in str(dialog.status.cget("text")))
         text = str(dialog.status.cget("text"))
         assert text.index("ไม่มีการประชุม") < text.index("no briefing")
+        # sharing the screen outside a briefing's video: the reason, Thai on the first line
+        dialog.share()
+        assert await host.pump(lambda: "แชร์หน้าจอไม่ได้" in str(dialog.status.cget("text")))
+        first, second = str(dialog.status.cget("text")).splitlines()
+        assert "แชร์หน้าจอไม่ได้" in first and "cannot be shared" in second
 
         cid = await briefing(http, hub, other.site, CLERK)
         async with http.post(f"{hub.url}/api/v1/conferences/{cid}/floor", json={"site": other.site},
