@@ -19,6 +19,7 @@ added to the common mix, so every district (and every mix-minus) hears it.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +74,7 @@ class _Shown:
     keyframe: bool
     player: ClipPlayer | None
     screen: str | None = None
+    since: float = 0.0  # time.monotonic() of the op: a screen frame older than it is from an earlier share
 
 
 class ContentSource:
@@ -108,7 +110,8 @@ class ContentSource:
             kwargs = {"clock": self._clock} if self._clock is not None else {}
             player = ClipPlayer(Path(op.clip.path), op.clip.position_s, op.clip.at, op.clip.playing,
                                 op.clip.duration_s, **kwargs)
-        self._shown = _Shown(op.version, Path(op.image) if op.image else None, op.keyframe, player, op.screen)
+        self._shown = _Shown(op.version, Path(op.image) if op.image else None, op.keyframe, player, op.screen,
+                             time.monotonic())
         if old.player is not None:
             old.player.stop()  # its threads end at their next frame; nothing waits for them
 
@@ -136,6 +139,8 @@ class ContentSource:
         shown = self._shown
         key: tuple[object, ...]
         screen = self.screens.latest(shown.screen) if shown.screen is not None else None
+        if screen is not None and screen.at < shown.since:
+            screen = None  # the last picture of an earlier share, kept by the receiver: never shown again
         if shown.screen is not None:
             if screen is None:
                 return None  # not one frame of the screen yet: the tile keeps its background

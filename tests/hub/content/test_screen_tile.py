@@ -81,6 +81,21 @@ async def test_the_tile_shows_the_newest_screen_frame_and_asks_for_one_keyframe(
     await asyncio.gather(task, return_exceptions=True)
 
 
+async def test_a_picture_from_before_the_share_is_never_shown() -> None:
+    screens = ScreenFrames()
+    source = ContentSource(screens=screens)
+    task = await feed(screens, Screen([(250, 0, 0)]))  # the end of an earlier share, still held
+    source.apply(channel.ContentShow(conference_id=1, version=1, screen=SITE, keyframe=True))
+    assert screens.latest(SITE) is not None and source.frame_for(*TILE) is None
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    task = await feed(screens, Screen([(0, 250, 0)]))
+    frame = source.frame_for(*TILE)
+    assert frame is not None and all(abs(a - b) < 12 for a, b in zip(centre(frame), (0, 250, 0), strict=True))
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_a_portrait_screen_is_letterboxed_and_an_oversized_one_is_refused() -> None:
     screens = ScreenFrames()
     source = ContentSource(screens=screens)
