@@ -10,6 +10,7 @@ import aiohttp
 from PIL import Image
 from playwright.async_api import async_playwright, expect
 
+from hub.content.keys import CONTENT
 from site_agent.content.service import Presenter, PresentRefused
 from tests.conftest import PASSWORD, HubHandle
 from tests.hub.ui.conftest import CHROMIUM, CHROMIUM_ARGS
@@ -25,6 +26,7 @@ async def test_the_chair_allows_a_district_from_the_panel(
     async with http.post(f"{hub.url}/api/v1/conferences", headers=hub.auth("operator"),
                          json={"sites": ["UDN01", CLERK], "layout": "1+N", "title": "นำเสนอจากอำเภอ"}) as resp:
         assert resp.status == 201, await resp.text()
+        cid = int((await resp.json())["id"])
     photo = tmp_path / "ภาพจุดเกิดเหตุ.png"
     picture = io.BytesIO()
     Image.new("RGB", (320, 180), (200, 40, 40)).save(picture, "PNG")
@@ -57,6 +59,13 @@ async def test_the_chair_allows_a_district_from_the_panel(
         await page.reload()
         row = page.locator(f'#content-library tr[data-item="{answer.item_id}"]')
         await expect(row).to_contain_text(f"จากอำเภอ {CLERK}", timeout=15_000)
+
+        # The district shares its screen live: the panel names it and shows no page image.
+        await hub.app[CONTENT].share_screen(cid, CLERK, actor=f"agent:{CLERK}")
+        await expect(page.locator("#content-state")).to_contain_text(f"หน้าจอสดของอำเภอ {CLERK}", timeout=10_000)
+        await expect(page.locator("#content-page")).to_be_hidden()
+        await hub.app[CONTENT].stop_screen(cid, CLERK, actor=f"agent:{CLERK}")
+        await expect(page.locator("#content-state")).to_contain_text("ยังไม่ได้แสดงเนื้อหา", timeout=10_000)
 
         await page.locator('#content-allow [data-allow="0"]').click()
         await expect(page.locator("#content-allowed")).not_to_contain_text(CLERK, timeout=10_000)
