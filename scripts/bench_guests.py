@@ -2,22 +2,33 @@
 """Guests and browser districts (issue 15): what each browser guest costs the media worker,
 and how long a guest waits from opening the link to the program playing.
 
-    .venv/bin/python scripts/bench_guests.py --guests 10
+    .venv/bin/python scripts/bench_guests.py            # 20 districts, 10 guests, 5 in Chromium
 
 A real hub (the app on a loopback port, its scheduler, its media worker process) opens a
-briefing of 20 districts at T0. The 20 districts join from their district links and N guests
-from the guest link, each the way the join page does it: GET the link (the page and its CSRF
-token), POST the passcode and name, POST the WebRTC offer, and wait for the program's first
-decoded picture ("playing"). The peers are aiortc peers that behave like a browser: they send
+briefing of 20 districts at T0. Districts join from their district links, guests from the guest
+link, each the way the join page does it: GET the link (the page and its CSRF token), POST the
+passcode and name while the offer gathers, POST the WebRTC offer, wait for the program's first
+decoded picture ("playing"). Most guests are aiortc peers that behave like a browser: they send
 the camera as H.264 (a pre-encoded loop at the send profile the hub answers with, so no encode
-cost lands in this process) and Opus, and receive the program; after its first decoded frame
-a peer only counts the program's RTP packets, as bench_mcu's districts do.
+cost lands in this process) and Opus, and after the first decoded frame only count the
+program's RTP packets, as bench_mcu's districts do.
 
-The media worker's process CPU is read (psutil) over a window with the 20 districts alone and
-again with the N guests added: per guest = (with − without) / N, in cores. The join time runs
-from the GET of the link to the first decoded program frame. The last line is JSON:
-{"guests", "districts", "join_p50_s", "join_p95_s", "cpu_per_guest_cores", ...}.
-Targets (issue 15): join ≤ 3 s, ≤ 0.03 cores per guest.
+Stages, each CPU window read from the worker's process (psutil) with its program frame rate,
+the peers connected and the round trip of a stats request through the hub:
+  1. ``--low-districts`` (5) districts alone, then with the N guests, who then leave: the cost of
+     a guest where the worker is below its ceiling;
+  2. all the districts alone, then with N new guests (their join times are the figure);
+  3. ``--browsers`` guests in headless Chromium (fake camera and microphone) through the real
+     join page, one at a time, with the load still on: the page's own marks (guest.js
+     ``salaklangProgram.phases``) give each join's critical path, phase by phase.
+
+A window is *saturated* when the program fell below 95 % of its frame rate or the worker used
+≥ 0.9 cores (its interpreter's ceiling): a worker that cannot take more work shows no cost for
+a guest, so no per-guest figure is computed from such a window (``null``). The JSON line (last)
+has ``guests``, ``join_p95_s`` (every guest join of stage 2 and 3) and ``cpu_per_guest_cores``:
+at all the districts if the worker had room there, else at ``cpu_per_guest_at_districts``;
+``worker_saturated`` says whether the 20-district windows were. Targets (issue 15): join ≤ 3 s,
+≤ 0.03 cores per guest.
 """
 
 from __future__ import annotations
@@ -376,10 +387,11 @@ def browser_phases(marks: dict[str, float]) -> dict[str, float]:
     """
     s = {k: v / 1000 for k, v in marks.items()}
     offered = max(s["joined"], s["gathered"])
+    connected = min(s["connected"], s["first_frame"])  # the state event may come after the first frame
     out = {
         "page": s["script"], "passcode": s["joined"] - s["submit"], "offer_ready": offered - s["joined"],
-        "answer": s["answer"] - offered, "connect": s["connected"] - s["answer"],
-        "first_frame": s["first_frame"] - s["connected"],
+        "answer": s["answer"] - offered, "connect": connected - s["answer"],
+        "first_frame": s["first_frame"] - connected,
         "join": s["script"] + s["first_frame"] - s["submit"],
     }
     if "media" in s:
