@@ -785,6 +785,8 @@ def main() -> None:
                         help="measure only clip_cpu_ratio (no districts)")
     parser.add_argument("--record-seconds", dest="record_seconds", type=float, default=8.0,
                         help="window each for recording off, on, off (recording_cpu_ratio)")
+    parser.add_argument("--districts-only", dest="districts_only", action="store_true",
+                        help="measure only the districts' run (skip the clip and recording windows)")
     parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--sites-list", dest="sites_list", default="", help=argparse.SUPPRESS)
     parser.add_argument("--measure", default="", help=argparse.SUPPRESS)
@@ -795,6 +797,9 @@ def main() -> None:
         asyncio.run(loadgen(args))
         return
     result: dict[str, Any] = {} if args.clip_only else asyncio.run(orchestrate(args))
+    if args.districts_only:
+        print(json.dumps(_finite(result)))
+        return
     clip = asyncio.run(clip_bench(args))  # issue 14: a content clip's cost
     result.update(clip)
     if "hub_cpu_cores" in result:

@@ -18,8 +18,10 @@ import json
 import logging
 import os
 import sys
-from typing import BinaryIO
+from collections.abc import Coroutine
+from typing import Any, BinaryIO
 
+import uvloop
 from pydantic import BaseModel, ValidationError
 
 from hub.media import card, channel, recorder
@@ -138,7 +140,21 @@ def main(argv: list[str] | None = None) -> None:
     # the default 5 ms switch interval every numpy step of a composed frame waits
     # behind packet handling and the program falls to half its frame rate.
     sys.setswitchinterval(0.0005)
-    asyncio.run(serve(args, Channel(proto)))
+    run(serve(args, Channel(proto)))
+
+
+def run(main: Coroutine[Any, Any, None]) -> None:
+    """Run the worker's event loop: uvloop, not asyncio's selector loop.
+
+    asyncio's selector loop reads ONE datagram per socket per loop iteration
+    (``_SelectorDatagramTransport._read_ready``); libuv reads up to 32 per wake-up. With 20
+    districts the worker's loop iterated slower than a district's packets arrived, so its
+    sockets' receive queues filled: every district's media waited 4–8 s in the kernel (the
+    bench's 4.7 s glass-to-glass), thousands of datagrams a minute were dropped, and the ICE
+    consent answers came too late, which closed 11–16 of 20 districts after 45–90 s
+    (BENCHMARKS.md, issue 17; ``tests/hub/media/test_worker_loop.py``).
+    """
+    uvloop.run(main)
 
 
 if __name__ == "__main__":

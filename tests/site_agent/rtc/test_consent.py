@@ -16,12 +16,20 @@ from site_agent.rtc import consent
 from tests.conftest import REPO
 
 BUSY_S = 2.5  # every answer up to 2.5 s late: aioice's own check (one try, 0.5 s) misses most
+# Every answer 4.5 s late: after the check's own retransmissions (0.5 + 1 + 2 s) have given up.
+QUEUED_S = 4.5
+QUEUED_EXPIRY_S = 8.0
 
 
 @pytest.fixture
-def short_consent() -> Iterator[None]:
+def expiry_s(request: pytest.FixtureRequest) -> float:
+    return float(getattr(request, "param", 6.0))
+
+
+@pytest.fixture
+def short_consent(expiry_s: float) -> Iterator[None]:
     original = ice.Connection.query_consent
-    consent.install(interval_s=0.5, expiry_s=6.0)
+    consent.install(interval_s=0.5, expiry_s=expiry_s)
     try:
         yield
     finally:
@@ -29,9 +37,14 @@ def short_consent() -> Iterator[None]:
 
 
 @pytest.fixture
-async def pair(short_consent: None) -> AsyncIterator[tuple[Connection, asyncio.subprocess.Process]]:
+def peer_args(request: pytest.FixtureRequest) -> list[str]:
+    return list(getattr(request, "param", [str(BUSY_S)]))
+
+
+@pytest.fixture
+async def pair(short_consent: None, peer_args: list[str]) -> AsyncIterator[tuple[Connection, asyncio.subprocess.Process]]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.site_agent.rtc.lagging_peer", str(BUSY_S),
+        sys.executable, "-m", "tests.site_agent.rtc.lagging_peer", *peer_args,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
@@ -81,6 +94,33 @@ async def test_late_answers_keep_consent_and_a_gone_peer_loses_it(
         await asyncio.sleep(0.2)
     # expiry 6 s after the last answer, noticed at the end of a check round (≤ 3.5 s + interval)
     assert loop.time() - killed >= 5.0
+
+
+@pytest.mark.realtime  # seconds of margins: run alone
+@pytest.mark.parametrize("expiry_s", [QUEUED_EXPIRY_S], indirect=True)
+@pytest.mark.parametrize("peer_args", [["--queued", str(QUEUED_S)]], indirect=True)
+async def test_answers_after_the_check_gave_up_still_keep_consent(
+    pair: tuple[Connection, asyncio.subprocess.Process], expiry_s: float,
+) -> None:
+    """Issue 17's drops: every answer waits in a full receive queue past the check's retransmissions."""
+    conn, proc = pair
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    # twice the expiry: a policy that forgets a check once it times out has closed by ~8-12 s
+    while loop.time() - start < 2 * expiry_s:
+        await asyncio.sleep(0.5)
+        assert consent_running(conn), (
+            f"consent expired after {loop.time() - start:.1f} s although every check was answered "
+            f"{QUEUED_S} s late")
+    # the late listeners are bounded: at most the checks of the last expiry_s (one per ~0.5 s + 3.5 s)
+    protocols = {p.protocol for p in conn._nominated.values()}
+    assert sum(len(p.transactions) for p in protocols) <= expiry_s / 0.4 + 2
+    proc.send_signal(signal.SIGKILL)
+    await proc.wait()
+    killed = loop.time()
+    while consent_running(conn):
+        assert loop.time() - killed < expiry_s + QUEUED_S + 8, "consent never expired for a peer that is gone"
+        await asyncio.sleep(0.2)
 
 
 def test_install_is_idempotent_and_marks_the_method() -> None:
