@@ -36,7 +36,7 @@ async def test_show_step_and_end_tell_subscribers_with_a_keyframe_on_each_new_pi
     await content.show(5, item.id or 0, actor="operator:somchai", layout_now="4x5")
     frame = content.current_frame(5)
     assert frame is not None and frame.page == 1 and frame.pages == 3 and frame.category is Category.DOCUMENT
-    assert frame.image.is_file() and (frame.width, frame.height) == (TILE_W, TILE_H)
+    assert frame.image is not None and frame.image.is_file() and (frame.width, frame.height) == (TILE_W, TILE_H)
     assert frame.rgb().shape == (TILE_H, TILE_W, 3)
 
     await content.step(5, "next", actor="operator:somchai")

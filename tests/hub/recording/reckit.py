@@ -47,7 +47,8 @@ class District:
                               timeout), f"{self.code} did not connect"
         pc = self.endpoint.pc
         assert pc is not None
-        (video,) = [t for t in pc.getTransceivers() if t.kind == "video"]
+        # the first video transceiver brings the program (the second only sends a shared screen)
+        video = next(t for t in pc.getTransceivers() if t.kind == "video")
         buffer = getattr(video.receiver, healing._ATTR)
         original = buffer.add
 

@@ -86,7 +86,7 @@ async def test_a_real_device_is_sent_at_the_hubs_profile() -> None:
         endpoint.set_profile(Profile(160, 90, 10, 100))  # the hub's send_profile: now a thumbnail
         for _ in range(5):  # a frame or two may already be on its way at the old size
             frame = await asyncio.wait_for(endpoint.camera.recv(), 10)
-        assert (frame.width, frame.height) == (160, 90)
+        assert isinstance(frame, av.VideoFrame) and (frame.width, frame.height) == (160, 90)
     finally:
         await endpoint.close()
         camera.stop()
