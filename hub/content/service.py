@@ -117,7 +117,8 @@ class ContentChange:
     """Told to every subscriber after the stage of a conference changed.
 
     ``keyframe``: the picture is new (show or page change): encode a keyframe
-    now and hold a higher bitrate while the page is still, so text is crisp.
+    now, so every district gets the whole page at once (no bitrate boost after
+    it: x264 ignores one on the program's ABR encoder, scripts/bench_content_boost.py).
     ``layout``: the layout the program should take — "presentation" on show,
     the layout from before on end (None: keep what is there).
     """
