@@ -43,10 +43,15 @@ def to_mono(frame: av.AudioFrame) -> np.ndarray:
         raise ValueError(f"expected s16 at {RATE} Hz, got {frame.format.name} at {frame.sample_rate}")
     data = frame.to_ndarray()
     channels = len(frame.layout.channels)
-    if frame.format.is_planar:
-        samples = data.astype(np.float32).mean(axis=0)
-    else:
-        samples = data.reshape(-1, channels).astype(np.float32).mean(axis=1)
+    # One row per channel (planar: as is; packed s16: a strided view, no copy). Summed in
+    # place rather than ``astype(...).mean(axis=...)``: that was 78 µs a frame, 5 % of the
+    # worker's event loop at 10 districts (py-spy, issue 17); this is ~20 µs.
+    rows = data if frame.format.is_planar else data.reshape(-1, channels).T
+    samples = rows[0].astype(np.float32)
+    for row in rows[1:]:
+        samples += row
+    if channels > 1:
+        samples *= 1.0 / channels
     return samples
 
 
