@@ -573,6 +573,8 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
     print(f"{len(half)} districts: hub {small['cores']:.2f} cores, fps min {min(small['fps'].values()):.1f} "
           f"({lagging(small)}); "
           f"{len(codes)} districts: {main_w['cores']:.2f} cores → {slope:.4f} cores per added district")
+    # connections the hub lost while districts were in the briefing (closes at the hub's stop are not drops)
+    lost_in_run = sorted(set(lost))
     await worker.stop()
     for p in procs:
         p.stdin.write((json.dumps({"encode_bench": True, "sites": len(codes)}) + "\n").encode())
@@ -636,7 +638,7 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
         "latency_p95_ms": round(percentile(lat, 95), 1),
         "join_all_s": round(join_all, 2),
         "join_half_s": round(join_half, 2),
-        "connections_lost": sorted(set(lost)),
+        "connections_lost": lost_in_run,
         "sites_small": len(half),
         "hub_cpu_cores_small": round(small["cores"], 3),
         "latency_p95_ms_by_layout": layout_p95,
