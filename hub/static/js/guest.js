@@ -122,11 +122,12 @@
   }
 
   // The hub's peer (aiortc) takes no trickled candidates, so the offer carries them. It goes
-  // once gathering is complete, or GATHER_AFTER_FIRST_MS after the first candidate (a phone's
-  // other interfaces or an mDNS name may hold 'complete' back; the hub answers a browser's
-  // checks from an address it was not told about as a peer-reflexive candidate), or at
-  // GATHER_MAX_MS with whatever there is.
-  const GATHER_AFTER_FIRST_MS = 300;
+  // once gathering is complete, or GATHER_AFTER_FIRST_MS after the first candidate, or at
+  // GATHER_MAX_MS with whatever there is. Chromium gives its UDP host candidates of every
+  // interface within a few ms of each other, then TCP ones ~100 ms later that the hub drops
+  // (hub/guests/sdp.py); a candidate left out costs nothing: the hub answers the browser's
+  // checks from an address it was not told about as a peer-reflexive candidate.
+  const GATHER_AFTER_FIRST_MS = 100;
   const GATHER_MAX_MS = 3000;
   function gathered(peer) {
     if (peer.iceGatheringState === "complete") return Promise.resolve();
