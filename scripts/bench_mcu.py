@@ -25,6 +25,7 @@ hence ``cores_per_site`` = (CPU at N − CPU at N/2) / (N − N/2); then, the hu
 stopped, the floor (issue 17 point 3): decoding every incoming stream once +
 one plain encode of the program + SRTP-protecting the program's packets
 (at the rate the sites counted) once per site.
+``--districts-only`` stops there (no clip or recording windows: about a minute less).
 The last line is JSON:
 {"sites", "hub_cpu_cores", "cores_per_site", "floor_cores", "encode_cpu_cores", "ratio", "fps_min",
  "fps_median", "latency_p50_ms", "latency_p95_ms", "join_all_s", "sites_small", "hub_cpu_cores_small",
