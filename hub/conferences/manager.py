@@ -961,11 +961,23 @@ class ConferenceManager:
             live.presence.setdefault(key, {}).update({"organisation": organisation, "kind": kind})
             if log_as:  # the guest's identity key: the traffic log's rows meet its identity record
                 live.presence[key]["log_as"] = log_as
-            await self._commit(live, events)
-        await asyncio.wait_for(live.media_ready.wait(), 60)
-        if live.worker is None or not live.worker.running:
-            raise ConferenceError("media is not running for this conference")
-        answer = await live.worker.request(channel.Offer(site=key, sdp=sdp, sdp_type="offer"))
+            # The worker answers while the state is committed: the commit's scene is a worker
+            # round trip of its own, which the join used to wait for first (issue 15, join time).
+            worker = live.worker if live.media_ready.is_set() and live.worker is not None and live.worker.running else None
+            offer = (asyncio.ensure_future(worker.request(channel.Offer(site=key, sdp=sdp, sdp_type="offer")))
+                     if worker is not None else None)
+            try:
+                await self._commit(live, events)
+            except BaseException:
+                if offer is not None:
+                    offer.cancel()
+                raise
+        if offer is None:
+            await asyncio.wait_for(live.media_ready.wait(), 60)
+            if live.worker is None or not live.worker.running:
+                raise ConferenceError("media is not running for this conference")
+            offer = asyncio.ensure_future(live.worker.request(channel.Offer(site=key, sdp=sdp, sdp_type="offer")))
+        answer = await offer
         m = self._media(live, key)
         if m.state == "out":
             m.set("connecting", self.clock())
