@@ -478,7 +478,10 @@ class MediaEndpoint:
         pc.addTransceiver(self.microphone, direction="sendrecv")
         # The shared screen's stream: empty until share_screen() (a sender without a track sends nothing).
         screen = pc.addTransceiver("video", direction="sendonly")
-        screen.setCodecPreferences(_h264_first())
+        # H.264 without RTX: aiortc routes a retransmission (its RTX SSRC is not in the SDP's table)
+        # by payload type alone, so an RTX type shared by two video streams reaches neither and the
+        # camera's NACKs go unanswered. The screen's own losses are resent as plain packets.
+        screen.setCodecPreferences([c for c in _h264_first() if c.mimeType.lower() == "video/h264"])
         screen_profile = Profile(1280, 720, 8, SCREEN_PROFILE_KBPS)
         screen.sender._RTCRtpSender__encoder = LiveH264Encoder(lambda: screen_profile)  # type: ignore[attr-defined]
         self._screen_sender = screen.sender
