@@ -203,9 +203,18 @@ def python_module(*args: str, env: dict[str, str] | None = None, **kwargs: Any) 
 
 
 # What makes a test "realtime": it runs real media (aiortc peers, the media worker) or a real
-# browser, and its figures (fps, freezes, recovery times) need the CPU to itself. scripts/test
-# runs everything else on both cores first, then these alone, one at a time.
+# browser, and its figures (fps, freezes, recovery times) need the CPU mostly to itself.
+# scripts/test runs everything else on both cores first; then, two at a time (xdist
+# --dist loadgroup), the fault tests that spend most of their time inside a cut (one queue)
+# beside the browser and scheduler tests without media (the other queue); then every other
+# realtime test — busy media, fps and sound measured — "alone", one at a time.
 _REALTIME_WORDS = ("aiortc", "mediakit", "faultkit", "playwright", "hub.media.client", "MediaEndpoint")
+_PAIRED_GROUPS = {
+    "test_fault_cuts.py": "cuts", "test_consent.py": "cuts", "test_media_flapping.py": "cuts",
+    "test_control_room.py": "pages", "test_district_chart.py": "pages", "test_panel_browser.py": "pages",
+    "test_meeting_page.py": "pages", "test_join_page_browser.py": "pages", "test_polls_page_browser.py": "pages",
+    "test_timeline.py": "pages",
+}
 _realtime_modules: dict[Path, bool] = {}
 
 
@@ -221,3 +230,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         path = Path(str(item.path))
         if item.get_closest_marker("browser") or "e2e" in path.parts or _is_realtime(path):
             item.add_marker(pytest.mark.realtime)
+            group = _PAIRED_GROUPS.get(path.name)
+            if group is None:
+                item.add_marker(pytest.mark.alone)
+            else:
+                item.add_marker(pytest.mark.xdist_group(group))
