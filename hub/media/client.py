@@ -110,12 +110,17 @@ class MediaWorker:
             self._events.put_nowait(None)
             code = await proc.wait()
             err = MediaWorkerError(f"the media worker exited (code {code})")
+            # A requester may have stopped waiting (its write failed first, or it was cancelled):
+            # the exception is marked retrieved so asyncio does not log it as lost; anyone still
+            # awaiting gets it all the same.
             for fut in self._waiting.values():
                 if not fut.done():
                     fut.set_exception(err)
+                    fut.exception()
             self._waiting.clear()
             if self._ready is not None and not self._ready.done():
                 self._ready.set_exception(err)
+                self._ready.exception()
             if not self._stopping:
                 log.error("media worker exited unexpectedly with code %s", code)
                 if self.on_exit is not None:
