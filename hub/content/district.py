@@ -98,16 +98,23 @@ def _stage(service: ContentService, live: LiveConference, site: str) -> District
     )
 
 
+async def _allowed_or_refuse(request: web.Request, service: ContentService, live: LiveConference, site: str,
+                             action: str) -> None:
+    """A district may present when it holds the floor or the chair allowed it; a refusal is audited."""
+    if may_present(service, live, site):
+        return
+    await audit.arecord(service.engine, actor=actor_of(site), action=action,
+                        target=f"conference:{live.conf.id}", ok=False, ip=client_ip(request),
+                        detail={"code": "district_not_allowed", "holder": live.conf.holder()})
+    raise refuse(ContentError("district_not_allowed"))
+
+
 async def upload(request: web.Request) -> web.Response:
     site = await require_site(request)
     service = request.app[CONTENT]
     live = _live(request, site.code)
-    if not may_present(service, live, site.code):
-        # refused before a byte of the file is read; the briefing goes on
-        await audit.arecord(service.engine, actor=actor_of(site.code), action="content.upload",
-                            target=f"conference:{live.conf.id}", ok=False, ip=client_ip(request),
-                            detail={"code": "district_not_allowed", "holder": live.conf.holder()})
-        raise refuse(ContentError("district_not_allowed"))
+    # refused before a byte of the file is read; the briefing goes on
+    await _allowed_or_refuse(request, service, live, site.code, "content.upload")
     try:
         sink, name, kind, _series = await receive_file(request, service)  # the district names no series
         series_id = await asyncio.to_thread(series_of, request.app[CONFERENCES], live.conf.id)
@@ -172,11 +179,7 @@ async def share_screen(request: web.Request) -> web.Response:
     site = await require_site(request)
     service = request.app[CONTENT]
     live = _live(request, site.code)
-    if not may_present(service, live, site.code):
-        await audit.arecord(service.engine, actor=actor_of(site.code), action="content.screen.start",
-                            target=f"conference:{live.conf.id}", ok=False, ip=client_ip(request),
-                            detail={"code": "district_not_allowed", "holder": live.conf.holder()})
-        raise refuse(ContentError("district_not_allowed"))
+    await _allowed_or_refuse(request, service, live, site.code, "content.screen.start")
     await service.share_screen(live.conf.id, site.code, actor=actor_of(site.code), ip=client_ip(request),
                                layout_now=request.app[PROGRAM].current_layout(live.conf.id))
     return web.json_response(_stage(service, live, site.code).model_dump(mode="json"))

@@ -92,8 +92,9 @@ def _policy(
                         pair.protocol.transactions[request.transaction_id] = _LateAnswer(
                             request, pair.remote_addr, pair.protocol, key, answered)
                         listening.append((loop.time(), pair.protocol, request.transaction_id))
-                    except stun.TransactionError:
-                        pass  # an error answer (e.g. 401 after an ICE restart) is not consent
+                    except stun.TransactionError as exc:
+                        # an error answer (e.g. 401 after an ICE restart) is not consent
+                        log.debug("consent check answered with an error: %s", exc)
                 while listening and loop.time() - listening[0][0] > expiry_s:
                     _, protocol, tid = listening.popleft()
                     protocol.transactions.pop(tid, None)
