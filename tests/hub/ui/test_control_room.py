@@ -59,7 +59,7 @@ def test_login_board_map_and_offline_flip(demo: Demo, context: BrowserContext) -
     shot(page, "board-offline-alarm")
     alarm.get_by_role("button", name=re.compile("รับทราบ")).click()
     expect(page.locator("#toast")).to_contain_text("รับทราบการแจ้งเตือนแล้ว")
-    expect(page.locator("#alarm-list li.alarm.acked").first).to_contain_text("รับทราบโดย admin")
+    expect(page.locator("#alarm-list li.alarm.acked").first).to_contain_text("รับทราบโดย admin", timeout=15000)
     status, events = demo.api("GET", "/api/v1/audit?action=alarm.ack")
     assert status == 200 and any(e["actor"] == "operator:admin" and e["ok"] for e in events)
 
