@@ -134,6 +134,27 @@ def insert(engine: sa.Engine, row: SQLModel) -> None:
         session.add(row)
 
 
+def insert_many(engine: sa.Engine, rows: list[SQLModel]) -> list[BaseException | None]:
+    """Write rows in one transaction; if it fails, row by row, so one bad row loses no other.
+
+    Returns, per row, None when written or the error that kept it out.
+    """
+    try:
+        with session_scope(engine) as session:
+            session.add_all(rows)
+        return [None] * len(rows)
+    except Exception:  # find which rows are bad: each gets its own answer
+        results: list[BaseException | None] = []
+        for row in rows:
+            try:
+                with session_scope(engine) as session:
+                    session.add(row)
+                results.append(None)
+            except Exception as exc:
+                results.append(exc)
+        return results
+
+
 def to_utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -13,6 +15,7 @@ from hub.linkhealth import rollup
 from hub.linkhealth.intake import LinkHealth
 from hub.linkhealth.store import LinkRollup, LinkSample, SnmpSample, rollup_to_row
 from hub.settings import Settings
+from site_agent import protocol as p
 
 H = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
 
@@ -116,3 +119,34 @@ def test_stored_rollups_equal_recompute_from_raw_and_retention(engine: sa.Engine
         assert session.exec(select(sa.func.count()).select_from(LinkRollup)).one() == 3
     assert lh.purge(now=H + timedelta(days=396))[1] == 0
     assert lh.purge(now=H + timedelta(days=402))[1] == 3
+
+
+def test_reports_arriving_together_share_a_transaction_and_a_bad_row_loses_no_other(
+        engine: sa.Engine, settings: Settings) -> None:
+    """Group commit (hub.linkhealth.intake): 1,000 districts' reports are not 1,000 commits."""
+    lh = LinkHealth(settings, engine, lambda kind, data: None)
+    lh.load_sites()
+    commits: list[int] = []
+    sa.event.listen(engine, "commit", lambda conn: commits.append(1))
+    codes = sorted(lh.sites)[:20]
+
+    def reports(k: int) -> list[Any]:
+        return [lh.on_link_report(code, p.LinkReport(step_s=10, probes=20, rtt_ms_median=4.0 + k,
+                                                    measured_at=H.timestamp() + k)) for code in codes]
+
+    async def together() -> list[Any]:
+        return await asyncio.gather(*reports(0))
+
+    async def with_a_bad_row() -> list[Any]:
+        # a row whose site does not exist (foreign key): refused, alone
+        bad = lh._insert(LinkSample(site_id=999_999, at=H, source="probe", step_s=10, probes=20, status="green"))
+        return await asyncio.gather(*reports(1), bad, return_exceptions=True)
+
+    assert asyncio.run(together()) == [None] * len(codes)
+    assert len(commits) == 1  # twenty reports, one transaction
+    results = asyncio.run(with_a_bad_row())
+    assert results[:-1] == [None] * len(codes), results
+    assert isinstance(results[-1], sa.exc.IntegrityError)
+    with session_scope(engine) as session:
+        stored = session.exec(select(LinkSample).where(LinkSample.source == "probe")).all()
+    assert len(stored) == 2 * len(codes)
