@@ -232,10 +232,24 @@ class IdentityService:
         if refused is not None:
             raise refused
 
-    def check_join(self, conference_id: int, participant: str) -> None:
-        """The join path (phase 2: the agent's join, the guest page) calls this before admitting anyone."""
-        r = self.roster(conference_id)
+    def join_facts(self, conference_id: int) -> tuple[tuple[str, ...], bool]:
+        """(the districts in the briefing, confidential?): what every join of it asks first."""
         with session_scope(self.engine) as s:
-            confidential = store.is_confidential(s, conference_id)
-            verified = not is_guest(participant) and store.code_verified(s, conference_id, participant)
-        check_join(participant, set(r.sites), confidential, verified)
+            sites = store.roster_sites(s, conference_id)
+            confidential = sites is not None and store.is_confidential(s, conference_id)
+        if sites is None:
+            raise IdentityRefused(Refusal.UNKNOWN_BRIEFING, str(conference_id))
+        return sites, confidential
+
+    def check_join(self, conference_id: int, participant: str,
+                   facts: tuple[tuple[str, ...], bool] | None = None) -> None:
+        """The join path (phase 2: the agent's join, the guest page) calls this before admitting anyone.
+
+        ``facts`` from :meth:`join_facts`, when the caller already has them for this briefing.
+        """
+        sites, confidential = facts if facts is not None else self.join_facts(conference_id)
+        verified = False
+        if confidential and not is_guest(participant):
+            with session_scope(self.engine) as s:
+                verified = store.code_verified(s, conference_id, participant)
+        check_join(participant, set(sites), confidential, verified)

@@ -127,6 +127,15 @@ def roster(session: Session, conference_id: int) -> Roster | None:
                   row.ended_at, tuple(state.get("participants", [])), tuple(sorted(set(guests))))
 
 
+def roster_sites(session: Session, conference_id: int) -> tuple[str, ...] | None:
+    """Only the districts in the briefing (the join gate's question), None for no such briefing."""
+    row = session.connection().execute(
+        sa.select(_CONFERENCES.c.state).where(_CONFERENCES.c.id == conference_id)).first()
+    if row is None:
+        return None
+    return tuple((row.state or {}).get("participants", []))
+
+
 def site_names(session: Session, codes: list[str]) -> dict[str, tuple[str, str]]:
     rows = session.exec(select(Site).where(col(Site.code).in_(codes))).all()
     return {s.code: (s.name_th, s.name_en) for s in rows}
