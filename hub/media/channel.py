@@ -60,6 +60,7 @@ class SiteStats(_Line):
     video_skips: int = 0
     receiving: bool = False
     nacked: dict[str, int] = Field(default_factory=dict)  # kind → packets asked for again (NACK)
+    decoded: dict[str, int] = Field(default_factory=dict)  # kind → frames its decoder lane gave (hub.media.decoding)
 
 
 class Stats(Result):
@@ -72,6 +73,8 @@ class Stats(Result):
     keyframe_requests: int
     process_cpu_s: float
     sites: dict[str, SiteStats] = Field(default_factory=dict)
+    # lane name → streams it decodes (hub.media.decoding: a few threads for every site)
+    decoder_lanes: dict[str, int] = Field(default_factory=dict)
 
 
 class Pid(Result):

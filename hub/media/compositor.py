@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 from PIL import Image, ImageDraw, ImageFont, features
 
 from hub.media.channel import CANVAS_H, CANVAS_W, CONTENT
@@ -108,9 +109,16 @@ def split_planes(yuv: np.ndarray, w: int, h: int) -> Planes:
             flat[n + q : n + 2 * q].reshape(h // 2, w // 2))
 
 
-def frame_planes(frame: av.VideoFrame, w: int, h: int) -> Planes:
-    """A decoded frame scaled once by swscale straight to w×h yuv420p (no RGB step)."""
-    scaled = frame.reformat(width=w, height=h, format="yuv420p", interpolation="FAST_BILINEAR")
+def frame_planes(frame: av.VideoFrame, w: int, h: int, reformatter: VideoReformatter | None = None) -> Planes:
+    """A decoded frame scaled once by swscale straight to w×h yuv420p (no RGB step).
+
+    Pass the tile's own ``reformatter``: ``VideoFrame.reformat`` makes a new one per frame,
+    and so a new SwsContext (filter tables) per frame: 2.2 ms for a 320×180 thumbnail
+    against 0.19 ms with the context kept (PyAV 18; it was most of the render thread's
+    time at 20 districts, BENCHMARKS.md issue 17).
+    """
+    scaler = reformatter if reformatter is not None else VideoReformatter()
+    scaled = scaler.reformat(frame, width=w, height=h, format="yuv420p", interpolation="FAST_BILINEAR")
     # Views of the scaled frame's own planes (no copy: each numpy or PyAV call that
     # releases the GIL makes the render thread queue again behind the event loop)
     y, u, v = (np.frombuffer(memoryview(plane), np.uint8, count=plane.line_size * ph).reshape(ph, plane.line_size)[:, :pw]
@@ -191,6 +199,8 @@ class Compositor:
         # strip height, name): while unchanged only the picture's inside is repainted
         self._decor: dict[int, tuple[object, ...]] = {}
         self._pending: tuple[list[PlacedTile], dict[str, str]] | None = None
+        # tile index → its scaler, kept so swscale's context is built once per stream and size
+        self._scalers: dict[int, VideoReformatter] = {}
         self.scaled = 0  # pictures scaled into the canvas (one per new frame of a shown site)
         self.overlays: list[Overlay] = []  # drawn over the tiles every frame (hub.media.card, issue 16)
 
@@ -211,6 +221,7 @@ class Compositor:
         self._fill_background()
         self._painted = {}
         self._decor = {}
+        self._scalers = {}
 
     def tile_size(self, site: str) -> tuple[int, int] | None:
         for t in self.tiles:
@@ -282,10 +293,13 @@ class Compositor:
         self._planes[1][y // 2 : (y + h) // 2, x // 2 : (x + w) // 2] = uu
         self._planes[2][y // 2 : (y + h) // 2, x // 2 : (x + w) // 2] = vv
 
-    def _planes_of(self, picture: object, w: int, h: int) -> Planes | None:
+    def _planes_of(self, picture: object, w: int, h: int, index: int = -1) -> Planes | None:
         if isinstance(picture, av.VideoFrame):
             self.scaled += 1
-            return frame_planes(picture, w, h)
+            scaler = self._scalers.get(index)
+            if scaler is None:
+                scaler = self._scalers[index] = VideoReformatter()
+            return frame_planes(picture, w, h, scaler)
         if isinstance(picture, np.ndarray) and picture.shape[:2] == (h, w) and picture.ndim == 3:
             self.scaled += 1
             return rgb_planes(picture)
@@ -309,7 +323,7 @@ class Compositor:
             if before is not None and before[0] is picture and before[1:] == (t.site, t.holder):
                 continue
             self._painted[index] = (picture, t.site, t.holder)
-            planes = self._planes_of(picture, t.w, t.h) if picture is not None else None
+            planes = self._planes_of(picture, t.w, t.h, index) if picture is not None else None
             b = max(2, min(t.w, t.h) // 60) + 1 & ~1 if t.holder else 0
             strip = (self.label(self.name(t.site), t.w, t.h)
                      if planes is not None and self.labels_enabled and t.site and t.site != CONTENT else None)

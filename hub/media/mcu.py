@@ -25,6 +25,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from hub.media import channel
 from hub.media.compositor import FRAME_STALE_S, Compositor
 from hub.media.content_source import ContentSource
+from hub.media.decoding import DecoderLanes, Inbox
 from hub.media.encoder import (
     VIDEO_CLOCK,
     PackedFrame,
@@ -83,6 +84,7 @@ class SitePeer:
     audio_next_pts: int | None = None
     audio_missing: int = 0
     buffers: list[healing.HealingJitterBuffer] = field(default_factory=list)
+    inboxes: list[Inbox] = field(default_factory=list)  # its streams on the shared decoder lanes
 
     @property
     def sends(self) -> bool:
@@ -141,6 +143,7 @@ class MCU:
         self.started_at = time.monotonic()
         self.render_s = 0.0
         self.recorder: ProgramRecorder | None = None  # the running recording (hub.media.recorder, issue 14)
+        self.decoders: DecoderLanes | None = None  # every site's decoding, on a few threads (hub.media.decoding)
 
     # --- lifetime ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -166,6 +169,9 @@ class MCU:
             await asyncio.to_thread(self._render_thread.join, 5)
         for site in list(self.peers):
             await self.leave(site)
+        if self.decoders is not None:
+            await asyncio.to_thread(self.decoders.close)
+            self.decoders = None
 
     # --- scene --------------------------------------------------------------------------
     def set_scene(self, state: dict[str, Any]) -> None:
@@ -199,8 +205,16 @@ class MCU:
         consent.install()  # late STUN answers from a busy district are still answers
         peer.buffers = healing.install(pc)
 
+        if self.decoders is None:
+            self.decoders = DecoderLanes(asyncio.get_running_loop())
+        decoders = self.decoders
+
         @pc.on("track")
         def _on_track(track: MediaStreamTrack) -> None:
+            # Emitted by setRemoteDescription, before the receiver starts: its stream goes to a lane.
+            for t in pc.getTransceivers():
+                if t.receiver.track is track:
+                    peer.inboxes.append(decoders.attach(t.receiver))
             if track.kind == "video" and not is_camera(pc, video_tr, track):
                 peer.tasks.append(asyncio.create_task(self.screens.receive(site, track)))  # hub.media.screen
             elif track.kind == "video":
@@ -228,6 +242,8 @@ class MCU:
         except Exception as exc:
             await pc.close()
             video_out.stop()
+            for inbox in peer.inboxes:
+                decoders.detach(inbox)
             text = str(exc) or type(exc).__name__
             if "video description send parameters" in text:
                 offered = ", ".join(offered_video_codecs(sdp)) or "none"
@@ -247,6 +263,9 @@ class MCU:
         self.mixer.remove_site(site)
         for t in peer.tasks:
             t.cancel()
+        if self.decoders is not None:
+            for inbox in peer.inboxes:
+                self.decoders.detach(inbox)
         peer.audio_out.stop()
         with contextlib.suppress(Exception):
             await peer.pc.close()
@@ -402,9 +421,13 @@ class MCU:
                     "max_gap_s": round(p.max_gap_s, 3), "audio_missing": p.audio_missing,
                     "video_skips": sum(b.skips for b in p.buffers if b._is_video),
                     "receiving": p.receiving,
-                    "nacked": {t.kind: healing.nacked(t.receiver) for t in p.pc.getTransceivers()}}
+                    "nacked": {t.kind: healing.nacked(t.receiver) for t in p.pc.getTransceivers()},
+                    "decoded": {kind: sum(i.decoded for i in p.inboxes if i.kind == kind)
+                                for kind in {i.kind for i in p.inboxes}}}
                 for s, p in self.peers.items()
             },
+            "decoder_lanes": ({lane.name: lane.inboxes for lanes in self.decoders.lanes.values() for lane in lanes}
+                              if self.decoders is not None else {}),
         }
         if reset:
             for p in self.peers.values():
