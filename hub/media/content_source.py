@@ -26,6 +26,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 from PIL import Image
 
 from hub.media import channel
@@ -89,6 +90,7 @@ class ContentSource:
         self._cache: av.VideoFrame | None = None
         self._keyframe_for = 0
         self._rgb: tuple[av.VideoFrame, np.ndarray] | None = None
+        self._scaler = VideoReformatter()  # a clip's or a screen's frames, scaled with one SwsContext
         self.pages_scaled = 0
         self.clip_frames = 0
         self.screen_frames = 0
@@ -192,13 +194,14 @@ class ContentSource:
         self._rgb = (frame, rgb)
         return rgb
 
-    @staticmethod
-    def _clip_frame(src: av.VideoFrame, w: int, h: int, interpolation: str = "BICUBIC") -> av.VideoFrame:
+    def _clip_frame(self, src: av.VideoFrame, w: int, h: int, interpolation: str = "BICUBIC") -> av.VideoFrame:
         size = fit(src.width, src.height, w, h)
         # Bicubic for moving pictures: sharp enough, and cheaper than Lanczos at 25 frames a second.
+        # The render thread's own scaler: VideoFrame.reformat would build a SwsContext per frame.
         if size == (w, h):
-            return src.reformat(width=w, height=h, format="yuv420p", interpolation=interpolation)
-        rgb = src.reformat(width=size[0], height=size[1], format="rgb24", interpolation=interpolation).to_ndarray()
+            return self._scaler.reformat(src, width=w, height=h, format="yuv420p", interpolation=interpolation)
+        rgb = self._scaler.reformat(src, width=size[0], height=size[1], format="rgb24",
+                                    interpolation=interpolation).to_ndarray()
         return av.VideoFrame.from_ndarray(letterbox(rgb, w, h), format="rgb24").reformat(format="yuv420p")
 
     # --- the MCU's render thread: one call each --------------------------------------------

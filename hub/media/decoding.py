@@ -135,7 +135,7 @@ class DecoderLanes:
 
     def attach(self, receiver: RTCRtpReceiver) -> Inbox:
         """Decode ``receiver``'s stream on a lane (call from the ``track`` event, before it starts)."""
-        for attr in (_QUEUE, _ERROR, _STARTED):
+        for attr in (_QUEUE, _ERROR, _STARTED):  # checked, so an aiortc upgrade fails loudly
             if not hasattr(receiver, attr):
                 raise RuntimeError(f"aiortc's RTCRtpReceiver has no {attr}: hub/media/decoding.py "
                                    "was written for aiortc 1.16")
@@ -146,7 +146,11 @@ class DecoderLanes:
         # the least loaded lane of the kind, by receivers attached (streams are long-lived)
         lane = min(self.lanes[kind], key=lambda ln: ln.inboxes)
         lane.inboxes += 1
-        inbox = Inbox(lane, track._queue, getattr(receiver, _ERROR), kind)
+        out = getattr(track, "_queue", None)  # aiortc's RemoteStreamTrack's frame queue
+        if not isinstance(out, asyncio.Queue):
+            raise RuntimeError("aiortc's remote track has no frame queue: hub/media/decoding.py "
+                               "was written for aiortc 1.16")
+        inbox = Inbox(lane, out, getattr(receiver, _ERROR), kind)
         setattr(receiver, _QUEUE, inbox)
         return inbox
 

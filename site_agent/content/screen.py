@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import av
 from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av.video.reformatter import VideoReformatter
 
 SCREEN_FPS = 8
 MAX_SIZE = (1280, 720)
@@ -84,6 +85,7 @@ class ScreenTrack(MediaStreamTrack):
         self.fps = fps
         self.frames = 0
         self._last = 0.0
+        self._scaler = VideoReformatter()  # one SwsContext for the whole share, not one per frame
         self._start: float | None = None
 
     async def recv(self) -> av.VideoFrame:
@@ -99,7 +101,7 @@ class ScreenTrack(MediaStreamTrack):
             if self._start is None:
                 self._start = now
             w, h = fit_even(frame.width, frame.height)
-            out = frame.reformat(width=w, height=h, format="yuv420p", interpolation="LANCZOS")
+            out = self._scaler.reformat(frame, width=w, height=h, format="yuv420p", interpolation="LANCZOS")
             # the sender's clock: monotonic from the first frame (the grabber's pts are wall-clock based)
             out.pts = int((now - self._start) * 90_000)
             out.time_base = fractions.Fraction(1, 90_000)

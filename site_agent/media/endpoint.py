@@ -37,6 +37,7 @@ import numpy as np
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av.video.reformatter import VideoReformatter
 from PIL import Image, ImageDraw
 
 from site_agent import protocol as p
@@ -266,6 +267,8 @@ class ScaledTrack(MediaStreamTrack):
         self.source = source
         self.profile = profile
         self._last = 0.0
+        # Kept: VideoFrame.reformat builds a new SwsContext per frame (ms of an old notebook's CPU).
+        self._scaler = VideoReformatter()
 
     async def recv(self) -> av.VideoFrame:
         while True:
@@ -275,7 +278,8 @@ class ScaledTrack(MediaStreamTrack):
             if now - self._last < 0.9 / self.profile.fps:
                 continue
             self._last = now
-            out = frame.reformat(width=self.profile.width, height=self.profile.height, format="yuv420p")
+            out = self._scaler.reformat(frame, width=self.profile.width, height=self.profile.height,
+                                        format="yuv420p")
             out.pts, out.time_base = frame.pts, frame.time_base
             return out
 
