@@ -44,28 +44,32 @@ def test_login_board_map_and_offline_flip(demo: Demo, context: BrowserContext) -
     shot(page, "board-th")
 
     tile = page.locator("#site-UDN05")
-    tile.get_by_role("button", name=re.compile("^ปิดเครื่องอำเภอ")).click()
-    expect(tile).to_have_attribute("data-online", "0", timeout=15000)
-    expect(tile.locator("[data-field=state]")).to_contain_text("ออฟไลน์")
-    expect(page.locator("#map a[data-code=UDN05]")).to_have_class(re.compile("pt-offline"))
-    expect(page.locator("#online-count")).to_have_text("19")
-    expect(page.locator("#toast")).to_contain_text("✔")
+    try:
+        tile.get_by_role("button", name=re.compile("^ปิดเครื่องอำเภอ")).click()
+        expect(tile).to_have_attribute("data-online", "0", timeout=15000)
+        expect(tile.locator("[data-field=state]")).to_contain_text("ออฟไลน์")
+        expect(page.locator("#map a[data-code=UDN05]")).to_have_class(re.compile("pt-offline"))
+        expect(page.locator("#online-count")).to_have_text("19")
+        expect(page.locator("#toast")).to_contain_text("✔")
 
-    # After the offline grace an alarm appears on top; acknowledging it is audited.
-    # (On a loaded machine the start-up check may have raised and cleared an earlier one: skip it.)
-    alarm = page.locator("#alarm-list li.alarm", has_text="โนนสะอาด").filter(has_not_text="หายแล้ว").first
-    expect(alarm).to_be_visible(timeout=15000)
-    expect(page.locator("#alarm-count")).not_to_have_text("0")
-    shot(page, "board-offline-alarm")
-    alarm.get_by_role("button", name=re.compile("รับทราบ")).click()
-    expect(page.locator("#toast")).to_contain_text("รับทราบการแจ้งเตือนแล้ว")
-    expect(page.locator("#alarm-list li.alarm.acked").first).to_contain_text("รับทราบโดย admin", timeout=15000)
-    status, events = demo.api("GET", "/api/v1/audit?action=alarm.ack")
-    assert status == 200 and any(e["actor"] == "operator:admin" and e["ok"] for e in events)
+        # After the offline grace an alarm appears on top; acknowledging it is audited.
+        # (On a loaded machine the start-up check may have raised and cleared an earlier one: skip it.)
+        alarm = page.locator("#alarm-list li.alarm", has_text="โนนสะอาด").filter(has_not_text="หายแล้ว").first
+        expect(alarm).to_be_visible(timeout=15000)
+        expect(page.locator("#alarm-count")).not_to_have_text("0")
+        shot(page, "board-offline-alarm")
+        alarm.get_by_role("button", name=re.compile("รับทราบ")).click()
+        expect(page.locator("#toast")).to_contain_text("รับทราบการแจ้งเตือนแล้ว")
+        expect(page.locator("#alarm-list li.alarm.acked").first).to_contain_text("รับทราบโดย admin", timeout=15000)
+        status, events = demo.api("GET", "/api/v1/audit?action=alarm.ack")
+        assert status == 200 and any(e["actor"] == "operator:admin" and e["ok"] for e in events)
 
-    tile.get_by_role("button", name=re.compile("^เปิดเครื่องอำเภอ")).click()
-    expect(tile).to_have_attribute("data-online", "1", timeout=20000)
-    expect(page.locator("#online-count")).to_have_text("20")
+        tile.get_by_role("button", name=re.compile("^เปิดเครื่องอำเภอ")).click()
+        expect(tile).to_have_attribute("data-online", "1", timeout=20000)
+        expect(page.locator("#online-count")).to_have_text("20")
+    finally:
+        # A failure above must not leave UDN05 off for the next tests on the same demo hub.
+        demo.api("POST", "/api/v1/demo/agents/UDN05/start")
     assert not [e for e in errors if "Content Security Policy" in e or "Uncaught" in e], errors
 
 
