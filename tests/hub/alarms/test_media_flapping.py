@@ -106,7 +106,12 @@ async def test_four_media_reconnects_in_five_minutes_raise_a_stored_alarm(
         # own: a first answer that brought no picture in time is a reconnect too).
         while (count := await reconnects(http, hub, cid)) < 4:
             await until(http, hub, cid, {"in_program"}, 30)
-            assert await alarms(http, hub) == [], count  # up to three reconnects in the window: no alarm
+            # Alarms first, then the count: the hub may count a reconnect of its own while the
+            # district comes back, and only an alarm stored before a count of four is the bug.
+            found = await alarms(http, hub)
+            if (count := await reconnects(http, hub, cid)) >= 4:
+                break
+            assert found == [], count  # up to three reconnects in the window: no alarm
             await agent.send(p.MediaHealth(conference_id=cid, state="failed"))
             await until(http, hub, cid, {"reconnecting", "connecting"}, 5)
         await until(http, hub, cid, {"in_program"}, 30)  # and it is back by itself
