@@ -147,8 +147,7 @@ def insert_many(engine: sa.Engine, rows: list[SQLModel]) -> list[BaseException |
         results: list[BaseException | None] = []
         for row in rows:
             try:
-                with session_scope(engine) as session:
-                    session.add(row)
+                insert(engine, row)
                 results.append(None)
             except Exception as exc:
                 results.append(exc)

@@ -109,7 +109,7 @@ def split_planes(yuv: np.ndarray, w: int, h: int) -> Planes:
             flat[n + q : n + 2 * q].reshape(h // 2, w // 2))
 
 
-def frame_planes(frame: av.VideoFrame, w: int, h: int, reformatter: VideoReformatter | None = None) -> Planes:
+def frame_planes(frame: av.VideoFrame, w: int, h: int, reformatter: VideoReformatter) -> Planes:
     """A decoded frame scaled once by swscale straight to w×h yuv420p (no RGB step).
 
     Pass the tile's own ``reformatter``: ``VideoFrame.reformat`` makes a new one per frame,
@@ -117,8 +117,7 @@ def frame_planes(frame: av.VideoFrame, w: int, h: int, reformatter: VideoReforma
     against 0.19 ms with the context kept (PyAV 18; it was most of the render thread's
     time at 20 districts, BENCHMARKS.md issue 17).
     """
-    scaler = reformatter if reformatter is not None else VideoReformatter()
-    scaled = scaler.reformat(frame, width=w, height=h, format="yuv420p", interpolation="FAST_BILINEAR")
+    scaled = reformatter.reformat(frame, width=w, height=h, format="yuv420p", interpolation="FAST_BILINEAR")
     # Views of the scaled frame's own planes (no copy: each numpy or PyAV call that
     # releases the GIL makes the render thread queue again behind the event loop)
     y, u, v = (np.frombuffer(memoryview(plane), np.uint8, count=plane.line_size * ph).reshape(ph, plane.line_size)[:, :pw]
@@ -293,7 +292,7 @@ class Compositor:
         self._planes[1][y // 2 : (y + h) // 2, x // 2 : (x + w) // 2] = uu
         self._planes[2][y // 2 : (y + h) // 2, x // 2 : (x + w) // 2] = vv
 
-    def _planes_of(self, picture: object, w: int, h: int, index: int = -1) -> Planes | None:
+    def _planes_of(self, picture: object, w: int, h: int, index: int) -> Planes | None:
         if isinstance(picture, av.VideoFrame):
             self.scaled += 1
             scaler = self._scalers.get(index)

@@ -4,10 +4,8 @@ Upstream: aiortc 1.16 gives every ``RTCRtpReceiver`` a decoder thread of its own
 (``decoder_worker`` in https://github.com/aiortc/aiortc/blob/main/src/aiortc/rtcrtpreceiver.py)
 and hands each decoded frame back with ``asyncio.run_coroutine_threadsafe(queue.put(frame))``:
 a coroutine, a task and an event-loop wake-up per frame. At 20 districts that is 40 threads
-taking the GIL about 1,300 times a second, and the render thread, which needs the GIL
-between its swscale and libx264 calls, waits its turn behind all of them (py-spy at 20
-districts: 45 % of the render thread's wall time in one ``reformat`` call that costs a
-fraction of a millisecond of CPU; the program composed at 7–9 fps).
+taking the GIL about 1,300 times a second beside the event loop and the render thread; with
+three lanes instead, glass-to-glass p95 fell from 1.5 s to 0.6 s (BENCHMARKS.md, issue 17).
 
 Here a receiver's decoder queue (the object ``_handle_rtp_packet`` puts ``(codec, frame)``
 into, and the audio healing's drain too, site_agent.rtc.healing) is replaced by an
@@ -16,7 +14,7 @@ receivers, each with its own decoder, so each stream stays in order — and the 
 delivers decoded frames to the receiver's track with ``call_soon_threadsafe``, all the
 frames of one decode in one call. aiortc's own thread still exists, blocked in
 ``Inbox.get`` until the receiver stops; then it ends the track exactly as upstream does.
-:func:`attach` refuses (RuntimeError) an aiortc whose receiver lacks these attributes.
+:meth:`DecoderLanes.attach` refuses (RuntimeError) an aiortc whose receiver lacks these attributes.
 """
 
 from __future__ import annotations
@@ -51,7 +49,6 @@ class Inbox:
         self._codec_name: str | None = None
         self._stopped = threading.Event()
         self.decoded = 0  # frames this receiver's stream decoded to (lane thread)
-        self.failed = 0  # frames the decoder refused
 
     # aiortc's side (event loop): what queue.Queue offered it
     def put(self, task: tuple[Any, Any] | None) -> None:
@@ -74,7 +71,6 @@ class Inbox:
             frames = list(self._decoder.decode(encoded))
         except av.FFmpegError as exc:
             # As upstream: keep the decoder's state and have the receiver send a PLI.
-            self.failed += 1
             log.warning("%s decoder failed on a frame: %s", self.kind, exc)
             self._decode_error.set()
             return []
@@ -102,9 +98,6 @@ class DecoderLane:
 
     def submit(self, inbox: Inbox, task: tuple[Any, Any]) -> None:
         self._queue.put((inbox, task))
-
-    def backlog(self) -> int:
-        return self._queue.qsize()
 
     def close(self, timeout: float = 5.0) -> None:
         self._queue.put(None)
@@ -144,18 +137,21 @@ class DecoderLanes:
         track = receiver.track
         kind = track.kind
         # the least loaded lane of the kind, by receivers attached (streams are long-lived)
-        lane = min(self.lanes[kind], key=lambda ln: ln.inboxes)
-        lane.inboxes += 1
         out = getattr(track, "_queue", None)  # aiortc's RemoteStreamTrack's frame queue
         if not isinstance(out, asyncio.Queue):
             raise RuntimeError("aiortc's remote track has no frame queue: hub/media/decoding.py "
                                "was written for aiortc 1.16")
+        lane = min(self.lanes[kind], key=lambda ln: ln.inboxes)
+        lane.inboxes += 1
         inbox = Inbox(lane, out, getattr(receiver, _ERROR), kind)
         setattr(receiver, _QUEUE, inbox)
         return inbox
 
-    def detach(self, inbox: Inbox) -> None:
-        inbox.lane.inboxes -= 1
+    def detach(self, inboxes: list[Inbox]) -> None:
+        """A peer is gone: its streams no longer count against their lanes."""
+        for inbox in inboxes:
+            inbox.lane.inboxes -= 1
+        inboxes.clear()
 
     def close(self) -> None:
         for lanes in self.lanes.values():

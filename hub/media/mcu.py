@@ -242,8 +242,7 @@ class MCU:
         except Exception as exc:
             await pc.close()
             video_out.stop()
-            for inbox in peer.inboxes:
-                decoders.detach(inbox)
+            decoders.detach(peer.inboxes)
             text = str(exc) or type(exc).__name__
             if "video description send parameters" in text:
                 offered = ", ".join(offered_video_codecs(sdp)) or "none"
@@ -264,8 +263,7 @@ class MCU:
         for t in peer.tasks:
             t.cancel()
         if self.decoders is not None:
-            for inbox in peer.inboxes:
-                self.decoders.detach(inbox)
+            self.decoders.detach(peer.inboxes)
         peer.audio_out.stop()
         with contextlib.suppress(Exception):
             await peer.pc.close()
