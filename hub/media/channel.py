@@ -98,7 +98,6 @@ class RecordingInfo(Result):
     silence_s: float = 0.0  # audio filled in where the mixer's clock fell behind
     cpu_s: float = 0.0  # the recorder thread's own CPU time
     mp4: str = ""
-    mp3: str = ""
 
 
 AnyResult = Annotated[Done | SdpAnswer | Stats | Pid | RecordingInfo, Field(discriminator="type")]
@@ -205,12 +204,11 @@ class ContentShow(Op[Done]):
 
 
 class StartRecording(Op[RecordingInfo]):
-    """Record the program (its own H.264 packets) and the full mix to these files (issue 14)."""
+    """Record the program (its own H.264 packets) and the full mix to this MP4 (issue 14; the hub makes the MP3)."""
 
     type: Literal["start_recording"] = "start_recording"
     recording_id: int
     mp4: str = Field(min_length=1, max_length=4096)
-    mp3: str = Field(min_length=1, max_length=4096)
     min_free_bytes: int = Field(0, ge=0)  # below this free space the recording stops by itself
 
 

@@ -1,16 +1,18 @@
 """Recording the program in the media worker: the districts' own H.264 packets, remuxed, plus the full mix.
 
-Per recording two files, written by PyAV on a thread of their own (the render
-thread and the event loop only hand over copies):
+Per recording one file, written by PyAV on a thread of its own (the render
+thread and the event loop only hand over copies): a **fragmented MP4** — the
+shared encoder's H.264 packets *as sent to every district*, remuxed without
+re-encoding, and AAC of the full mix (the common mix: every audible site).
+``empty_moov`` puts the header first and each fragment carries its own index,
+so a worker killed mid-recording leaves a file that plays up to its last
+complete fragment. The GOP is 10 s, so ``frag_duration`` also cuts a fragment
+every second (``frag_keyframe`` alone would put up to 10 s at risk).
 
-* a **fragmented MP4** — the shared encoder's H.264 packets *as sent to every
-  district*, remuxed without re-encoding, and AAC of the full mix (the common
-  mix: every audible site). ``empty_moov`` puts the header first and each
-  fragment carries its own index, so a worker killed mid-recording leaves a
-  file that plays up to its last complete fragment. The GOP is 10 s, so
-  ``frag_duration`` also cuts a fragment every second (``frag_keyframe``
-  alone would put up to 10 s at risk);
-* an **MP3** of the full mix (libmp3lame).
+The MP3 is not made here: the hub makes it from the finished MP4's sound
+(hub.recording.service), after the briefing and outside the media worker.
+Encoding it live was half of the recorder's CPU (libmp3lame 0.018–0.025 cores
+against AAC's 0.009–0.016), spent while the worker serves the districts.
 
 The recording starts at a keyframe (one is requested), so the first packet in
 the file decodes on its own; audio starts with it, so both streams share t=0.
@@ -91,9 +93,9 @@ class _Audio:
 class ProgramRecorder:
     """One recording: started by :meth:`start`, fed by the taps, closed by :meth:`stop` (blocking)."""
 
-    def __init__(self, recording_id: int, mp4: Path, mp3: Path, *, fps: int, min_free_bytes: int) -> None:
+    def __init__(self, recording_id: int, mp4: Path, *, fps: int, min_free_bytes: int) -> None:
         self.recording_id = recording_id
-        self.mp4_path, self.mp3_path = mp4, mp3
+        self.mp4_path = mp4
         self.fps = fps
         self.min_free_bytes = min_free_bytes
         self._queue: queue.Queue[_Video | _Audio | None] = queue.Queue(MAX_QUEUE)
@@ -104,16 +106,14 @@ class ProgramRecorder:
         self.video_packets = 0
         self.audio_samples = 0
         self.dropped = 0
-        self.cpu_s = 0.0  # the writer thread's own CPU time (encode AAC/MP3, mux, write)
+        self.cpu_s = 0.0  # the writer thread's own CPU time (encode AAC, mux, write)
         self._first_pts: int | None = None
         self._first_at = 0.0
         self.silence_samples = 0  # filled where the mixer's 20 ms clock fell behind
         self._last_pts = 0
         self._mp4: Any = None
-        self._mp3: Any = None
         self._vs: Any = None
         self._aac: Any = None
-        self._lame: Any = None
         self._done = threading.Event()
 
     # --- taps (render thread / event loop): copies only, never block -----------------------------
@@ -136,12 +136,11 @@ class ProgramRecorder:
     # --- lifetime ----------------------------------------------------------------------------------
     def start(self) -> None:
         self.mp4_path.parent.mkdir(parents=True, exist_ok=True)
-        self.mp3_path.parent.mkdir(parents=True, exist_ok=True)
         self.active = True
         self._thread.start()
 
     def stop(self, reason: str = "stopped") -> dict[str, Any]:
-        """Drain, close both files, return the figures (blocks: call from a thread)."""
+        """Drain, close the file, return the figures (blocks: call from a thread)."""
         if self.active:
             self.active = False
             self.reason = self.reason or reason
@@ -162,7 +161,7 @@ class ProgramRecorder:
                 "video_packets": self.video_packets, "audio_s": round(self.audio_samples / RATE, 3),
                 "duration_s": self.duration_s, "dropped": self.dropped,
                 "silence_s": round(self.silence_samples / RATE, 3), "cpu_s": round(self.cpu_s, 4),
-                "mp4": str(self.mp4_path), "mp3": str(self.mp3_path)}
+                "mp4": str(self.mp4_path)}
 
     # --- the writer thread -------------------------------------------------------------------------
     def _open(self, first: _Video) -> None:
@@ -178,13 +177,10 @@ class ProgramRecorder:
         self._vs = self._mp4.add_stream_from_template(template)
         self._vs.time_base = VIDEO_TB
         probe.close()
-        # Speech at 96/64 kbit/s mono: FFmpeg's fast AAC coder and LAME's quality 7 cost a quarter
-        # and a third of the defaults' CPU (measured: 0.037 → 0.009 and 0.069 → 0.023 cores).
+        # Speech at 96 kbit/s mono: FFmpeg's fast AAC coder costs a quarter of the default's CPU
+        # (measured: 0.037 → 0.009 cores).
         self._aac = self._mp4.add_stream("aac", rate=RATE, layout="mono", options={"aac_coder": "fast"})
         self._aac.bit_rate = 96_000
-        self._mp3 = av.open(str(self.mp3_path), "w", format="mp3", options={"flush_packets": "1"})
-        self._lame = self._mp3.add_stream("libmp3lame", rate=RATE, layout="mono", options={"compression_level": "7"})
-        self._lame.bit_rate = 64_000
         self._first_pts = first.pts
         self._first_at = first.at
 
@@ -219,29 +215,26 @@ class ProgramRecorder:
         self._encode_pcm(np.clip(chunk.samples, -32768, 32767).astype(np.int16).reshape(1, -1))
 
     def _encode_pcm(self, pcm: np.ndarray) -> None:
-        for stream, container in ((self._aac, self._mp4), (self._lame, self._mp3)):
-            frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
-            frame.sample_rate = RATE
-            frame.pts = self.audio_samples
-            frame.time_base = AUDIO_TB
-            for p in stream.encode(frame):
-                container.mux(p)
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        frame.sample_rate = RATE
+        frame.pts = self.audio_samples
+        frame.time_base = AUDIO_TB
+        for p in self._aac.encode(frame):
+            self._mp4.mux(p)
         self.audio_samples += pcm.shape[1]
 
     def _close(self) -> None:
-        for stream, container in ((self._aac, self._mp4), (self._lame, self._mp3)):
-            if stream is not None and container is not None:
-                try:
-                    for p in stream.encode(None):
-                        container.mux(p)
-                except (av.FFmpegError, OSError, ValueError) as exc:
-                    self.error = self.error or str(exc)
-        for container in (self._mp4, self._mp3):
-            if container is not None:
-                try:
-                    container.close()
-                except (av.FFmpegError, OSError) as exc:
-                    self.error = self.error or str(exc)
+        if self._aac is not None and self._mp4 is not None:
+            try:
+                for p in self._aac.encode(None):
+                    self._mp4.mux(p)
+            except (av.FFmpegError, OSError, ValueError) as exc:
+                self.error = self.error or str(exc)
+        if self._mp4 is not None:
+            try:
+                self._mp4.close()
+            except (av.FFmpegError, OSError) as exc:
+                self.error = self.error or str(exc)
 
     def _disk_low(self) -> bool:
         try:
@@ -311,8 +304,7 @@ async def handle(mcu: MCU, op: channel.StartRecording | channel.StopRecording | 
     if isinstance(op, channel.StartRecording):
         if rec is not None and rec.active:
             raise ValueError(f"recording {rec.recording_id} is already running")
-        rec = ProgramRecorder(op.recording_id, Path(op.mp4), Path(op.mp3), fps=mcu.fps,
-                              min_free_bytes=op.min_free_bytes)
+        rec = ProgramRecorder(op.recording_id, Path(op.mp4), fps=mcu.fps, min_free_bytes=op.min_free_bytes)
         rec.start()
         mcu.recorder = rec
         mcu.encoder.tap = rec.video

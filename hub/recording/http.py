@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from hub.recording.keys import RECORDINGS
 from hub.recording.model import KINDS, RecordingError
@@ -71,6 +71,7 @@ class RecordingOut(_Out):
     ended_at: str | None
     duration_s: float | None
     files: dict[str, RecordingFileOut]
+    mp3_pending: bool = Field(description="the hub is making the MP3 from the finished MP4 (its sha256 is empty until then)")
     legal_hold: bool
     hold_by: str
     hold_at: str | None

@@ -12,6 +12,7 @@ LABELS: dict[str, dict[str, str]] = {
         "deleted": "ลบแล้ว", "retention": "เก็บบันทึก {days} วัน แล้วลบอัตโนมัติ ยกเว้นบันทึกที่ระงับการลบ",
         "recording": "กำลังบันทึก", "finished": "เสร็จสมบูรณ์", "interrupted": "ขาดตอน (ระบบขัดข้อง)",
         "disk_full": "หยุดเพราะดิสก์ใกล้เต็ม", "failed": "ล้มเหลว", "discarded": "ทิ้ง (การประชุมลับ)",
+        "mp3_pending": "MP3 กำลังจัดทำ…",
     },
     "en": {
         "title": "Briefing recordings", "live": "Conferences running now", "none_live": "No conference is running",
@@ -23,5 +24,6 @@ LABELS: dict[str, dict[str, str]] = {
         "retention": "Recordings are kept {days} days, then deleted automatically unless under legal hold",
         "recording": "recording", "finished": "finished", "interrupted": "interrupted (a crash)",
         "disk_full": "stopped: disk nearly full", "failed": "failed", "discarded": "discarded (confidential)",
+        "mp3_pending": "MP3 being made…",
     },
 }

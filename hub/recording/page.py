@@ -23,7 +23,7 @@ async def recordings_page(request: web.Request) -> dict[str, Any]:
     live = [{"id": cid, "title": lc.conf.title, "recording": cid in svc.active}
             for cid, lc in sorted(svc.conferences.live.items())]
     labels = LABELS.get(i18n.current_language.get(), LABELS["th"])
-    return {"rows": rows, "live": live, "L": labels,
+    return {"rows": rows, "live": live, "L": labels, "mp3_pending": svc.mp3_pending,
             "retention": labels["retention"].format(days=svc.settings.recording_retention_days)}
 
 

@@ -8,6 +8,12 @@ stop of its own (disk below the threshold) finishes the row — duration and SHA
 of the files as they are, which a fragmented MP4 keeps playable — and disk-full
 raises an alarm. Rows still "recording" at start-up are a hub crash's orphans and
 are finished the same way. Every start, stop, hold and delete is an audit event.
+
+The worker writes only the MP4. Each finished MP4's MP3 is made here, from its
+AAC, by FFmpeg at low priority, one at a time (`_mp3_loop`): the briefing's
+media worker does not spend on it while the districts are connected, and an MP4
+cut by a crash still gets its MP3. Rows whose MP3 is missing at start-up (a hub
+stopped while making one) are queued again.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,6 +79,38 @@ def media_duration(path: Path) -> float | None:
         return None
 
 
+# AAC at 96 kbit/s → MP3 at 64 kbit/s for speech; LAME's quality 7 costs a third of its default.
+MP3_ARGS = ("-c:a", "libmp3lame", "-b:a", "64k", "-compression_level", "7")
+
+
+async def make_mp3(mp4: Path, mp3: Path, timeout_s: float) -> str:
+    """The MP3 of an MP4's sound (FFmpeg under ``nice``), written whole or not at all: "" or why not."""
+    part = mp3.with_name(mp3.name + ".part")
+    proc = await asyncio.create_subprocess_exec(
+        "nice", "-n", "10", "ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(mp4), "-map", "0:a:0", "-vn",
+        *MP3_ARGS, "-f", "mp3", str(part), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+
+    async def undo() -> None:  # no half-written MP3 stays behind
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+        part.unlink(missing_ok=True)
+
+    try:
+        _, err = await asyncio.wait_for(proc.communicate(), timeout_s)
+    except TimeoutError:
+        await undo()
+        return f"FFmpeg took over {timeout_s:.0f} s"
+    except asyncio.CancelledError:  # the hub stopping: the next start queues it again
+        await undo()
+        raise
+    if proc.returncode != 0:
+        part.unlink(missing_ok=True)
+        return err.decode("utf-8", "replace").strip()[-300:] or f"FFmpeg exited with {proc.returncode}"
+    os.replace(part, mp3)
+    return ""
+
+
 @dataclass
 class Active:
     recording_id: int
@@ -97,6 +136,8 @@ class RecordingService:
         self._resume: dict[int, int] = {}  # conference id → next part, after a worker restart
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
+        self._mp3_queue: asyncio.Queue[int] = asyncio.Queue()
+        self.mp3_pending: set[int] = set()  # recordings whose MP3 is queued or being made
 
     # --- lifetime --------------------------------------------------------------------------------
     async def startup(self) -> None:
@@ -105,7 +146,11 @@ class RecordingService:
             assert row.id is not None
             # The hub died while this recorded: its worker died with it, the files end at the crash.
             await self._finish(row.id, RecState.INTERRUPTED, "the hub restarted while recording")
-        self._tasks = [asyncio.create_task(self._watch_loop()), asyncio.create_task(self._cleanup_loop())]
+        for row in await asyncio.to_thread(store.without_mp3, self.engine):
+            assert row.id is not None
+            self._want_mp3(row.id)  # the hub stopped before this one's MP3 was made
+        self._tasks = [asyncio.create_task(self._watch_loop()), asyncio.create_task(self._cleanup_loop()),
+                       asyncio.create_task(self._mp3_loop())]
 
     async def shutdown(self) -> None:
         for t in self._tasks:
@@ -164,7 +209,7 @@ class RecordingService:
         assert row.id is not None
         try:
             info = await worker.request(channel.StartRecording(
-                recording_id=row.id, mp4=str(self.dir / f"{stem}.mp4"), mp3=str(self.dir / f"{stem}.mp3"),
+                recording_id=row.id, mp4=str(self.dir / f"{stem}.mp4"),
                 min_free_bytes=self.min_free_bytes), timeout=10)
         except MediaWorkerError as exc:
             await asyncio.to_thread(store.update, self.engine, row.id, state=RecState.FAILED.value,
@@ -198,7 +243,11 @@ class RecordingService:
 
     async def _finish(self, recording_id: int, state: RecState, reason: str, *, actor: str = "system",
                       ip: str = "") -> dict[str, Any]:
-        """Duration and SHA-256 of the files as they are now; the row's final state; one audit event."""
+        """Duration and SHA-256 of the files as they are now; the row's final state; one audit event.
+
+        The MP3 is queued to be made from the MP4 (a file already there — a recording from before
+        the MP3 moved here — is measured as it is).
+        """
         row = await asyncio.to_thread(store.get, self.engine, recording_id)
         assert row is not None
         mp4, mp3 = self.path(row.stem, "mp4"), self.path(row.stem, "mp3")
@@ -215,6 +264,8 @@ class RecordingService:
         done = await asyncio.to_thread(store.update, self.engine, recording_id, state=state.value,
                                        reason=reason[:300], ended_at=self.clock(), **figures)
         assert done is not None
+        if figures["mp4_bytes"] and not figures["mp3_bytes"] and state is not RecState.DISCARDED:
+            self._want_mp3(recording_id)
         await audit.arecord(self.engine, actor=actor, action="recording.stop", target=target(recording_id), ip=ip,
                             ok=state in (RecState.FINISHED, RecState.DISCARDED),
                             detail={"conference_id": row.conference_id, "state": state.value, "reason": reason[:300],
@@ -223,6 +274,45 @@ class RecordingService:
         self.conferences.events.publish("recording", {"conference_id": row.conference_id, "id": recording_id,
                                                       "state": state.value})
         return self.view(done)
+
+    # --- the MP3 of each finished MP4 ----------------------------------------------------------------
+    def _want_mp3(self, recording_id: int) -> None:
+        if recording_id not in self.mp3_pending:
+            self.mp3_pending.add(recording_id)
+            self._mp3_queue.put_nowait(recording_id)
+
+    async def _mp3_loop(self) -> None:
+        while True:
+            recording_id = await self._mp3_queue.get()
+            try:
+                await self._make_mp3(recording_id)
+            except Exception:
+                log.exception("recording %s: the MP3 was not made", recording_id)
+            finally:
+                self.mp3_pending.discard(recording_id)
+
+    async def _make_mp3(self, recording_id: int) -> None:
+        row = await asyncio.to_thread(store.get, self.engine, recording_id)
+        if row is None or row.deleted_at is not None:
+            return
+        mp4, mp3 = self.path(row.stem, "mp4"), self.path(row.stem, "mp3")
+        if not mp4.is_file() or mp3.is_file():
+            return
+        # FFmpeg turns this AAC into MP3 at 50–100× real time here; the limit leaves room for a busy machine.
+        why = await make_mp3(mp4, mp3, 120 + (row.duration_s or 0) / 5)
+        now = await asyncio.to_thread(store.get, self.engine, recording_id)
+        if now is None or now.deleted_at is not None:  # deleted meanwhile: keep nothing of it
+            mp3.unlink(missing_ok=True)
+            return
+        sha, size = await asyncio.to_thread(sha256_of, mp3) if not why else ("", 0)
+        if not why:
+            await asyncio.to_thread(store.update, self.engine, recording_id, mp3_sha256=sha, mp3_bytes=size)
+        else:
+            log.warning("recording %s: no MP3: %s", recording_id, why)
+        await audit.arecord(self.engine, actor="system", action="recording.mp3", target=target(recording_id),
+                            ok=not why, detail={"mp3_sha256": sha, "mp3_bytes": size, "error": why})
+        self.conferences.events.publish("recording", {"conference_id": row.conference_id, "id": recording_id,
+                                                      "state": now.state, "mp3": bool(sha)})
 
     # --- the watch loop ------------------------------------------------------------------------------
     async def _watch_loop(self) -> None:
@@ -322,6 +412,8 @@ class RecordingService:
         for kind in KINDS:
             with contextlib.suppress(FileNotFoundError):
                 self.path(stem, kind).unlink()
+        with contextlib.suppress(FileNotFoundError):
+            (self.dir / f"{stem}.mp3.part").unlink()  # an MP3 being made (its FFmpeg fails or is undone)
 
     def file_for(self, recording_id: int, kind: str) -> tuple[Path, store.Recording]:
         row = store.get(self.engine, recording_id)
@@ -398,6 +490,7 @@ class RecordingService:
             "files": {k: {"name": f"{row.stem}.{k}", "sha256": getattr(row, f"{k}_sha256"),
                           "bytes": getattr(row, f"{k}_bytes"),
                           "url": f"/api/v1/recordings/{row.id}/{k}"} for k in KINDS},
+            "mp3_pending": row.id in self.mp3_pending,
             "legal_hold": row.legal_hold, "hold_by": row.hold_by, "hold_at": iso(row.hold_at),
             "deleted": row.deleted_at is not None, "deleted_at": iso(row.deleted_at),
         }

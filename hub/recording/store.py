@@ -83,6 +83,16 @@ def running(engine: sa.Engine) -> list[Recording]:
         return list(s.exec(select(Recording).where(Recording.state == RecState.RECORDING.value)))
 
 
+def without_mp3(engine: sa.Engine) -> list[Recording]:
+    """Ended recordings with an MP4 but no MP3 yet (the hub makes it: hub.recording.service)."""
+    with Session(engine) as s:
+        q = select(Recording).where(Recording.deleted_at.is_(None),  # type: ignore[union-attr]
+                                    Recording.state.not_in([RecState.RECORDING.value,  # type: ignore[attr-defined]
+                                                            RecState.DISCARDED.value]),
+                                    Recording.mp4_bytes > 0, Recording.mp3_bytes == 0)
+        return list(s.exec(q.order_by(Recording.id)))  # type: ignore[arg-type]
+
+
 def stem_taken(engine: sa.Engine, stem: str) -> bool:
     with Session(engine) as s:
         return s.exec(select(Recording.id).where(Recording.stem == stem)).first() is not None

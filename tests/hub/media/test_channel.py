@@ -23,7 +23,7 @@ OPS: list[channel.Op[typing.Any]] = [
     channel.GetStats(),
     channel.Ping(),
     channel.Stop(),
-    channel.StartRecording(recording_id=3, mp4="/rec/a.mp4", mp3="/rec/a.mp3", min_free_bytes=1 << 30),
+    channel.StartRecording(recording_id=3, mp4="/rec/a.mp4", min_free_bytes=1 << 30),
     channel.StopRecording(recording_id=3),
     channel.RecordingStatus(),
     channel.ContentShow(conference_id=1, version=3, image="/content/pages/a/page-0001.png", keyframe=True,
@@ -40,7 +40,7 @@ RESULTS: list[channel.Result] = [
                   sites={"UDN01": channel.SiteStats(state="connected", frames_in=5, audio_in=50, size=[320, 180])}),
     channel.Pid(pid=42),
     channel.RecordingInfo(recording_id=3, active=False, reason="disk_full", started=True, video_packets=75,
-                          audio_s=5.0, duration_s=5.0, mp4="/rec/a.mp4", mp3="/rec/a.mp3"),
+                          audio_s=5.0, duration_s=5.0, mp4="/rec/a.mp4"),
 ]
 OUTPUTS: list[BaseModel] = [
     *[channel.Reply(id=i, ok=True, result=r) for i, r in enumerate(RESULTS)],

@@ -89,6 +89,17 @@ async def api(http: aiohttp.ClientSession, hub: HubHandle, method: str, path: st
         return data
 
 
+async def finished_mp3(http: aiohttp.ClientSession, hub: HubHandle, recording_id: int, within_s: float = 30) -> Any:
+    """The recording once the hub has made its MP3 from the MP4 (as the control room sees it appear)."""
+    deadline = asyncio.get_running_loop().time() + within_s
+    while True:
+        one = await api(http, hub, "GET", f"/api/v1/recordings/{recording_id}", role="viewer")
+        if one["files"]["mp3"]["sha256"] or asyncio.get_running_loop().time() > deadline:
+            assert one["files"]["mp3"]["sha256"] and not one["mp3_pending"], one
+            return one
+        await asyncio.sleep(0.2)
+
+
 def ffprobe(path: Path) -> dict[str, Any]:
     out = subprocess.run(["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
                           str(path)], capture_output=True, text=True, timeout=60, check=True)

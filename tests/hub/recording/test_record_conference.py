@@ -32,6 +32,7 @@ from tests.hub.recording.reckit import (
     decode_all,
     district,
     ffprobe,
+    finished_mp3,
     floor_db,
     mp4_pictures,
     received_pictures,
@@ -78,6 +79,9 @@ async def test_record_a_conference_mp4_and_mp3(hub: HubHandle, http: aiohttp.Cli
         await api(http, hub, "POST", f"/api/v1/conferences/{cid}/end")
 
     assert done["id"] == rec["id"] and done["state"] == "finished", done
+    # the MP3 is made by the hub from the MP4's sound, after the stop, outside the media worker
+    assert not done["files"]["mp3"]["sha256"] and done["mp3_pending"], done
+    done = await finished_mp3(http, hub, done["id"])
     assert done["stem"].startswith("ประชุมทดสอบการบันทึก_"), done["stem"]
     folder = hub.app[RECORDINGS].dir
     mp4, mp3 = folder / f"{done['stem']}.mp4", folder / f"{done['stem']}.mp3"
@@ -137,4 +141,4 @@ async def test_record_a_conference_mp4_and_mp3(hub: HubHandle, http: aiohttp.Cli
     with hub.engine.connect() as c:
         actions = [r[0] for r in c.execute(sa.text(
             "SELECT action FROM audit_events WHERE target = :t ORDER BY id"), {"t": f"recording:{rec['id']}"})]
-    assert actions == ["recording.start", "recording.stop"], actions
+    assert actions == ["recording.start", "recording.stop", "recording.mp3"], actions

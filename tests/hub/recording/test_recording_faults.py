@@ -25,7 +25,16 @@ from hub.recording.keys import RECORDINGS
 from hub.settings import Settings
 from tests.conftest import HubHandle
 from tests.hub.media.mediakit import wait_for
-from tests.hub.recording.reckit import H, W, api, decode_all, district, ffprobe, stream_durations
+from tests.hub.recording.reckit import (
+    H,
+    W,
+    api,
+    decode_all,
+    district,
+    ffprobe,
+    finished_mp3,
+    stream_durations,
+)
 
 SITE = "UDN04"
 DISK_MB, THRESHOLD_MB = 24, 8
@@ -89,6 +98,11 @@ async def test_sigkill_the_worker_mid_recording_leaves_a_playable_mp4(hub: HubHa
         mp4 = hub.app[RECORDINGS].dir / f"{first.stem}.mp4"
         assert_plays(mp4, 4.0)
         assert first.mp4_sha256 and first.duration_s is not None and first.duration_s >= 4.0, first
+        # the part cut by the crash still gets its MP3, made from what the MP4 kept
+        assert first.id is not None
+        await finished_mp3(http, hub, first.id)
+        mp3_s = stream_durations(hub.app[RECORDINGS].dir / f"{first.stem}.mp3")["audio"]
+        assert abs(mp3_s - first.duration_s) < 1.0, (mp3_s, first.duration_s)
 
         # the restarted worker records on, in a second part, until the operator stops it
         assert await wait_for(lambda: len(rows(hub, cid)) == 2 and rows(hub, cid)[1].state == "recording", 40)
@@ -116,6 +130,8 @@ async def test_disk_below_threshold_stops_cleanly_with_an_alarm(hub: HubHandle, 
         # the conference goes on; a new start is refused while the disk stays low
         err = await api(http, hub, "POST", f"/api/v1/conferences/{cid}/recording/start", expect=507)
         assert err["code"] == "disk_low" and "พื้นที่ดิสก์" in err["error"]
+        assert row.id is not None
+        await finished_mp3(http, hub, row.id)  # made on the nearly full disk: a few kB per second
         await api(http, hub, "POST", f"/api/v1/conferences/{cid}/end")
     with contextlib.suppress(FileNotFoundError):
         (disk / "filler").unlink()
