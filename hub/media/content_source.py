@@ -91,6 +91,7 @@ class ContentSource:
         self._keyframe_for = 0
         self._rgb: tuple[av.VideoFrame, np.ndarray] | None = None
         self._scaler = VideoReformatter()  # a clip's or a screen's frames, scaled with one SwsContext
+        self._to_yuv = VideoReformatter()  # ... and, letterboxed, back to YUV with another
         self.pages_scaled = 0
         self.clip_frames = 0
         self.screen_frames = 0
@@ -202,7 +203,7 @@ class ContentSource:
             return self._scaler.reformat(src, width=w, height=h, format="yuv420p", interpolation=interpolation)
         rgb = self._scaler.reformat(src, width=size[0], height=size[1], format="rgb24",
                                     interpolation=interpolation).to_ndarray()
-        return av.VideoFrame.from_ndarray(letterbox(rgb, w, h), format="rgb24").reformat(format="yuv420p")
+        return self._to_yuv.reformat(av.VideoFrame.from_ndarray(letterbox(rgb, w, h), format="rgb24"), format="yuv420p")
 
     # --- the MCU's render thread: one call each --------------------------------------------
     def add_to(self, frames: dict[str, tuple[int, av.VideoFrame]], tile: tuple[int, int] | None,
