@@ -42,6 +42,7 @@ from aiortc.rtcrtpsender import RTCEncodedFrame
 log = logging.getLogger(__name__)
 
 VIDEO_CLOCK = 90_000
+VBV_BUFFER_S = 0.5  # the program encoder's VBV buffer, in seconds of its bitrate (see SharedVideoEncoder)
 TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
 
 
@@ -93,8 +94,15 @@ class SharedVideoEncoder:
             "preset": "ultrafast",
             "tune": "zerolatency",
             "level": "31",
-            # repeat SPS/PPS before every keyframe so any joiner can start there
-            "x264-params": "repeat-headers=1:keyint-min=1:scenecut=0",
+            # repeat SPS/PPS before every keyframe so any joiner can start there.
+            # VBV (maxrate = the bitrate, a buffer of VBV_BUFFER_S): no frame may be bigger than
+            # half a second of the program. Without it a moving clip's keyframes ran to ~10× a
+            # frame; at 20 districts the senders fell behind on each, restarted from the next
+            # keyframe they asked for, and the program reached them at 3 fps (scripts/bench_mcu.py,
+            # the in-briefing clip window). The price: a new page is a little less sharp in its
+            # first half second (PSNR at 2500 kbit/s 59 → 52 dB; after 2 s 65.6 → 64.6 dB).
+            "x264-params": (f"repeat-headers=1:keyint-min=1:scenecut=0:vbv-maxrate={kbps}"
+                            f":vbv-bufsize={int(kbps * VBV_BUFFER_S)}"),
         }
         self.ctx = ctx
         self.gate = KeyframeGate()
