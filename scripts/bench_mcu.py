@@ -25,7 +25,14 @@ hence ``cores_per_site`` = (CPU at N − CPU at N/2) / (N − N/2); then, the hu
 stopped, the floor (issue 17 point 3): decoding every incoming stream once +
 one plain encode of the program + SRTP-protecting the program's packets
 (at the rate the sites counted) once per site.
-``--districts-only`` stops there (no clip or recording windows: about a minute less).
+Before the districts leave, issue 14 in the briefing itself: presentation with a
+still page, then with a 720p clip playing; 1+N with recording off, on, off
+(``clip_cpu_ratio_in_briefing``, ``recording_cpu_ratio_in_briefing`` and each window's
+fps min, which says whether the worker absorbed the work or the program paid for it).
+After the districts' run, the same two costs beside a small worker of their own
+(``clip_cpu_ratio``: a still page at no districts; ``recording_cpu_ratio``: 2 districts).
+``--districts-only`` stops before any of these (no clip or recording windows: about a
+minute and a half less).
 The last line is JSON:
 {"sites", "hub_cpu_cores", "cores_per_site", "floor_cores", "encode_cpu_cores", "ratio", "fps_min",
  "fps_median", "latency_p50_ms", "latency_p95_ms", "join_all_s", "sites_small", "hub_cpu_cores_small",
@@ -570,6 +577,9 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
         layout_fps[layout] = round(min(w["fps"].values()), 2)
         print(f"layout {layout}: latency p95 {layout_p95[layout]:.0f} ms ({len(w['lat'])} frames), "
               f"fps min {layout_fps[layout]:.1f}, hub {w['cores']:.2f} cores, {lagging(w)}")
+    extras: dict[str, Any] = {}
+    if not args.districts_only:
+        extras = await in_briefing(args, worker, window, scene, codes, lagging)
     slope = (main_w["cores"] - small["cores"]) / max(1, len(codes) - len(half))
     print(f"{len(half)} districts: hub {small['cores']:.2f} cores, fps min {min(small['fps'].values()):.1f} "
           f"({lagging(small)}); "
@@ -644,7 +654,78 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
         "hub_cpu_cores_small": round(small["cores"], 3),
         "latency_p95_ms_by_layout": layout_p95,
         "fps_min_by_layout": layout_fps,
+        **extras,
     }
+
+
+async def in_briefing(args: argparse.Namespace, worker: Any, window: Any, scene: Any,
+                      codes: list[str], lagging: Any) -> dict[str, Any]:
+    """Issue 14 in the 20-district briefing itself: a clip against a still page (presentation),
+    recording on against off (1+N, off before and after), adjacent windows of the same worker.
+    The worker also serves every district meanwhile, so each window's fps min says whether the
+    added work was absorbed or squeezed the program (a squeezed window understates a cost)."""
+    import tempfile
+
+    from hub.media import channel
+
+    seconds = max(3.0, args.clip_seconds)
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-briefing-") as tmp:
+        clip, page = await make_clip_and_page(Path(tmp), seconds + 6)
+        tile = await scene("presentation", codes)
+        await worker.request(channel.ContentShow(conference_id=1, version=1, image=str(page), keyframe=True))
+        await asyncio.sleep(1.0)
+        still = await window(seconds, tile)
+        await worker.request(channel.ContentShow(
+            conference_id=1, version=2, image=str(page), keyframe=True,
+            clip=channel.ContentClip(path=str(clip), duration_s=seconds + 6, position_s=0.0, at=time.monotonic(),
+                                     playing=True)))
+        await asyncio.sleep(1.0)
+        playing = await window(seconds, tile)
+        await worker.request(channel.ContentShow(conference_id=1, version=3))
+        tile = await scene("1+N", codes)
+        off1 = await window(seconds, tile)
+        await worker.request(channel.StartRecording(recording_id=1, mp4=f"{tmp}/r.mp4"))
+        await asyncio.sleep(1.0)
+        on = await window(seconds, tile)
+        info = await worker.request(channel.StopRecording(recording_id=1))
+        await asyncio.sleep(1.0)
+        off2 = await window(seconds, tile)
+
+    def fps(w: dict[str, Any]) -> float:
+        return round(min(w["fps"].values()), 2)
+
+    off = (off1["cores"] + off2["cores"]) / 2
+    for name, w in (("still page", still), ("clip", playing), ("recording off", off1), ("recording on", on)):
+        low = sorted(w["fps"].items(), key=lambda kv: kv[1])[:3]
+        print(f"  {name}: {lagging(w)}; lowest fps " + ", ".join(f"{k} {v:.1f}" for k, v in low)
+              + f"; keyframes {w['after']['keyframes'] - w['before']['keyframes']}")
+    print(f"in the {len(codes)}-district briefing, presentation: still page {still['cores']:.3f} cores "
+          f"(fps min {fps(still):.1f}), clip playing {playing['cores']:.3f} cores (fps min {fps(playing):.1f})")
+    print(f"in the {len(codes)}-district briefing, 1+N: recording off {off1['cores']:.3f} / {off2['cores']:.3f} cores "
+          f"(fps min {fps(off1):.1f} / {fps(off2):.1f}), on {on['cores']:.3f} cores (fps min {fps(on):.1f}); "
+          f"recorder thread {info.cpu_s / max(1e-6, info.duration_s):.4f} cores")
+    out["clip_cpu_ratio_in_briefing"] = round(playing["cores"] / max(1e-6, still["cores"]), 3)
+    out["clip_fps_min_in_briefing"] = fps(playing)
+    out["recording_cpu_ratio_in_briefing"] = round(on["cores"] / max(1e-6, off), 3)
+    out["recording_fps_min_in_briefing"] = fps(on)
+    return out
+
+
+async def make_clip_and_page(folder: Path, seconds: float) -> tuple[Path, Path]:
+    """A 720p H.264/AAC clip (FFmpeg test sources: moving picture, 1 kHz tone) and a still page PNG."""
+    from PIL import Image
+
+    clip, page = folder / "clip.mp4", folder / "page.png"
+    made = await asyncio.create_subprocess_exec(
+        "ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
+        f"testsrc2=size=1280x720:rate=25:duration={seconds}", "-f", "lavfi", "-i",
+        f"sine=frequency=1000:duration={seconds}", "-c:v", "libx264", "-preset", "veryfast",
+        "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(clip))
+    if await made.wait() != 0:
+        raise SystemExit("ffmpeg could not make the bench clip")
+    Image.new("RGB", (960, 540), (16, 128, 224)).save(page)
+    return clip, page
 
 
 async def clip_bench(args: argparse.Namespace) -> dict[str, float]:
@@ -657,7 +738,6 @@ async def clip_bench(args: argparse.Namespace) -> dict[str, float]:
     import tempfile
 
     import psutil
-    from PIL import Image
 
     from hub.conferences.conference import Conference
     from hub.media import channel
@@ -665,15 +745,7 @@ async def clip_bench(args: argparse.Namespace) -> dict[str, float]:
 
     window = max(3.0, args.clip_seconds)
     with tempfile.TemporaryDirectory(prefix="bench-clip-") as tmp:
-        clip, page = Path(tmp) / "clip.mp4", Path(tmp) / "page.png"
-        made = await asyncio.create_subprocess_exec(
-            "ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
-            f"testsrc2=size=1280x720:rate=25:duration={window + 4}", "-f", "lavfi", "-i",
-            f"sine=frequency=1000:duration={window + 4}", "-c:v", "libx264", "-preset", "veryfast",
-            "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(clip))
-        if await made.wait() != 0:
-            raise SystemExit("ffmpeg could not make the bench clip")
-        Image.new("RGB", (960, 540), (16, 128, 224)).save(page)
+        clip, page = await make_clip_and_page(Path(tmp), window + 4)
         worker = MediaWorker(width=LARGE[0], height=LARGE[1], fps=LARGE[2], kbps=2500)
         await worker.start()
         try:
@@ -708,10 +780,13 @@ async def recording_bench(args: argparse.Namespace) -> dict[str, float]:
 
     The program at 1280x720 25 fps in the 1+N layout with two local districts sending
     640x360 pictures and tones (aiortc endpoints in this process, so their cost is not
-    the worker's). Windows: off, on (MP4 remux of the shared encoder's packets + AAC and
-    MP3 of the full mix, written to a temporary directory), off again; the ratio is
-    on / the mean of the two off windows, so a drifting load shows in neither alone.
+    the worker's). Windows: off, on (MP4 remux of the shared encoder's packets + AAC of
+    the full mix, written to a temporary directory), off again; the ratio is on / the mean
+    of the two off windows, so a drifting load shows in neither alone. The MP3 is made
+    afterwards by the hub, outside the worker (hub.recording.service.make_mp3): its CPU per
+    recorded minute is printed beside.
     """
+    import resource
     import tempfile
 
     import psutil
@@ -746,13 +821,19 @@ async def recording_bench(args: argparse.Namespace) -> dict[str, float]:
 
         with tempfile.TemporaryDirectory(prefix="bench-rec-") as tmp:
             off1 = await cpu(window)
-            await worker.request(channel.StartRecording(recording_id=1, mp4=f"{tmp}/r.mp4", mp3=f"{tmp}/r.mp3"))
+            await worker.request(channel.StartRecording(recording_id=1, mp4=f"{tmp}/r.mp4"))
             await asyncio.sleep(1.0)
             on = await cpu(window)
             info = await worker.request(channel.StopRecording(recording_id=1))
             await asyncio.sleep(1.0)
             off2 = await cpu(window)
             written = sum(p.stat().st_size for p in Path(tmp).iterdir())
+            from hub.recording.service import make_mp3
+
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            why = await make_mp3(Path(tmp) / "r.mp4", Path(tmp) / "r.mp3", 120)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            mp3_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     finally:
         for ep in endpoints:
             await ep.close()
@@ -765,8 +846,11 @@ async def recording_bench(args: argparse.Namespace) -> dict[str, float]:
     # not load noise. The taps (a bytes copy per packet, a numpy copy per 20 ms) are not in it.
     thread_cores = info.cpu_s / max(1e-6, info.duration_s)
     print(f"recorder thread: {info.cpu_s:.3f} s CPU over {info.duration_s:.1f} s = {thread_cores:.4f} cores")
+    mp3_per_min = mp3_cpu / max(1e-6, info.duration_s) * 60
+    print(f"the MP3 made after, by the hub (nice 10): {mp3_cpu:.3f} s CPU = {mp3_per_min:.2f} s per recorded "
+          f"minute{' — FAILED: ' + why if why else ''}")
     return {"recording_cpu_ratio": round(on / max(1e-6, off), 3), "recording_added_cores": round(on - off, 3),
-            "recording_thread_cores": round(thread_cores, 4),
+            "recording_thread_cores": round(thread_cores, 4), "mp3_after_cpu_s_per_min": round(mp3_per_min, 2),
             "recording_cpu_ratio_thread": round((off + thread_cores) / max(1e-6, off), 3)}
 
 
