@@ -204,16 +204,18 @@ def python_module(*args: str, env: dict[str, str] | None = None, **kwargs: Any) 
 
 # What makes a test "realtime": it runs real media (aiortc peers, the media worker) or a real
 # browser, and its figures (fps, freezes, recovery times) need the CPU mostly to itself.
-# scripts/test runs everything else on both cores first; then, two at a time (xdist
-# --dist loadgroup), the fault tests that spend most of their time inside a cut (one queue)
-# beside the browser and scheduler tests without media (the other queue); then every other
-# realtime test — busy media, fps and sound measured — "alone", one at a time.
+# scripts/test runs everything else on both cores first; then, two files at a time (xdist
+# --dist loadfile), the fault tests that spend most of their time inside a cut and the browser
+# and scheduler tests without media ("paired": light on the CPU); then every other realtime
+# test — busy media, fps and sound measured — "alone", one at a time.
+# (Not --dist loadgroup: pytest-xdist 3.8 names a grouped test by assigning Item._nodeid, which
+# pytest 9 no longer reads, so no group ever reached one worker: each module's demo hub was
+# started once per worker.)
 _REALTIME_WORDS = ("aiortc", "mediakit", "faultkit", "playwright", "hub.media.client", "MediaEndpoint")
-_PAIRED_GROUPS = {
-    "test_fault_cuts.py": "cuts", "test_consent.py": "cuts", "test_media_flapping.py": "cuts",
-    "test_control_room.py": "pages", "test_district_chart.py": "pages", "test_panel_browser.py": "pages",
-    "test_meeting_page.py": "pages", "test_join_page_browser.py": "pages", "test_polls_page_browser.py": "pages",
-    "test_timeline.py": "pages",
+_PAIRED = {
+    "test_fault_cuts.py", "test_consent.py", "test_media_flapping.py",  # mostly waiting inside a cut
+    "test_control_room.py", "test_district_chart.py", "test_panel_browser.py", "test_meeting_page.py",
+    "test_join_page_browser.py", "test_polls_page_browser.py", "test_timeline.py",  # pages, the scheduler
 }
 _realtime_modules: dict[Path, bool] = {}
 
@@ -230,8 +232,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         path = Path(str(item.path))
         if item.get_closest_marker("browser") or "e2e" in path.parts or _is_realtime(path):
             item.add_marker(pytest.mark.realtime)
-            group = _PAIRED_GROUPS.get(path.name)
-            if group is None:
+            if path.name not in _PAIRED:
                 item.add_marker(pytest.mark.alone)
-            else:
-                item.add_marker(pytest.mark.xdist_group(group))
