@@ -71,6 +71,8 @@ class Stats(Result):
     render_wall_s: float
     keyframes: int
     keyframe_requests: int
+    program_kbps: int = 0  # the program encoder's bitrate now (lower while senders fall behind)
+    bitrate_steps_down: int = 0  # times hub.media.governor lowered it
     process_cpu_s: float
     sites: dict[str, SiteStats] = Field(default_factory=dict)
     # lane name → streams it decodes (hub.media.decoding: a few threads for every site)

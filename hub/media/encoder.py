@@ -81,14 +81,27 @@ class SharedVideoEncoder:
 
     def __init__(self, width: int, height: int, fps: int, kbps: int = 2500, gop_s: float = 10.0) -> None:
         self.width, self.height, self.fps = width, height, fps
+        self.gop_s = gop_s
+        self.kbps = kbps
+        self._want_kbps: int | None = None  # set from the event loop, taken by the next encode
+        ctx = self._open(kbps)
+        self.ctx = ctx
+        self.gate = KeyframeGate()
+        self.reopened = 0  # encoders opened anew for a new bitrate (hub.media.governor)
+        self.frames = 0
+        self.wall_s = 0.0  # time spent in encode calls (x264 works in its own threads too)
+        # the recorder (hub.media.recorder, issue 14): handed each packet exactly as the districts get it
+        self.tap: Callable[[av.Packet], None] | None = None
+
+    def _open(self, kbps: int) -> Any:
         ctx = av.CodecContext.create("libx264", "w")
-        ctx.width = width
-        ctx.height = height
+        ctx.width = self.width
+        ctx.height = self.height
         ctx.pix_fmt = "yuv420p"
         ctx.time_base = TIME_BASE
-        ctx.framerate = fractions.Fraction(fps, 1)
+        ctx.framerate = fractions.Fraction(self.fps, 1)
         ctx.bit_rate = kbps * 1000
-        ctx.gop_size = max(1, int(gop_s * fps))
+        ctx.gop_size = max(1, int(self.gop_s * self.fps))
         ctx.profile = "Baseline"
         ctx.options = {
             "preset": "ultrafast",
@@ -104,12 +117,16 @@ class SharedVideoEncoder:
             "x264-params": (f"repeat-headers=1:keyint-min=1:scenecut=0:vbv-maxrate={kbps}"
                             f":vbv-bufsize={int(kbps * VBV_BUFFER_S)}"),
         }
-        self.ctx = ctx
-        self.gate = KeyframeGate()
-        self.frames = 0
-        self.wall_s = 0.0  # time spent in encode calls (x264 works in its own threads too)
-        # the recorder (hub.media.recorder, issue 14): handed each packet exactly as the districts get it
-        self.tap: Callable[[av.Packet], None] | None = None
+        return ctx
+
+    def set_kbps(self, kbps: int) -> None:
+        """A new bitrate from the next frame on (any thread).
+
+        x264 ignores a new ``bit_rate`` on an open stream (measured: 2500 → 1000 kbit/s set
+        live, 2496 kbit/s out), so the next frame opens a new encoder at the new rate; its first
+        frame is a keyframe with SPS/PPS, which every receiver decodes from.
+        """
+        self._want_kbps = kbps
 
     def encode(self, picture: np.ndarray, pts: int) -> list[av.Packet]:
         """``picture``: the program as a (h*3/2)×w yuv420p array (the compositor's canvas)
@@ -121,7 +138,13 @@ class SharedVideoEncoder:
             frame = av.VideoFrame.from_ndarray(picture, format="rgb24").reformat(format="yuv420p")
         frame.pts = pts
         frame.time_base = TIME_BASE
-        keyframe = self.gate.take() or self.frames == 0
+        want = self._want_kbps
+        reopen = want is not None and want != self.kbps
+        if reopen:
+            assert want is not None
+            self.ctx, self.kbps, self._want_kbps = self._open(want), want, None
+            self.reopened += 1
+        keyframe = self.gate.take() or self.frames == 0 or reopen
         frame.pict_type = av.video.frame.PictureType.I if keyframe else av.video.frame.PictureType.NONE
         packets = list(self.ctx.encode(frame))
         for p in packets:

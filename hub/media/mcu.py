@@ -37,6 +37,7 @@ from hub.media.encoder import (
     route_keyframe_requests,
     share_packetisation,
 )
+from hub.media.governor import BitrateGovernor
 from hub.media.mixer import CHUNK, RATE, AudioMixer, to_mono
 from hub.media.recorder import ProgramRecorder, close_on_exit
 from hub.media.screen import ScreenFrames, is_camera
@@ -54,6 +55,7 @@ LEVELS_EVERY_S = 0.25
 # (the control process then rejoins it); checked this often.
 STALL_S = 2.0
 WATCH_EVERY_S = 0.25
+GOVERN_EVERY_S = 1.0  # how often the bitrate governor looks at the senders (hub.media.governor)
 
 Emit = Callable[[channel.Event], None]
 
@@ -121,6 +123,9 @@ class MCU:
         self.width, self.height, self.fps = width, height, fps
         self.compositor = Compositor(width, height)
         self.encoder = SharedVideoEncoder(width, height, fps, kbps)
+        self.governor = BitrateGovernor(kbps)  # fewer bits while the senders cannot keep up
+        self._dropped_seen: dict[str, int] = {}
+        self._governed_at = 0.0
         self.video = PacketFanout("video", on_join=self.encoder.gate.request)
         self.mixer = AudioMixer()
         self.screens = ScreenFrames()  # districts' shared screens, their second video stream (issue 14)
@@ -374,6 +379,25 @@ class MCU:
                     self.emit(channel.SitePicture(site=site, receiving=receiving, age_s=round(age, 2)))
                 if not receiving and peer.picture_at:
                     peer.max_gap_s = max(peer.max_gap_s, now - peer.picture_at)
+            if now - self._governed_at >= GOVERN_EVERY_S:
+                self._governed_at = now
+                self._govern(now)
+
+    def _govern(self, now: float) -> None:
+        """Count the video senders that fell behind since the last look; maybe a new bitrate."""
+        lagging = sites = 0
+        for site, peer in list(self.peers.items()):
+            out = peer.video_out
+            if out is None:
+                continue
+            sites += 1
+            if out.dropped > self._dropped_seen.get(site, 0) or out.queued >= PacketTrack.MAX_QUEUE // 2:
+                lagging += 1
+            self._dropped_seen[site] = out.dropped
+        kbps = self.governor.observe(now, lagging, sites)
+        if kbps is not None:
+            log.warning("program bitrate %d kbit/s (%d of %d senders behind)", kbps, lagging, sites)
+            self.encoder.set_kbps(kbps)
 
     async def _audio_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -410,6 +434,8 @@ class MCU:
             "render_wall_s": round(self.render_s, 3),
             "keyframes": self.encoder.gate.granted,
             "keyframe_requests": self.encoder.gate.requests,
+            "program_kbps": self.encoder.kbps,
+            "bitrate_steps_down": self.governor.steps_down,
             "process_cpu_s": round(time.process_time(), 3),
             "sites": {
                 s: {"state": p.state, "frames_in": p.frames_in, "audio_in": p.audio_frames_in,
