@@ -213,7 +213,8 @@ def python_module(*args: str, env: dict[str, str] | None = None, **kwargs: Any) 
 # started once per worker.)
 _REALTIME_WORDS = ("aiortc", "mediakit", "faultkit", "playwright", "hub.media.client", "MediaEndpoint")
 _PAIRED = {
-    "test_fault_cuts.py", "test_consent.py", "test_media_flapping.py",  # mostly waiting inside a cut
+    "test_fault_cuts.py", "test_fault_cuts_full.py", "test_consent.py",  # mostly waiting inside a cut
+    "test_media_flapping.py",
     "test_control_room.py", "test_district_chart.py", "test_panel_browser.py", "test_meeting_page.py",
     "test_join_page_browser.py", "test_polls_page_browser.py", "test_timeline.py",  # pages, the scheduler
 }

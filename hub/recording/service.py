@@ -307,6 +307,7 @@ class RecordingService:
         sha, size = await asyncio.to_thread(sha256_of, mp3) if not why else ("", 0)
         if not why:
             await asyncio.to_thread(store.update, self.engine, recording_id, mp3_sha256=sha, mp3_bytes=size)
+            self.mp3_pending.discard(recording_id)  # with the row, not after the audit below
         else:
             log.warning("recording %s: no MP3: %s", recording_id, why)
         await audit.arecord(self.engine, actor="system", action="recording.mp3", target=target(recording_id),

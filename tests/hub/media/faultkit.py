@@ -310,6 +310,17 @@ def longest_gap(times: list[float], lo: float, hi: float) -> float:
     return max(b - a for a, b in itertools.pairwise(inside))
 
 
+RECOVER_S = 5.0  # a cut district is back within this long after its link is (issue 11)
+
+
+async def cut(rig: Rig, what: str, seconds: float) -> float:
+    """Cut the faulted district's link (``what``: all, udp, …) for ``seconds``; when it came back."""
+    rig.link.cut(what)
+    await asyncio.sleep(seconds)
+    rig.link.clear()
+    return time.time()
+
+
 @contextlib.asynccontextmanager
 async def fault_rig(tmp: Path, *, others: tuple[str, ...] = OTHERS, layout: str = "2x2",
                     extra_env: dict[str, str] | None = None) -> AsyncIterator[Rig]:

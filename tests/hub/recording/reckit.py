@@ -94,7 +94,8 @@ async def finished_mp3(http: aiohttp.ClientSession, hub: HubHandle, recording_id
     deadline = asyncio.get_running_loop().time() + within_s
     while True:
         one = await api(http, hub, "GET", f"/api/v1/recordings/{recording_id}", role="viewer")
-        if one["files"]["mp3"]["sha256"] or asyncio.get_running_loop().time() > deadline:
+        done = one["files"]["mp3"]["sha256"] and not one["mp3_pending"]
+        if done or asyncio.get_running_loop().time() > deadline:
             assert one["files"]["mp3"]["sha256"] and not one["mp3_pending"], one
             return one
         await asyncio.sleep(0.2)
