@@ -269,6 +269,7 @@ class MCU:
             t.cancel()
         if self.decoders is not None:
             self.decoders.detach(peer.inboxes)
+        self._dropped_seen.pop(site, None)  # a rejoin's sender counts its drops from zero
         peer.audio_out.stop()
         with contextlib.suppress(Exception):
             await peer.pc.close()

@@ -83,9 +83,14 @@ def media_duration(path: Path) -> float | None:
 MP3_ARGS = ("-c:a", "libmp3lame", "-b:a", "64k", "-compression_level", "7")
 
 
+def partial(mp3: Path) -> Path:
+    """Where :func:`make_mp3` writes before the file is whole."""
+    return mp3.with_name(mp3.name + ".part")
+
+
 async def make_mp3(mp4: Path, mp3: Path, timeout_s: float) -> str:
     """The MP3 of an MP4's sound (FFmpeg under ``nice``), written whole or not at all: "" or why not."""
-    part = mp3.with_name(mp3.name + ".part")
+    part = partial(mp3)
     proc = await asyncio.create_subprocess_exec(
         "nice", "-n", "10", "ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(mp4), "-map", "0:a:0", "-vn",
         *MP3_ARGS, "-f", "mp3", str(part), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
@@ -304,8 +309,8 @@ class RecordingService:
         if now is None or now.deleted_at is not None:  # deleted meanwhile: keep nothing of it
             mp3.unlink(missing_ok=True)
             return
-        sha, size = await asyncio.to_thread(sha256_of, mp3) if not why else ("", 0)
-        if not why:
+        sha, size = await asyncio.to_thread(sha256_of, mp3)  # ("", 0): make_mp3 left no file
+        if sha:
             await asyncio.to_thread(store.update, self.engine, recording_id, mp3_sha256=sha, mp3_bytes=size)
             self.mp3_pending.discard(recording_id)  # with the row, not after the audit below
         else:
@@ -414,7 +419,7 @@ class RecordingService:
             with contextlib.suppress(FileNotFoundError):
                 self.path(stem, kind).unlink()
         with contextlib.suppress(FileNotFoundError):
-            (self.dir / f"{stem}.mp3.part").unlink()  # an MP3 being made (its FFmpeg fails or is undone)
+            partial(self.path(stem, "mp3")).unlink()  # an MP3 being made (its FFmpeg fails or is undone)
 
     def file_for(self, recording_id: int, kind: str) -> tuple[Path, store.Recording]:
         row = store.get(self.engine, recording_id)
