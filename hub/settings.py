@@ -242,7 +242,7 @@ class Settings(BaseSettings):
         200 * 1024 * 1024, gt=0, description="Largest file an operator or district may upload for showing (413 above)."
     )
     content_convert_timeout_s: float = Field(
-        120.0, gt=0, description="Time limit for converting one upload (LibreOffice, page rendering, clip probe); the converter is killed past it."
+        120.0, gt=0, description="Time limit for converting one upload (LibreOffice, page rendering, clip probe and playout; a clip gets its own length on top); the converter is killed past it."
     )
     content_parallel_conversions: int = Field(2, ge=1, le=8, description="Conversions that may run at the same time.")
     content_max_pages: int = Field(500, ge=1, description="Documents with more pages than this are refused.")

@@ -6,10 +6,12 @@ import asyncio
 import json
 import os
 import stat
+import subprocess
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from PIL import Image
@@ -254,6 +256,53 @@ async def test_a_clip_is_probed_and_gets_a_poster(content: ContentService, tmp_p
     assert done.media["video_codec"] == "h264" and done.media["audio_codec"] == "aac"
     assert done.media["h264_needs_annexb"] is True
     assert _page(content, done).size == (TILE_W, TILE_H)
+
+
+def _probe(path: Path) -> dict[str, dict[str, object]]:
+    out = subprocess.run(["ffprobe", "-v", "error", "-print_format", "json", "-show_streams", str(path)],
+                         check=True, capture_output=True, timeout=30).stdout
+    return {str(s["codec_type"]): s for s in json.loads(out)["streams"]}
+
+
+def _phone_clip(path: Path) -> Path:
+    """A phone's clip: 4:3, 30 fps, HEVC, stereo 44.1 kHz."""
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=640x480:rate=30:duration=3",
+         "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=44100:duration=3", "-c:v", "libx265",
+         "-preset", "ultrafast", "-x265-params", "log-level=error", "-pix_fmt", "yuv420p",
+         "-c:a", "aac", "-ac", "2", "-shortest", str(path)], check=True, timeout=60)
+    return path
+
+
+def _keyframe_times(path: Path) -> list[str]:
+    return subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v", "-skip_frame", "nokey", "-show_entries",
+         "frame=pts_time", "-of", "csv=p=0", str(path)], check=True, capture_output=True, timeout=30,
+        text=True).stdout.split()
+
+
+async def test_a_phone_clip_is_transcoded_once_to_what_the_worker_plays(content: ContentService, tmp_path: Path) -> None:
+    # The worker must get H.264 at the tile's size, 25 fps, letterboxed, with its sound as
+    # mono 48 kHz, and a keyframe every second for short seeks.
+    phone = await asyncio.to_thread(_phone_clip, tmp_path / "phone.mp4")
+    sub = content.events.subscribe()
+    done = await content.wait_converted((await ingest_bytes(content, phone.read_bytes(), "มือถือ.mp4")).id or 0)
+    assert done.status == "ready", done.error
+    assert done.media["video_codec"] == "hevc"  # what was uploaded stays on record
+    playout = content.clip_path(done)
+    assert playout.is_file() and playout != content.root / done.original_path
+    streams = await asyncio.to_thread(_probe, playout)
+    video, audio = streams["video"], streams["audio"]
+    assert (video["codec_name"], video["width"], video["height"]) == ("h264", TILE_W, TILE_H)
+    assert video["avg_frame_rate"] == "25/1"
+    assert (audio["codec_name"], audio["channels"], audio["sample_rate"]) == ("aac", 1, "48000")
+    assert len(await asyncio.to_thread(_keyframe_times, playout)) >= 3, "no keyframe every second"
+    # 4:3 in a 16:9 tile: black bars left and right, the picture in between
+    with av.open(str(playout)) as container:
+        first = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    assert first[:, :TILE_W // 10].mean() < 20 and first[:, TILE_W // 3: 2 * TILE_W // 3].mean() > 40
+    stages = [e.get("stage") for e in _drain(sub) if e["kind"] == "content.progress"]
+    assert "transcoding" in stages
 
 
 async def test_a_corrupt_clip_fails_clearly(content: ContentService) -> None:
