@@ -218,6 +218,15 @@ _PAIRED = {
     "test_control_room.py", "test_district_chart.py", "test_panel_browser.py", "test_meeting_page.py",
     "test_join_page_browser.py", "test_polls_page_browser.py", "test_timeline.py",  # pages, the scheduler
 }
+# The paired pass's files, longest first (seconds on a quiet machine, 2026-12-02): xdist hands
+# each worker the next file when it has two tests or fewer left, in collection order once
+# scripts/test passes --no-loadscope-reorder (its default orders files by test count, which put
+# the two single-test cuts last, on one worker: 212 s for a pass that fits in 150).
+_PAIRED_FIRST = ("test_fault_cuts_full.py",  # 77 s
+                 "test_fault_cuts.py",  # 50 s
+                 "test_control_room.py",  # 50 s with its demo hub
+                 "test_timeline.py",  # 45 s
+                 "test_consent.py")  # 47 s
 _realtime_modules: dict[Path, bool] = {}
 
 
@@ -235,3 +244,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.realtime)
             if path.name not in _PAIRED:
                 item.add_marker(pytest.mark.alone)
+    # Stable: tests keep their order within a file, and every xdist worker collects the same list.
+    items.sort(key=lambda item: _PAIRED_FIRST.index(item.path.name) if item.path.name in _PAIRED_FIRST
+               else len(_PAIRED_FIRST))
