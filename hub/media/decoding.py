@@ -20,6 +20,7 @@ frames of one decode in one call. aiortc's own thread still exists, blocked in
 from __future__ import annotations
 
 import asyncio
+import fractions
 import logging
 import queue
 import threading
@@ -31,10 +32,35 @@ from aiortc.codecs import get_decoder
 
 log = logging.getLogger(__name__)
 
+OPUS_RATE = 48_000
+OPUS_TIME_BASE = fractions.Fraction(1, OPUS_RATE)
+
 # aiortc 1.16's private attributes of RTCRtpReceiver (name-mangled) and its track's queue.
 _QUEUE = "_RTCRtpReceiver__decoder_queue"
 _ERROR = "_RTCRtpReceiver__decoder_error"
 _STARTED = "_RTCRtpReceiver__started"
+
+
+class MonoOpusDecoder:
+    """aiortc's ``OpusDecoder`` (codecs/opus.py), but asking libopus for mono.
+
+    The mixer wants one channel; decoded as stereo, each 20 ms cost 43 µs in libopus plus 8 µs
+    to average the channels again (1,000 packets a second at 20 districts). Asked for mono,
+    libopus downmixes a stereo stream itself: 24 µs, and the frame is already what the mixer
+    takes. Same output format otherwise (s16 at 48 kHz, the RTP timestamp as pts).
+    """
+
+    def __init__(self) -> None:
+        self.codec = av.CodecContext.create("libopus", "r")
+        self.codec.format = "s16"
+        self.codec.layout = "mono"
+        self.codec.sample_rate = OPUS_RATE
+
+    def decode(self, encoded: Any) -> list[Any]:
+        packet = av.Packet(encoded.data)
+        packet.pts = encoded.timestamp
+        packet.time_base = OPUS_TIME_BASE
+        return list(self.codec.decode(packet))
 
 
 class Inbox:
@@ -65,7 +91,7 @@ class Inbox:
     # the lane's side (its thread)
     def decode(self, codec: Any, encoded: Any) -> list[Any]:
         if codec.name != self._codec_name:
-            self._decoder = get_decoder(codec)
+            self._decoder = MonoOpusDecoder() if codec.name.lower() == "opus" else get_decoder(codec)
             self._codec_name = codec.name
         try:
             frames = list(self._decoder.decode(encoded))
