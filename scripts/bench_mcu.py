@@ -54,6 +54,7 @@ import math
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -566,10 +567,14 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
     await asyncio.sleep(args.warmup)
     small = await window(args.small_seconds, small_tile)
     extras: dict[str, Any] = {}
+    briefing_tmp = tempfile.TemporaryDirectory(prefix="bench-briefing-")
+    folder = Path(briefing_tmp.name)
     if not args.districts_only:
-        # Issue 14's costs where the worker still has headroom (at 20 districts it is at its
-        # one-core ceiling, so a ratio there is capped): the same windows at half the province.
-        extras.update(await in_briefing(args, worker, window, scene, half, lagging, "_half"))
+        # One clip for both of issue 14's sets of windows, made before either is measured.
+        _original, clip, page = await make_clip_and_page(folder, max(3.0, args.clip_seconds) + 6)
+        # The same costs at half the province too: where the worker has headroom even on a busy
+        # hour (at 20 districts it may sit at its one-core ceiling, and a ratio there is capped).
+        extras.update(await in_briefing(args, worker, window, scene, half, lagging, clip, page, "_half"))
     start = time.monotonic()
     main_tile = await scene("1+N", codes)
     join_all = await join([r for r in ready if r[1]["site"] not in half])
@@ -587,7 +592,8 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
         print(f"layout {layout}: latency p95 {layout_p95[layout]:.0f} ms ({len(w['lat'])} frames), "
               f"fps min {layout_fps[layout]:.1f}, hub {w['cores']:.2f} cores, {lagging(w)}")
     if not args.districts_only:
-        extras.update(await in_briefing(args, worker, window, scene, codes, lagging))
+        extras.update(await in_briefing(args, worker, window, scene, codes, lagging, clip, page))
+    briefing_tmp.cleanup()
     slope = (main_w["cores"] - small["cores"]) / max(1, len(codes) - len(half))
     print(f"{len(half)} districts: hub {small['cores']:.2f} cores, fps min {min(small['fps'].values()):.1f} "
           f"({lagging(small)}); "
@@ -667,19 +673,17 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def in_briefing(args: argparse.Namespace, worker: Any, window: Any, scene: Any,
-                      codes: list[str], lagging: Any, suffix: str = "") -> dict[str, Any]:
-    """Issue 14 in the 20-district briefing itself: a clip against a still page (presentation),
-    recording on against off (1+N, off before and after), adjacent windows of the same worker.
-    The worker also serves every district meanwhile, so each window's fps min says whether the
-    added work was absorbed or squeezed the program (a squeezed window understates a cost)."""
-    import tempfile
-
+                      codes: list[str], lagging: Any, clip: Path, page: Path, suffix: str = "") -> dict[str, Any]:
+    """Issue 14 in the briefing of ``codes``: the clip (its playout) against a still page
+    (presentation), recording on against off (1+N, off before and after), adjacent windows of
+    the same worker. The worker also serves every district meanwhile, so each window's fps min
+    says whether the added work was absorbed or squeezed the program (a squeezed window
+    understates a cost). Keys end in ``suffix``."""
     from hub.media import channel
 
     seconds = max(3.0, args.clip_seconds)
     out: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="bench-briefing-") as tmp:
-        _original, clip, page = await make_clip_and_page(Path(tmp), seconds + 6)
+    with tempfile.TemporaryDirectory(prefix="bench-recording-") as tmp:
         tile = await scene("presentation", codes)
         await worker.request(channel.ContentShow(conference_id=1, version=1, image=str(page), keyframe=True))
         await asyncio.sleep(1.0)
@@ -756,8 +760,6 @@ async def clip_bench(args: argparse.Namespace) -> dict[str, float]:
     decoded into the content tile with its sound in the mix. Returns clip CPU / page CPU and the
     cores the clip adds (the same cores over a 20-district run's CPU is the ratio there).
     """
-    import tempfile
-
     import psutil
 
     from hub.conferences.conference import Conference
@@ -815,7 +817,6 @@ async def recording_bench(args: argparse.Namespace) -> dict[str, float]:
     recorded minute is printed beside.
     """
     import resource
-    import tempfile
 
     import psutil
 

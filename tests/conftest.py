@@ -245,5 +245,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if path.name not in _PAIRED:
                 item.add_marker(pytest.mark.alone)
     # Stable: tests keep their order within a file, and every xdist worker collects the same list.
-    items.sort(key=lambda item: _PAIRED_FIRST.index(item.path.name) if item.path.name in _PAIRED_FIRST
-               else len(_PAIRED_FIRST))
+    first = {name: i for i, name in enumerate(_PAIRED_FIRST)}
+    items.sort(key=lambda item: first.get(item.path.name, len(first)))
