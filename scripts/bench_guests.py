@@ -40,6 +40,7 @@ import fractions
 import json
 import logging
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -291,6 +292,7 @@ async def serve(args: argparse.Namespace) -> None:
         await _until_eof()
     finally:
         await runner.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)  # the bench hub's database and files (about 5 MB a run)
 
 
 async def district_load(args: argparse.Namespace) -> None:
