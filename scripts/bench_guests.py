@@ -106,7 +106,7 @@ def camera_loop(width: int, height: int, fps: int, frames: int, colour: tuple[in
 
 
 def opus_loop(hz: float, packets: int = 50) -> list[bytes]:
-    enc = OpusStream()
+    enc = OpusStream(layout="stereo")  # as an agent's aiortc sends
     out: list[bytes] = []
     n = 0
     while len(out) < packets:

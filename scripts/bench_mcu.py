@@ -106,15 +106,34 @@ def pre_encode_video(width: int, height: int, fps: int, frames: int, *, stamp: b
     return out
 
 
+TONE_AMPLITUDE = 8000
+# The tone's RMS level in dBov (RFC 6465): what an agent's aiortc writes in each Opus packet's
+# ssrc-audio-level header when it encodes its mic; a pre-encoded loop carries none by itself.
+TONE_DBOV = round(20 * math.log10(TONE_AMPLITUDE / math.sqrt(2) / 32767))
+
+
+def send_audio_level(sender: Any, dbov: int) -> None:
+    """Have ``sender`` put ``dbov`` in every packet's audio-level header, as an agent's does."""
+    upstream = sender._next_encoded_frame
+
+    async def with_level(codec: Any) -> Any:
+        frame = await upstream(codec)
+        if frame is not None:
+            frame.audio_level = dbov
+        return frame
+
+    sender._next_encoded_frame = with_level
+
+
 def pre_encode_opus(hz: float, packets: int = 50) -> list[bytes]:
     from hub.media.mixer import CHUNK, OpusStream
 
-    enc = OpusStream()
+    enc = OpusStream(layout="stereo")  # as an agent's aiortc sends
     out: list[bytes] = []
     n = 0
     while len(out) < packets:
         t = (n * CHUNK + np.arange(CHUNK)) / 48_000
-        for p in enc.encode((np.sin(2 * np.pi * hz * t) * 8000).astype(np.float32), n * CHUNK):
+        for p in enc.encode((np.sin(2 * np.pi * hz * t) * TONE_AMPLITUDE).astype(np.float32), n * CHUNK):
             out.append(bytes(p))
         n += 1
     return out
@@ -244,7 +263,8 @@ async def loadgen(args: argparse.Namespace) -> None:
         vt = pc.addTransceiver(vtrack, direction="sendrecv")
         vt.setCodecPreferences(h264_codecs())
         route_keyframe_requests(vt.sender, vtrack.restart)
-        pc.addTransceiver(LoopTrack("audio", opus, 50, 48_000), direction="sendrecv")
+        at = pc.addTransceiver(LoopTrack("audio", opus, 50, 48_000), direction="sendrecv")
+        send_audio_level(at.sender, TONE_DBOV)
         if site in measure:
             pc.on("track", lambda track, site=site: asyncio.ensure_future(consume(site, track)))
         await pc.setLocalDescription(await pc.createOffer())

@@ -9,11 +9,13 @@ three lanes instead, glass-to-glass p95 fell from 1.5 s to 0.6 s (BENCHMARKS.md,
 
 Here a receiver's decoder queue (the object ``_handle_rtp_packet`` puts ``(codec, frame)``
 into, and the audio healing's drain too, site_agent.rtc.healing) is replaced by an
-:class:`Inbox` that passes the frame to a :class:`DecoderLane` — one thread serving many
-receivers, each with its own decoder, so each stream stays in order — and the lane
-delivers decoded frames to the receiver's track with ``call_soon_threadsafe``, all the
-frames of one decode in one call. aiortc's own thread still exists, blocked in
-``Inbox.get`` until the receiver stops; then it ends the track exactly as upstream does.
+:class:`Inbox`. A small picture and sound are decoded right there, on the event loop
+(:data:`INLINE_PIXELS`); a larger picture goes to a :class:`DecoderLane` — one thread serving
+many receivers, each with its own decoder, so each stream stays in order — which hands the
+frames of one decode back with one ``call_soon_threadsafe``. Decoded frames go to the MCU's
+handler (``Inbox.on_frame``) or, without one, to the receiver's track. aiortc's own thread
+still exists, blocked in ``Inbox.get`` until the receiver stops; then it ends the track
+exactly as upstream does.
 :meth:`DecoderLanes.attach` refuses (RuntimeError) an aiortc whose receiver lacks these attributes.
 """
 
@@ -23,6 +25,7 @@ import asyncio
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import av
@@ -53,10 +56,33 @@ class MonoOpusDecoder(OpusDecoder):
         self.codec.layout = "mono"
 
 
+def one_thread(decoder: Any) -> Any:
+    """A video decoder on its caller's thread alone (aiortc's H264Decoder lets FFmpeg pick).
+
+    FFmpeg's default gives each H.264 decoder a pool of slice threads, woken for every
+    frame: 20 districts' decoders meant 40 more threads, and a 320×180 frame cost 140 µs of
+    CPU against 45 µs on one thread (720p: 530 against 416 µs; BENCHMARKS.md, issue 17).
+    A lane already decodes many streams side by side; one picture needs no more than that.
+    """
+    context = getattr(decoder, "codec", None)
+    if isinstance(context, av.CodecContext):
+        context.thread_count = 1  # before the first packet opens it
+    return decoder
+
+
+# A picture this small (a tile's thumbnail: districts send what their tile needs) is decoded on
+# the event loop where its packet arrived: on one thread its 45 µs cost less than handing it to
+# a lane and back (a queue, two thread wake-ups, a callback, a task: BENCHMARKS.md, issue 17).
+# Larger pictures (the floor holder's 720p, a shared screen) go to a lane. Sound is decoded where
+# it arrives too: only the few districts heard are decoded at all (hub.media.audio_gate).
+INLINE_PIXELS = 640 * 360
+
+
 class Inbox:
     """Stands in for one receiver's decoder queue."""
 
-    def __init__(self, lane: DecoderLane, out: asyncio.Queue[Any], decode_error: threading.Event, kind: str) -> None:
+    def __init__(self, lane: DecoderLane | None, out: asyncio.Queue[Any], decode_error: threading.Event,
+                 kind: str) -> None:
         self.lane = lane
         self.kind = kind
         self._out = out
@@ -64,24 +90,36 @@ class Inbox:
         self._decoder: Any = None
         self._codec_name: str | None = None
         self._stopped = threading.Event()
-        self.decoded = 0  # frames this receiver's stream decoded to (lane thread)
+        self.decoded = 0  # frames this receiver's stream decoded to
+        # Set by the MCU: decoded frames go straight to it on the event loop (no track queue, no
+        # task woken per frame); unset, they go to the remote track's queue as upstream.
+        self.on_frame: Callable[[Any], None] | None = None
+        self._inline = True  # decoding on the event loop (sound; pictures up to INLINE_PIXELS)
+        self._pending = 0  # decodes handed to the lane, not yet back (event loop only): the decoder is the lane's
 
     # aiortc's side (event loop): what queue.Queue offered it
     def put(self, task: tuple[Any, Any] | None) -> None:
         if task is None:  # the receiver stops: let aiortc's own thread end the track
             self._stopped.set()
             return
-        if not self._stopped.is_set():
+        if self._stopped.is_set():
+            return
+        if self.lane is None or (self._inline and self._pending == 0):
+            frames = self.decode(*task)
+            self._route(frames)
+            self.deliver(frames)
+        else:
+            self._pending += 1
             self.lane.submit(self, task)
 
     def get(self) -> None:
         """aiortc's decoder thread waits here for the whole call, then ends the track."""
         self._stopped.wait()
 
-    # the lane's side (its thread)
+    # on the event loop, or on the lane's thread (never both at once: see _pending)
     def decode(self, codec: Any, encoded: Any) -> list[Any]:
         if codec.name != self._codec_name:
-            self._decoder = MonoOpusDecoder() if codec.name.lower() == "opus" else get_decoder(codec)
+            self._decoder = MonoOpusDecoder() if codec.name.lower() == "opus" else one_thread(get_decoder(codec))
             self._codec_name = codec.name
         try:
             frames = list(self._decoder.decode(encoded))
@@ -93,12 +131,26 @@ class Inbox:
         self.decoded += len(frames)
         return frames
 
+    def _route(self, frames: list[Any]) -> None:
+        if self.kind == "video" and frames:
+            last = frames[-1]
+            self._inline = last.width * last.height <= INLINE_PIXELS
+
     # back on the event loop
+    def lane_done(self, frames: list[Any]) -> None:
+        self._pending -= 1
+        self._route(frames)
+        self.deliver(frames)
+
     def deliver(self, frames: list[Any]) -> None:
         if self._stopped.is_set():
             return  # the track is ending: aiortc's thread sends its end-of-stream
+        on_frame = self.on_frame
         for frame in frames:
-            self._out.put_nowait(frame)
+            if on_frame is not None:
+                on_frame(frame)
+            else:
+                self._out.put_nowait(frame)
 
 
 class DecoderLane:
@@ -126,17 +178,18 @@ class DecoderLane:
                 return
             inbox, (codec, encoded) = item
             frames = inbox.decode(codec, encoded)
-            if frames:
-                try:
-                    self._loop.call_soon_threadsafe(inbox.deliver, frames)
-                except RuntimeError:
-                    return  # the event loop has closed
+            try:
+                # even with no frame: the inbox counts what is still with its lane
+                self._loop.call_soon_threadsafe(inbox.lane_done, frames)
+            except RuntimeError:
+                return  # the event loop has closed
 
 
 class DecoderLanes:
     """The worker's lanes: ``video`` threads for the districts' pictures, one for their sound."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, video: int = 2, audio: int = 1) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, video: int = 2, audio: int = 0) -> None:
+        # no lane for sound by default: it is decoded where it arrives (see INLINE_PIXELS)
         self.lanes = {
             "video": [DecoderLane(f"decode-video-{i}", loop) for i in range(video)],
             "audio": [DecoderLane(f"decode-audio-{i}", loop) for i in range(audio)],
@@ -157,8 +210,9 @@ class DecoderLanes:
         if not isinstance(out, asyncio.Queue):
             raise RuntimeError("aiortc's remote track has no frame queue: hub/media/decoding.py "
                                "was written for aiortc 1.16")
-        lane = min(self.lanes[kind], key=lambda ln: ln.inboxes)
-        lane.inboxes += 1
+        lane = min(self.lanes[kind], key=lambda ln: ln.inboxes) if self.lanes[kind] else None
+        if lane is not None:
+            lane.inboxes += 1
         inbox = Inbox(lane, out, getattr(receiver, _ERROR), kind)
         setattr(receiver, _QUEUE, inbox)
         return inbox
@@ -166,7 +220,8 @@ class DecoderLanes:
     def detach(self, inboxes: list[Inbox]) -> None:
         """A peer is gone: its streams no longer count against their lanes."""
         for inbox in inboxes:
-            inbox.lane.inboxes -= 1
+            if inbox.lane is not None:
+                inbox.lane.inboxes -= 1
         inboxes.clear()
 
     def close(self) -> None:
@@ -175,4 +230,4 @@ class DecoderLanes:
                 lane.close()
 
 
-__all__ = ["DecoderLane", "DecoderLanes", "Inbox"]
+__all__ = ["DecoderLane", "DecoderLanes", "Inbox", "MonoOpusDecoder", "one_thread"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -20,9 +21,9 @@ from typing import Any
 
 import av
 from aiortc import RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.mediastreams import MediaStreamTrack
 
-from hub.media import channel
+from hub.media import audio_gate, channel
 from hub.media.compositor import FRAME_STALE_S, Compositor
 from hub.media.content_source import ContentSource
 from hub.media.decoding import DecoderLanes, Inbox
@@ -87,6 +88,7 @@ class SitePeer:
     audio_missing: int = 0
     buffers: list[healing.HealingJitterBuffer] = field(default_factory=list)
     inboxes: list[Inbox] = field(default_factory=list)  # its streams on the shared decoder lanes
+    gates: list[audio_gate.LevelGate] = field(default_factory=list)  # its sound, decoded only while heard
 
     @property
     def sends(self) -> bool:
@@ -209,6 +211,13 @@ class MCU:
         share_packetisation(audio_tr.sender, audio_out)
         consent.install()  # late STUN answers from a busy district are still answers
         peer.buffers = healing.install(pc)
+        for buffer in peer.buffers:
+            if not buffer._is_video:  # decoded only while heard; otherwise its level from the headers
+                gate = audio_gate.LevelGate(heard=lambda: site in self.audible,
+                                            on_level=lambda dbfs: self.mixer.hint_level(site, dbfs),
+                                            on_path_change=lambda: setattr(peer, "audio_next_pts", None))
+                audio_gate.install(buffer, gate)
+                peer.gates.append(gate)
 
         if self.decoders is None:
             self.decoders = DecoderLanes(asyncio.get_running_loop())
@@ -217,15 +226,15 @@ class MCU:
         @pc.on("track")
         def _on_track(track: MediaStreamTrack) -> None:
             # Emitted by setRemoteDescription, before the receiver starts: its stream goes to a lane.
-            for t in pc.getTransceivers():
-                if t.receiver.track is track:
-                    peer.inboxes.append(decoders.attach(t.receiver))
+            inboxes = [decoders.attach(t.receiver) for t in pc.getTransceivers() if t.receiver.track is track]
+            peer.inboxes += inboxes
             if track.kind == "video" and not is_camera(pc, video_tr, track):
                 peer.tasks.append(asyncio.create_task(self.screens.receive(site, track)))  # hub.media.screen
-            elif track.kind == "video":
-                peer.tasks.append(asyncio.create_task(self._video_in(peer, track)))
-            elif track.kind == "audio":
-                peer.tasks.append(asyncio.create_task(self._audio_in(peer, track)))
+            else:
+                # the camera's pictures and the sound go straight from the decoder to the MCU
+                handler = self._on_video if track.kind == "video" else self._on_audio
+                for inbox in inboxes:
+                    inbox.on_frame = functools.partial(handler, peer)
 
         @pc.on("connectionstatechange")
         async def _on_state() -> None:
@@ -275,50 +284,44 @@ class MCU:
             await peer.pc.close()
 
     # --- inbound -------------------------------------------------------------------------------
-    async def _video_in(self, peer: SitePeer, track: MediaStreamTrack) -> None:
-        with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
-            while True:
-                frame = await track.recv()
-                assert isinstance(frame, av.VideoFrame)
-                peer.size = (frame.width, frame.height)
-                if frame.width * frame.height > MAX_PIXELS:
-                    peer.rejected += 1
-                    peer.last_video = None
-                    now = time.monotonic()
-                    if now - peer.last_error_at > 10:
-                        peer.last_error_at = now
-                        self.emit(channel.SiteError(
-                            site=peer.site, code="too_large",
-                            message=f"{peer.site} sends {frame.width}x{frame.height}; "
-                                    f"the largest accepted is 1920x1080, shown as a slate"))
-                    continue
-                peer.frames_in += 1
-                if peer.frames_in == 1:
-                    self.emit(channel.FirstVideo(site=peer.site, width=frame.width, height=frame.height))
-                peer.last_video = frame
-                peer.video_seq += 1
-                now = time.monotonic()
-                if peer.picture_at:
-                    peer.max_gap_s = max(peer.max_gap_s, now - peer.picture_at)
-                peer.picture_at = now
+    def _on_video(self, peer: SitePeer, frame: av.VideoFrame) -> None:
+        """A district's camera picture, decoded (hub.media.decoding; on the event loop)."""
+        peer.size = (frame.width, frame.height)
+        if frame.width * frame.height > MAX_PIXELS:
+            peer.rejected += 1
+            peer.last_video = None
+            now = time.monotonic()
+            if now - peer.last_error_at > 10:
+                peer.last_error_at = now
+                self.emit(channel.SiteError(
+                    site=peer.site, code="too_large",
+                    message=f"{peer.site} sends {frame.width}x{frame.height}; "
+                            f"the largest accepted is 1920x1080, shown as a slate"))
+            return
+        peer.frames_in += 1
+        if peer.frames_in == 1:
+            self.emit(channel.FirstVideo(site=peer.site, width=frame.width, height=frame.height))
+        peer.last_video = frame
+        peer.video_seq += 1
+        now = time.monotonic()
+        if peer.picture_at:
+            peer.max_gap_s = max(peer.max_gap_s, now - peer.picture_at)
+        peer.picture_at = now
 
-    async def _audio_in(self, peer: SitePeer, track: MediaStreamTrack) -> None:
-        with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
-            while True:
-                frame = await track.recv()
-                assert isinstance(frame, av.AudioFrame)
-                try:
-                    samples = to_mono(frame)
-                except ValueError as exc:
-                    log.warning("%s: %s", peer.site, exc)
-                    continue
-                peer.audio_frames_in += 1
-                # 20 ms chunks that never arrived show as a jump of the RTP clock (pts)
-                if frame.pts is not None:
-                    if peer.audio_next_pts is not None and frame.pts > peer.audio_next_pts:
-                        peer.audio_missing += (frame.pts - peer.audio_next_pts) // max(1, frame.samples)
-                    peer.audio_next_pts = frame.pts + frame.samples
-                self.mixer.push(peer.site, samples)
+    def _on_audio(self, peer: SitePeer, frame: av.AudioFrame) -> None:
+        """20 ms of a heard district's sound, decoded (hub.media.decoding; on the event loop)."""
+        try:
+            samples = to_mono(frame)
+        except ValueError as exc:
+            log.warning("%s: %s", peer.site, exc)
+            return
+        peer.audio_frames_in += 1
+        # 20 ms chunks that never arrived show as a jump of the RTP clock (pts)
+        if frame.pts is not None:
+            if peer.audio_next_pts is not None and frame.pts > peer.audio_next_pts:
+                peer.audio_missing += (frame.pts - peer.audio_next_pts) // max(1, frame.samples)
+            peer.audio_next_pts = frame.pts + frame.samples
+        self.mixer.push(peer.site, samples)
 
     # --- outbound --------------------------------------------------------------------------------
     def _compose_encode(self, frames: dict[str, tuple[int, av.VideoFrame]], pts: int) -> list[av.Packet]:
@@ -439,11 +442,14 @@ class MCU:
             "bitrate_steps_down": self.governor.steps_down,
             "process_cpu_s": round(time.process_time(), 3),
             "sites": {
-                s: {"state": p.state, "frames_in": p.frames_in, "audio_in": p.audio_frames_in,
+                s: {"state": p.state, "frames_in": p.frames_in,
+                    # 20 ms chunks of sound that came, decoded or read for their level (hub.media.audio_gate)
+                    "audio_in": p.audio_frames_in + sum(g.ledger.arrived for g in p.gates),
                     "size": list(p.size) if p.size else None, "rejected": p.rejected,
                     "video_queue": p.video_out.queued if p.video_out else 0,
                     "video_dropped": p.video_out.dropped if p.video_out else 0,
-                    "max_gap_s": round(p.max_gap_s, 3), "audio_missing": p.audio_missing,
+                    "max_gap_s": round(p.max_gap_s, 3),
+                    "audio_missing": p.audio_missing + sum(g.ledger.missing for g in p.gates),
                     "video_skips": sum(b.skips for b in p.buffers if b._is_video),
                     "receiving": p.receiving,
                     "nacked": {t.kind: healing.nacked(t.receiver) for t in p.pc.getTransceivers()},
@@ -458,6 +464,8 @@ class MCU:
             for p in self.peers.values():
                 p.max_gap_s = 0.0
                 p.audio_missing = 0
+                for g in p.gates:
+                    g.ledger.missing = 0
         return out
 
     def request_keyframe(self) -> None:

@@ -1,6 +1,8 @@
-"""Audio: decode all, mix, mix-minus for the speakers, one common mix for everyone else.
+"""Audio: mix the heard sites, mix-minus for the speakers, one common mix for everyone else.
 
-Every 20 ms the mixer takes one chunk from each site's buffer. The *common*
+Only the sites heard are decoded (hub.media.audio_gate); the others' levels come from their
+packets' headers (:meth:`AudioMixer.hint_level`). Every 20 ms the mixer takes one chunk from
+each decoded site's buffer. The *common*
 mix is the sum of all audible sites; it is encoded ONCE and its packets go to
 every site that is not audible. An audible site hears the common mix minus
 its own voice (mix-minus), encoded for it alone — there are only a few of
@@ -25,6 +27,7 @@ CHUNK = 960  # 20 ms at 48 kHz, one Opus frame
 TIME_BASE = fractions.Fraction(1, RATE)
 MAX_BUFFER = RATE // 5  # 200 ms: beyond this a site's clock drifts ahead, drop the oldest
 SILENCE_DBFS = -90.0
+HINT_TICKS = 5  # a level read from a packet header (hub.media.audio_gate) stands for 100 ms
 
 
 def level_dbfs(chunk: np.ndarray) -> float:
@@ -56,12 +59,18 @@ def to_mono(frame: av.AudioFrame) -> np.ndarray:
 
 
 class OpusStream:
-    """One Opus encoder fed 20 ms mono chunks; emits packets on the shared clock."""
+    """One Opus encoder fed 20 ms mono chunks; emits packets on the shared clock.
 
-    def __init__(self, kbps: int = 48) -> None:
+    ``layout="stereo"`` encodes the chunk on both channels, as a district's agent sends
+    its sound (aiortc encodes stereo): the benches' load generators use it.
+    """
+
+    def __init__(self, kbps: int = 48, layout: str = "mono") -> None:
         ctx = av.CodecContext.create("libopus", "w")
         ctx.sample_rate = RATE
-        ctx.layout = "stereo"
+        # The mix is mono: encoded as mono (a third less CPU than the same samples twice as
+        # stereo); every Opus decoder plays a mono packet on a stereo "opus/48000/2" stream.
+        ctx.layout = layout
         ctx.format = "s16"
         ctx.bit_rate = kbps * 1000
         ctx.time_base = TIME_BASE
@@ -70,8 +79,10 @@ class OpusStream:
 
     def encode(self, mono: np.ndarray, pts: int) -> list[av.Packet]:
         pcm = np.clip(mono, -32768, 32767).astype(np.int16)
-        stereo = np.repeat(pcm, 2).reshape(1, -1)
-        frame = av.AudioFrame.from_ndarray(stereo, format="s16", layout="stereo")
+        layout = self.ctx.layout.name
+        if layout == "stereo":  # the same samples on both channels, interleaved (s16 is packed)
+            pcm = np.repeat(pcm, 2)
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout=layout)
         frame.sample_rate = RATE
         frame.pts = pts
         frame.time_base = TIME_BASE
@@ -105,6 +116,8 @@ class SiteBuffer:
         self.samples: deque[np.ndarray] = deque()
         self.count = 0
         self.level = SILENCE_DBFS
+        self.hint = SILENCE_DBFS  # the last level its packets' headers gave (RFC 6464)
+        self.hint_tick: int | None = None
 
     def push(self, samples: np.ndarray) -> None:
         self.samples.append(samples)
@@ -128,6 +141,7 @@ class AudioMixer:
         self.common = OpusStream()
         self.personal: dict[str, OpusStream] = {}
         self.pts = 0
+        self.ticks = 0
         self.sources: list[Callable[[], np.ndarray | None]] = []  # extra sound (content clips), 20 ms per call
         self.tap: Callable[[np.ndarray], None] | None = None  # the recorder (issue 14): the full mix, 20 ms at a time
 
@@ -143,13 +157,29 @@ class AudioMixer:
         if buf is not None:
             buf.push(samples)
 
+    def hint_level(self, site: str, dbfs: float) -> None:
+        """A site's level from its packets' headers: what a site not heard shows (it is not decoded)."""
+        buf = self.buffers.get(site)
+        if buf is not None:
+            buf.hint = dbfs
+            buf.hint_tick = self.ticks
+
     def mix(self) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, float]]:
         """One chunk: (common mix, site → mix-minus for audible sites, levels)."""
-        chunks = {site: buf.pop() for site, buf in self.buffers.items()}
+        chunks: dict[str, np.ndarray] = {}
         levels = {}
-        for site, chunk in chunks.items():
-            levels[site] = level_dbfs(chunk)
-            self.buffers[site].level = levels[site]
+        for site, buf in self.buffers.items():
+            if site not in self.audible and buf.hint_tick is not None and self.ticks - buf.hint_tick <= HINT_TICKS:
+                # not heard, its level known from the headers: nothing of it is mixed
+                if buf.samples:
+                    buf.samples.clear()
+                    buf.count = 0
+                level = buf.hint
+            else:
+                chunks[site] = chunk = buf.pop()
+                level = level_dbfs(chunk)
+            levels[site] = buf.level = level
+        self.ticks += 1
         common = np.zeros(CHUNK, dtype=np.float32)
         heard = [s for s in chunks if s in self.audible]
         for site in heard:

@@ -77,6 +77,10 @@ class HealingJitterBuffer(JitterBuffer):
         # Audio: where extra ready frames go (the receiver's decoder queue, see heal_receiver).
         self.drain: Callable[[JitterFrame, int], None] | None = None
         self.dropped_frames = 0  # frames thrown away while waiting for a keyframe
+        # Audio at the hub: True takes a packet off the decode path before it is buffered
+        # (hub.media.audio_gate: a district not heard is read for its level only).
+        self.bypass: Callable[[RtpPacket], bool] | None = None
+        self._bypassed = False
 
     # --- helpers over the parent's ring ------------------------------------------------------
     def _slot(self, offset: int) -> RtpPacket | None:
@@ -125,6 +129,14 @@ class HealingJitterBuffer(JitterBuffer):
 
     # --- the parent's entry point --------------------------------------------------------------
     def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        if self.bypass is not None:
+            if self.bypass(packet):
+                self._bypassed = True
+                return False, None
+            if self._bypassed:  # back on the decode path: the ring starts again at this packet
+                self._bypassed = False
+                self._packets = [None] * self._capacity
+                self._origin = None
         pli, frame = super().add(packet)
         while frame is None and self._skip_hole(packet):
             pli = True
