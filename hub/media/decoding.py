@@ -186,14 +186,13 @@ class DecoderLane:
 
 
 class DecoderLanes:
-    """The worker's lanes: ``video`` threads for the districts' pictures, one for their sound."""
+    """The worker's lanes: ``video`` threads for the districts' larger pictures.
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, video: int = 2, audio: int = 0) -> None:
-        # no lane for sound by default: it is decoded where it arrives (see INLINE_PIXELS)
-        self.lanes = {
-            "video": [DecoderLane(f"decode-video-{i}", loop) for i in range(video)],
-            "audio": [DecoderLane(f"decode-audio-{i}", loop) for i in range(audio)],
-        }
+    Sound has none: it is decoded where it arrives (see :data:`INLINE_PIXELS`).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, video: int = 2) -> None:
+        self.lanes = {"video": [DecoderLane(f"decode-video-{i}", loop) for i in range(video)]}
 
     def attach(self, receiver: RTCRtpReceiver) -> Inbox:
         """Decode ``receiver``'s stream on a lane (call from the ``track`` event, before it starts)."""
@@ -210,7 +209,8 @@ class DecoderLanes:
         if not isinstance(out, asyncio.Queue):
             raise RuntimeError("aiortc's remote track has no frame queue: hub/media/decoding.py "
                                "was written for aiortc 1.16")
-        lane = min(self.lanes[kind], key=lambda ln: ln.inboxes) if self.lanes[kind] else None
+        lanes = self.lanes.get(kind)
+        lane = min(lanes, key=lambda ln: ln.inboxes) if lanes else None
         if lane is not None:
             lane.inboxes += 1
         inbox = Inbox(lane, out, getattr(receiver, _ERROR), kind)
