@@ -24,8 +24,10 @@ import contextlib
 import json
 import logging
 import random
+import socket
 import statistics
 import struct
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -128,6 +130,8 @@ def summarise(
 
 
 class _ProbeSocket(asyncio.DatagramProtocol):
+    """Echoes, by sequence number, with the time each one arrived (agent monotonic, ns)."""
+
     def __init__(self) -> None:
         self.received: dict[int, int] = {}
         self.transport: asyncio.DatagramTransport | None = None
@@ -136,17 +140,95 @@ class _ProbeSocket(asyncio.DatagramProtocol):
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        now = time.monotonic_ns()
+        self.arrived(data, addr, time.monotonic_ns())
+
+    def arrived(self, data: bytes, addr: object, at_ns: int) -> None:
         if len(data) < _HEADER.size:
             return
         magic, seq, _sent = _HEADER.unpack_from(data)
         if magic == MAGIC:
             # A duplicate keeps the first arrival, as a media receiver would.
-            self.received.setdefault(seq, now)
+            self.received.setdefault(seq, at_ns)
 
     def error_received(self, exc: Exception) -> None:
         # ICMP port unreachable while the hub restarts: the probes count as lost.
         log.debug("probe socket: %s", exc)
+
+
+# Linux's receive timestamps (socket(7) SO_TIMESTAMPNS; Python names neither constant).
+# The district PC is busy encoding its camera while it probes: an echo read when the event
+# loop gets to it carries the PC's own scheduling delay, which would show as jitter on a
+# fibre that has none. The kernel's stamp is taken when the echo reached the socket.
+_SO_TIMESTAMPNS = 35
+_TIMESPEC = struct.Struct("@ll")
+
+
+class KernelStampedSocket:
+    """A UDP socket read with recvmsg, each datagram timed by the kernel (Linux only).
+
+    ``arrived(data, addr, at_ns)`` gets the arrival on this process's monotonic clock.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sock: socket.socket,
+        arrived: Callable[[bytes, Any, int], None],
+    ) -> None:
+        sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+        self._loop = loop
+        self._sock = sock
+        self._arrived = arrived
+        loop.add_reader(sock.fileno(), self._readable)
+
+    @classmethod
+    async def connect(cls, host: str, port: int, arrived: Callable[[bytes, Any, int], None]) -> KernelStampedSocket | None:
+        """None where the loop or the platform cannot do it; the caller falls back to asyncio's."""
+        if sys.platform != "linux":
+            return None
+        loop = asyncio.get_running_loop()
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+        family, kind, proto, _name, addr = infos[0]
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.connect(addr)
+            return cls(loop, sock, arrived)
+        except (OSError, NotImplementedError) as exc:  # e.g. a loop without add_reader
+            log.debug("kernel receive timestamps unavailable: %s", exc)
+            sock.close()
+            return None
+
+    def _readable(self) -> None:
+        while True:
+            try:
+                data, ancillary, _flags, addr = self._sock.recvmsg(MAX_PROBE_BYTES, 64)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # ICMP port unreachable while the hub restarts
+                log.debug("probe socket: %s", exc)
+                return
+            mono = time.monotonic_ns()
+            at = mono
+            for level, kind, payload in ancillary:
+                if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(payload) >= _TIMESPEC.size:
+                    sec, nsec = _TIMESPEC.unpack_from(payload)
+                    age = time.time_ns() - (sec * 1_000_000_000 + nsec)
+                    # The stamp is on the wall clock: carried over as its age, so a clock step
+                    # between steps changes nothing; an impossible age is ignored.
+                    if 0 <= age < 10_000_000_000:
+                        at = mono - age
+            self._arrived(data, addr, at)
+
+    def send(self, data: bytes) -> None:
+        self._sock.send(data)
+
+    def sendto(self, data: bytes, addr: Any) -> None:
+        self._sock.sendto(data, addr)
+
+    def close(self) -> None:
+        self._loop.remove_reader(self._sock.fileno())
+        self._sock.close()
 
 
 class Prober:
@@ -167,24 +249,43 @@ class Prober:
         self.jitter = JitterEstimator()
         self._seq = 0
         self._sock: _ProbeSocket | None = None
+        self._stamped: KernelStampedSocket | None = None
+
+    @property
+    def kernel_stamped(self) -> bool:
+        """Whether echoes are timed by the kernel (Linux) rather than when the loop reads them."""
+        return self._stamped is not None
 
     async def __aenter__(self) -> Prober:
+        proto = _ProbeSocket()
+        self._stamped = await KernelStampedSocket.connect(self.host, self.port, proto.arrived)
+        if self._stamped is not None:
+            self._sock = proto
+            return self
         loop = asyncio.get_running_loop()
-        _transport, proto = await loop.create_datagram_endpoint(
+        _transport, self._sock = await loop.create_datagram_endpoint(
             _ProbeSocket, remote_addr=(self.host, self.port)
         )
-        self._sock = proto
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._sock is not None and self._sock.transport is not None:
+        if self._stamped is not None:
+            self._stamped.close()
+        elif self._sock is not None and self._sock.transport is not None:
             self._sock.transport.close()
         self._sock = None
+        self._stamped = None
+
+    def _send(self, data: bytes) -> None:
+        if self._stamped is not None:
+            self._stamped.send(data)
+        elif self._sock is not None and self._sock.transport is not None:
+            self._sock.transport.sendto(data)
 
     async def step(self, probes: int, mean_spacing_s: float, tmax_ms: float) -> StepStats:
         """Send ``probes`` Poisson-spaced probes, wait Tmax after the last, summarise."""
         sock = self._sock
-        if sock is None or sock.transport is None:
+        if sock is None:
             raise RuntimeError("Prober used outside 'async with'")
         sent: dict[int, int] = {}
         started = time.monotonic()
@@ -199,7 +300,7 @@ class Prober:
             now = time.monotonic_ns()
             sent[seq] = now
             try:
-                sock.transport.sendto(_HEADER.pack(MAGIC, seq, now) + padding)
+                self._send(_HEADER.pack(MAGIC, seq, now) + padding)
             except OSError as exc:  # network unreachable: the probe is lost, not a crash
                 log.debug("probe send failed: %s", exc)
         await asyncio.sleep(tmax_ms / 1000.0)
@@ -370,13 +471,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None)
     ns = parser.parse_args(argv)
 
-    async def run() -> StepStats:
+    async def run() -> tuple[StepStats, bool]:
         async with Prober(ns.host, ns.port, payload_bytes=ns.payload, seed=ns.seed) as prober:
-            return await prober.step(ns.probes, ns.spacing_ms / 1000.0, ns.tmax_ms)
+            return await prober.step(ns.probes, ns.spacing_ms / 1000.0, ns.tmax_ms), prober.kernel_stamped
 
-    stats = asyncio.run(run())
+    stats, stamped = asyncio.run(run())
     out = stats.to_report().model_dump()
     out["received"] = stats.received
+    out["kernel_stamped"] = stamped
     print(json.dumps(out))
     return 0
 

@@ -15,16 +15,16 @@ import json
 import math
 import random
 import re
+import socket
 import struct
 import sys
 import time
 from pathlib import Path
-from typing import cast
 
 import pytest
 
 from hub.linkhealth.udp_echo import start_echo
-from site_agent.netmon.probe import JitterEstimator
+from site_agent.netmon.probe import JitterEstimator, KernelStampedSocket
 from site_agent.netmon.snmp import (
     CounterTracker,
     SnmpPoller,
@@ -47,34 +47,45 @@ TMAX_MS = 300.0
 SHAPED_MBIT = 20
 
 
-class DelayRelay(asyncio.DatagramProtocol):
-    """Delays each datagram from the agent by DELAY ± JITTER (seeded), passes replies straight back."""
+class DelayRelay:
+    """Delays each datagram from the agent by DELAY ± JITTER (seeded), passes replies straight back.
+
+    It also times what it really did: from the kernel's arrival stamp of a probe to the moment
+    its echo is sent back. On a busy machine the timer fires late and the loop reads late, and
+    the agent rightly sees that as jitter; ``residence_ms`` is the delay the path applied.
+    """
 
     def __init__(self, upstream: tuple[str, int], seed: int) -> None:
         self.rng = random.Random(seed)
         self.upstream_addr = upstream
-        self.transport: asyncio.DatagramTransport | None = None
+        self.socket: KernelStampedSocket | None = None
         self.upstream: asyncio.DatagramTransport | None = None
         self.agent: tuple[str, int] | None = None
-        self.applied_ms: dict[int, float] = {}
+        self.planned_ms: dict[int, float] = {}
+        self._arrived_ns: dict[int, int] = {}
+        self.residence_ms: dict[int, float] = {}
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+    def datagram_received(self, data: bytes, addr: tuple[str, int], at_ns: int) -> None:
         self.agent = addr
         seq = struct.unpack_from("!4sI", data)[1]
         delay = DELAY_MS + self.rng.uniform(-JITTER_MS, JITTER_MS)
-        self.applied_ms[seq] = delay
-        asyncio.get_running_loop().call_later(delay / 1000.0, self._forward, data)
+        self.planned_ms[seq] = delay
+        self._arrived_ns.setdefault(seq, at_ns)
+        # The delay counts from the kernel's stamp, not from when the loop got here.
+        due = at_ns / 1e9 + delay / 1000.0 - time.monotonic()
+        asyncio.get_running_loop().call_later(max(0.0, due), self._forward, data)
 
     def _forward(self, data: bytes) -> None:
         if self.upstream is not None:
             self.upstream.sendto(data, self.upstream_addr)
 
     def reply(self, data: bytes) -> None:
-        if self.transport is not None and self.agent is not None:
-            self.transport.sendto(data, self.agent)
+        if self.socket is not None and self.agent is not None:
+            seq = struct.unpack_from("!4sI", data)[1]
+            arrived = self._arrived_ns.get(seq)
+            if arrived is not None and seq not in self.residence_ms:
+                self.residence_ms[seq] = (time.monotonic_ns() - arrived) / 1e6
+            self.socket.sendto(data, self.agent)
 
 
 class _Upstream(asyncio.DatagramProtocol):
@@ -97,11 +108,13 @@ async def test_probe_figures_match_the_impairment(netns: Netns) -> None:
     echo_tr, echo = await start_echo("127.0.0.1", 0)
     echo_port = echo_tr.get_extra_info("sockname")[1]
     relay = DelayRelay(("127.0.0.1", echo_port), seed=20261120)
-    relay_tr, _ = await loop.create_datagram_endpoint(lambda: relay, local_addr=(netns.hub_ip, 0))
+    relay_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    relay_sock.bind((netns.hub_ip, 0))
+    relay_port = relay_sock.getsockname()[1]
+    relay.socket = KernelStampedSocket(loop, relay_sock, relay.datagram_received)
     relay.upstream, _ = await loop.create_datagram_endpoint(
         lambda: _Upstream(relay), local_addr=("127.0.0.1", 0)
     )
-    relay_port = relay_tr.get_extra_info("sockname")[1]
     try:
         netns.exec("nft", "add", "table", "inet", "slk_loss")
         netns.exec("nft", "add", "chain", "inet", "slk_loss", "input",
@@ -120,7 +133,7 @@ async def test_probe_figures_match_the_impairment(netns: Netns) -> None:
         assert proc.returncode == 0, err.decode()
         report = json.loads(out.decode().strip().splitlines()[-1])
     finally:
-        relay_tr.close()
+        relay.socket.close()
         if relay.upstream is not None:
             relay.upstream.close()
         echo_tr.close()
@@ -131,28 +144,35 @@ async def test_probe_figures_match_the_impairment(netns: Netns) -> None:
     # Exact: every probe the kernel dropped, and no other, is reported lost.
     assert lost == dropped, (lost, dropped)
     assert report["loss_pct"] == pytest.approx(100.0 * dropped / PROBES)
-    # Against the configured rate: binomial, 3 standard deviations (≈ ±2.1 points here).
+    # Against the configured rate: binomial, 4 standard deviations (≈ ±2.8 points here; 3 of
+    # them fail one run in 370, and the kernel's numgen is not seeded).
     sigma = 100.0 * math.sqrt(LOSS_PCT / 100 * (1 - LOSS_PCT / 100) / PROBES)
-    assert abs(report["loss_pct"] - LOSS_PCT) <= 3 * sigma, (report["loss_pct"], sigma)
+    assert abs(report["loss_pct"] - LOSS_PCT) <= 4 * sigma, (report["loss_pct"], sigma)
 
     # RTT: the relay's delay plus the veth and event-loop overhead (well under 3 ms).
     assert abs(report["rtt_ms_median"] - DELAY_MS) <= 3.0, report
     assert report["rtt_ms_min"] >= DELAY_MS - JITTER_MS - 0.5
     # (No bound on the max: a busy shared machine can stall any one probe by tens of ms.)
 
+    assert report["kernel_stamped"] is True  # Linux: the agent times echoes by the kernel
     # Jitter: the RFC 3550 estimator run over the delays the relay actually applied
     # (same probes, sending order) gives what the agent should have measured.
-    received_seqs = sorted(relay.applied_ms)[:PROBES]
+    received_seqs = sorted(relay.residence_ms)[:PROBES]
     expected = JitterEstimator()
     dropped_replies = len(received_seqs) - report["received"]
     assert dropped_replies == dropped
     # The relay cannot know which replies nft dropped; compare with the estimator over all of
     # them (5 % of samples missing changes J by far less than the tolerance) ...
     for seq in received_seqs:
-        expected.update(relay.applied_ms[seq])
+        expected.update(relay.residence_ms[seq])
     assert abs(report["jitter_ms"] - expected.jitter_ms) <= 1.0, (report["jitter_ms"], expected.jitter_ms)
-    # ... and with theory: for uniform ±J delays, E|D| = 2J/3 (EWMA spread ≈ 0.25 ms here).
-    assert abs(report["jitter_ms"] - 2 * JITTER_MS / 3) <= 1.5, report["jitter_ms"]
+    # ... and the relay did what it was asked (for uniform ±J delays, E|D| = 2J/3): its planned
+    # delays, and within a millisecond or two what it applied, give that figure.
+    planned = JitterEstimator()
+    for seq in sorted(relay.planned_ms)[:PROBES]:
+        planned.update(relay.planned_ms[seq])
+    assert abs(planned.jitter_ms - 2 * JITTER_MS / 3) <= 1.5, planned.jitter_ms
+    assert abs(report["jitter_ms"] - 2 * JITTER_MS / 3) <= 2.5, report["jitter_ms"]
     assert echo.echoed >= PROBES - 1
 
 
