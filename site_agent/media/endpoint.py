@@ -50,7 +50,7 @@ from site_agent.devices import (
     open_device,
     thai_font,
 )
-from site_agent.rtc import consent, healing
+from site_agent.rtc import consent, healing, level
 from site_agent.rtc.config import rtc_configuration
 
 log = logging.getLogger("site_agent.media.endpoint")
@@ -492,6 +492,7 @@ class MediaEndpoint:
         if self.screen is not None:
             screen.sender.replaceTrack(self.screen)  # a rejoin while sharing keeps sharing
         consent.install()  # a hub busy composing answers consent checks late, not never
+        level.install()  # the packets' audio level in numpy, not a Python loop per sample
         healing.install(pc)  # a hole NACK cannot fill must not freeze the program
 
         @pc.on("track")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import aiortc.rtp
 import pytest
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket
@@ -12,6 +13,7 @@ from hub.conferences.conference import Conference
 from hub.conferences.floor import Actor
 from hub.media import audio_gate, channel
 from hub.media.arrivals import ArrivalLedger
+from site_agent.rtc import level
 from site_agent.rtc.healing import AUDIO_CLOCK, HealingJitterBuffer
 from tests.hub.media.mediakit import TONES, Rig, tone_db, wait_for
 
@@ -83,6 +85,7 @@ async def test_a_district_not_heard_is_not_decoded_and_is_heard_at_once_when_giv
     for code in sites:
         await rig.join(code)
     assert await wait_for(lambda: all(s.endpoint.audio_frames > 50 for s in rig.sites.values()), 8)
+    assert aiortc.rtp.compute_audio_level_dbov is level.dbov  # the endpoints' senders: numpy
 
     async def figures(seconds: float) -> dict[str, dict[str, int]]:
         before = (await rig.worker.request(channel.GetStats())).sites
