@@ -458,16 +458,30 @@ def local_snmp_target(config: Any) -> SnmpTarget | None:
 # --- command line: one measurement, for diagnostics and the impairment test --------
 
 
+def _bounded(kind: type[int] | type[float], low: float, high: float | None = None) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value < low or (high is not None and value > high):
+            span = f"{low:g}–{high:g}" if high is not None else f"at least {low:g}"
+            raise argparse.ArgumentTypeError(f"{text} is out of range ({span})")
+        return value
+
+    return parse
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m site_agent.netmon.probe", description="Probe a hub's UDP echo once and print the report."
     )
     parser.add_argument("host")
-    parser.add_argument("port", type=int)
-    parser.add_argument("--probes", type=int, default=20)
-    parser.add_argument("--spacing-ms", type=float, default=50.0, help="mean Poisson spacing")
-    parser.add_argument("--tmax-ms", type=float, default=1000.0)
-    parser.add_argument("--payload", type=int, default=64)
+    parser.add_argument("port", type=_bounded(int, 1, 65535))
+    parser.add_argument("--probes", type=_bounded(int, 1, 100_000), default=20)
+    parser.add_argument("--spacing-ms", type=_bounded(float, 0.0, 60_000.0), default=50.0, help="mean Poisson spacing")
+    parser.add_argument("--tmax-ms", type=_bounded(float, 1.0, 60_000.0), default=1000.0)
+    parser.add_argument("--payload", type=_bounded(int, _HEADER.size, MAX_PROBE_BYTES), default=64)
     parser.add_argument("--seed", type=int, default=None)
     ns = parser.parse_args(argv)
 
@@ -475,7 +489,11 @@ def main(argv: list[str] | None = None) -> int:
         async with Prober(ns.host, ns.port, payload_bytes=ns.payload, seed=ns.seed) as prober:
             return await prober.step(ns.probes, ns.spacing_ms / 1000.0, ns.tmax_ms), prober.kernel_stamped
 
-    stats, stamped = asyncio.run(run())
+    try:
+        stats, stamped = asyncio.run(run())
+    except OSError as exc:  # the name does not resolve, no route: say so, no traceback
+        print(f"probe: cannot reach {ns.host} port {ns.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     out = stats.to_report().model_dump()
     out["received"] = stats.received
     out["kernel_stamped"] = stamped
