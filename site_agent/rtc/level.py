@@ -6,7 +6,7 @@ loop; that function walks the samples one by one in Python: 240 µs per 20 ms st
 0.012 cores of a district PC for a level the hub reads to draw its meters and to leave
 unheard districts undecoded (``hub.media.audio_gate``). :func:`dbov` gives the same integer
 for the same frame (the same formula: RFC 6465 Appendix A over the first plane, divided by
-the samples per channel, as aiortc does) in 7 µs. :func:`install` puts it in aiortc's place;
+the samples per channel, as aiortc does) in 5 µs. :func:`install` puts it in aiortc's place;
 ``tests/site_agent/rtc/test_level.py`` compares the two on every kind of frame.
 """
 

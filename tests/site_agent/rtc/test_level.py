@@ -5,6 +5,9 @@ That the agents send it, and that the hub reads it as the same level it decodes,
 
 from __future__ import annotations
 
+import math
+import struct
+
 import av
 import numpy as np
 import pytest
@@ -16,9 +19,6 @@ from site_agent.rtc import level
 
 def _aiortc_reference(frame: av.AudioFrame) -> int:
     """aiortc 1.16's loop, restated here so the comparison holds after install()."""
-    import math
-    import struct
-
     rms = 0.0
     for (sample,) in struct.Struct("h").iter_unpack(bytes(frame.planes[0])):
         rms += sample * sample
