@@ -77,20 +77,29 @@ class SendProfile:
 
 
 PROFILE_LARGE = SendProfile(1280, 720, 25, 1500)
+PROFILE_QHD = SendProfile(960, 540, 25, 1000)  # 1+N's large tile
 PROFILE_MEDIUM = SendProfile(640, 360, 25, 600)
 PROFILE_THUMB = SendProfile(320, 180, 15, 200)
+PROFILE_SMALL = SendProfile(160, 90, 15, 80)  # a full province's 1+N and presentation thumbnails
 # A site that is in the conference but in no tile still sends a trickle, so
 # that it can appear at once when the layout changes.
 PROFILE_IDLE = SendProfile(320, 180, 5, 80)
+# Smallest first. Each is 16:9, as the tiles are.
+LADDER: tuple[SendProfile, ...] = (PROFILE_SMALL, PROFILE_THUMB, PROFILE_MEDIUM, PROFILE_QHD, PROFILE_LARGE)
 
 
 def profile_for(rect: Rect) -> SendProfile:
-    """The smallest standard profile that fills the tile without upscaling much."""
-    if rect.w > PROFILE_MEDIUM.width or rect.h > PROFILE_MEDIUM.height:
-        return PROFILE_LARGE
-    if rect.w > PROFILE_THUMB.width or rect.h > PROFILE_THUMB.height:
-        return PROFILE_MEDIUM
-    return PROFILE_THUMB
+    """The smallest standard profile that fills the tile without upscaling.
+
+    A tile the size of a profile gets that picture as it is: the hub decodes no more pixels
+    than it shows and scales nothing (a 720p stream in 1+N's 960×540 tile cost the media
+    worker 0.44 ms to decode and 0.26 ms to scale, 25 times a second; a 320×180 thumbnail in
+    a 160×90 slot 0.09 + 0.06 ms, against 0.02 ms at its own size: BENCHMARKS.md, issue 17).
+    """
+    for profile in LADDER:
+        if rect.w <= profile.width and rect.h <= profile.height:
+            return profile
+    return PROFILE_LARGE
 
 
 def _grid(region: Rect, rows: int, cols: int) -> list[Rect]:

@@ -9,7 +9,7 @@ import pytest
 from hub.conferences.agenda import Agenda
 from hub.conferences.conference import Conference, ConferenceError
 from hub.conferences.floor import Actor, FloorError
-from hub.conferences.layout import PROFILE_LARGE, PROFILE_THUMB
+from hub.conferences.layout import PROFILE_QHD, PROFILE_THUMB
 
 CHAIR = Actor.of_chair("operator:somchai")
 SITES = ["UDN00", "UDN01", "UDN02", "UDN03", "UDN04"]
@@ -44,7 +44,7 @@ def test_grant_opens_mic_and_takes_large_tile() -> None:
     assert _actions(ev) == [("floor.granted", "UDN02"), ("mic.opened", "UDN02")]
     assert c.audible() == {"UDN00", "UDN02"}
     assert c.tiles()[0].site == "UDN02" and c.tiles()[0].holder
-    assert c.profiles()["UDN02"] == PROFILE_LARGE
+    assert c.profiles()["UDN02"] == PROFILE_QHD  # 1+N: the large tile is 960×540
     assert c.profiles()["UDN00"] == PROFILE_THUMB
     ev = c.release(req.id, Actor.of_site("UDN02"))
     assert _actions(ev) == [("floor.released", "UDN02"), ("mic.closed", "UDN02")]

@@ -12,6 +12,8 @@ from hub.conferences.layout import (
     PROFILE_IDLE,
     PROFILE_LARGE,
     PROFILE_MEDIUM,
+    PROFILE_QHD,
+    PROFILE_SMALL,
     PROFILE_THUMB,
     LayoutError,
     Rect,
@@ -107,8 +109,8 @@ def test_bad_input() -> None:
 def test_send_profiles() -> None:
     parts = SITES[:6]
     prof = send_profiles(arrange("1+N", parts, holder="UDN01"), parts)
-    assert prof["UDN01"] == PROFILE_LARGE
-    assert (PROFILE_LARGE.width, PROFILE_LARGE.height, PROFILE_LARGE.fps) == (1280, 720, 25)
+    assert prof["UDN01"] == PROFILE_QHD  # 1+N's large tile is 960×540: no more is decoded
+    assert (PROFILE_QHD.width, PROFILE_QHD.height, PROFILE_QHD.fps) == (960, 540, 25)
     assert prof["UDN02"] == PROFILE_THUMB
     assert (PROFILE_THUMB.width, PROFILE_THUMB.height, PROFILE_THUMB.fps) == (320, 180, 15)
     prof = send_profiles(arrange("2x2", parts), parts)
@@ -116,5 +118,29 @@ def test_send_profiles() -> None:
     assert prof["UDN05"] == PROFILE_IDLE  # not in any tile
     prof = send_profiles(arrange("speaker", parts, holder="UDN03"), parts)
     assert prof["UDN03"] == PROFILE_LARGE and prof["UDN00"] == PROFILE_IDLE
+    assert (PROFILE_LARGE.width, PROFILE_LARGE.height, PROFILE_LARGE.fps) == (1280, 720, 25)
     prof = send_profiles(arrange("4x5", SITES), SITES)
     assert prof["UDN01"] == PROFILE_THUMB
+    # a full province in 1+N and in presentation: 160×90 slots, sent at that size
+    for layout in ("1+N", "presentation"):
+        prof = send_profiles(arrange(layout, SITES, holder="UDN01"), SITES)
+        assert {prof[s] for s in SITES[2:]} == {PROFILE_SMALL}, layout
+    assert (PROFILE_SMALL.width, PROFILE_SMALL.height, PROFILE_SMALL.fps) == (160, 90, 15)
+
+
+def test_every_tile_gets_a_profile_that_fills_it_without_upscaling() -> None:
+    """The smallest profile at least the tile's size, in every layout and province size."""
+    from hub.conferences.layout import LADDER
+
+    for layout in LAYOUTS:
+        for n in (2, 5, 9, 13, 21):
+            parts = SITES[:n]
+            tiles = arrange(layout, parts, holder=parts[1])
+            prof = send_profiles(tiles, parts)
+            for t in tiles:
+                if t.site is None or t.site == CONTENT:
+                    continue
+                p = prof[t.site]
+                assert p.width >= t.rect.w and p.height >= t.rect.h, (layout, n, t)
+                smaller = [q for q in LADDER if q.width * q.height < p.width * p.height]
+                assert not any(q.width >= t.rect.w and q.height >= t.rect.h for q in smaller), (layout, n, t)
