@@ -67,6 +67,10 @@ import numpy as np
 VIDEO_CLOCK = 90_000
 LARGE = (1280, 720, 25)
 THUMB = (320, 180, 15)
+# the picture sizes the layouts below ask of the holder (speaker, 1+N, 4x5 and presentation)
+# and of the others (1+N and presentation at a full province, 4x5, speaker's idle trickle)
+SIZES_HOLDER = ((1280, 720), (960, 540), (320, 180))
+SIZES_OTHERS = ((160, 90), (320, 180))
 LAYOUT_WINDOWS = ("speaker", "4x5", "presentation")  # besides the main window's 1+N
 STAMP_LOOP = 250  # distinct frame counters in the holder's loop (10 s at 25 fps)
 
@@ -87,10 +91,13 @@ def _finite(value: Any) -> Any:
 def pre_encode_video(width: int, height: int, fps: int, frames: int, *, stamp: bool,
                      colour: tuple[int, int, int]) -> list[bytes]:
     """A loop of H.264 frames starting at a keyframe (GOP = 1 s), encoded once up front."""
+    from hub.conferences.layout import LADDER
     from hub.media.encoder import SharedVideoEncoder
     from site_agent.media.endpoint import encode_stamp
 
-    enc = SharedVideoEncoder(width, height, fps, kbps=1500 if width >= 1280 else 200, gop_s=1.0)
+    # at the bitrate the hub's profile of that size asks for
+    kbps = next((p.kbps for p in LADDER if (p.width, p.height) == (width, height)), 200)
+    enc = SharedVideoEncoder(width, height, fps, kbps=kbps, gop_s=1.0)
     out: list[bytes] = []
     for i in range(frames):
         rgb = np.empty((height, width, 3), dtype=np.uint8)
@@ -152,8 +159,13 @@ async def loadgen(args: argparse.Namespace) -> None:
     measure = set(filter(None, args.measure.split(",")))
     holder = args.holder
     t0 = time.monotonic()
-    thumb = pre_encode_video(*THUMB, frames=30, stamp=False, colour=(40, 120, 160))
-    large = pre_encode_video(*LARGE, frames=STAMP_LOOP, stamp=True, colour=(160, 60, 40)) if holder in sites else []
+    # What a district sends follows its tile (hub.conferences.layout.send_profiles, as the
+    # hub's SendProfile tells an agent): one loop per picture size the bench's layouts ask for.
+    thumbs = {size: pre_encode_video(*size, THUMB[2], frames=30, stamp=False, colour=(40, 120, 160))
+              for size in SIZES_OTHERS}
+    stamped = ({size: pre_encode_video(*size, LARGE[2], frames=STAMP_LOOP, stamp=True, colour=(160, 60, 40))
+                for size in SIZES_HOLDER} if holder in sites else {})
+    thumb, large = thumbs[THUMB[:2]], stamped.get(LARGE[:2], [])
     opus = pre_encode_opus(523.0)
     print(json.dumps({"log": f"pre-encoded in {time.monotonic() - t0:.1f} s"}), flush=True)
 
@@ -164,6 +176,7 @@ async def loadgen(args: argparse.Namespace) -> None:
     decoded: dict[str, int] = dict.fromkeys(sites, 0)
     sent_at: dict[int, float] = {}  # holder frame counter → last wall time it was sent
     latencies: list[float] = []
+    shown = [-1]  # the holder's frame counter in the last program frame decoded
     kept: list[np.ndarray] = []
 
     class LoopTrack(MediaStreamTrack):
@@ -174,9 +187,19 @@ async def loadgen(args: argparse.Namespace) -> None:
             self.n = 0
             self.pos = 0
             self.start: float | None = None
+            self.pts0 = 0  # the RTP time where the current rate began
 
         def restart(self) -> None:
             self.pos = 0  # the loop starts with a keyframe: answer a PLI with it
+
+        def use(self, loop: list[bytes], rate: float) -> None:
+            """A new send profile: as an agent's encoder, the new size starts at a keyframe."""
+            if loop is self.loop and rate == self.rate:
+                return
+            if self.start is not None:
+                self.pts0 += int(self.n * self.clock / self.rate)
+                self.start, self.n = time.monotonic(), 0
+            self.loop, self.rate, self.pos = loop, rate, 0
 
         async def recv(self) -> av.Packet:
             if self.readyState != "live":
@@ -188,7 +211,7 @@ async def loadgen(args: argparse.Namespace) -> None:
                 await asyncio.sleep(delay)
             idx = self.pos % len(self.loop)
             packet = av.Packet(self.loop[idx])
-            packet.pts = int(self.n * self.clock / self.rate)
+            packet.pts = self.pts0 + int(self.n * self.clock / self.rate)
             packet.time_base = fractions.Fraction(1, self.clock)
             if self.on_sent is not None:
                 self.on_sent(idx, time.time())
@@ -244,13 +267,31 @@ async def loadgen(args: argparse.Namespace) -> None:
                     tx, ty, tw, th = (v * frame.width // 1280 for v in tile)
                     idx = decode_stamp(y[ty : ty + th, tx : tx + tw])
                     now = time.time()
-                    if idx in sent_at and 0 <= now - sent_at[idx] < 5:
+                    # glass to glass: a picture's first program frame. A holder sending at 15 fps
+                    # (its tile a 4x5 cell) is in about 1.7 program frames of 25; the later ones
+                    # are the picture still shown, not the delay (they read 40 ms more each).
+                    if idx != shown[0] and idx in sent_at and 0 <= now - sent_at[idx] < 5:
                         latencies.append((now - sent_at[idx]) * 1000)
+                    shown[0] = idx
                     if len(kept) < 50:
                         kept.append(frame.to_ndarray(format="yuv420p"))
 
     pcs: dict[str, Any] = {}
+    video_tracks: dict[str, LoopTrack] = {}
     left: list[Any] = []
+
+    def loop_for(site: str, w: int, h: int) -> list[bytes]:
+        """The smallest pre-encoded loop at least w×h (the hub scales it down if not exactly)."""
+        loops = stamped if site == holder else thumbs
+        size = min((s for s in loops if s[0] >= w and s[1] >= h), default=max(loops), key=lambda s: s[0] * s[1])
+        return loops[size]
+
+    def follow(profiles: dict[str, list[int]]) -> None:
+        """Each district sends what its tile asks."""
+        for site, (w, h, fps) in profiles.items():
+            track = video_tracks.get(site)
+            if track is not None:
+                track.use(loop_for(site, w, h), fps)
     active: set[str] = set()  # answered by the hub (the districts join in two batches)
     consent.install()  # as the agents' endpoint does: a busy generator answers late, not never
     for site in sites:
@@ -260,6 +301,7 @@ async def loadgen(args: argparse.Namespace) -> None:
             vtrack = LoopTrack("video", large, LARGE[2], VIDEO_CLOCK, note_sent)
         else:
             vtrack = LoopTrack("video", thumb, THUMB[2], VIDEO_CLOCK)
+        video_tracks[site] = vtrack
         vt = pc.addTransceiver(vtrack, direction="sendrecv")
         vt.setCodecPreferences(h264_codecs())
         route_keyframe_requests(vt.sender, vtrack.restart)
@@ -287,6 +329,8 @@ async def loadgen(args: argparse.Namespace) -> None:
                 for t in pc.getTransceivers():
                     count_only(a["site"], t.receiver, t.kind == "video")
                 skip_decrypt(pc)
+        elif "profiles" in msg:
+            follow(msg["profiles"])
         elif msg.get("window") == "start":
             # each window counts afresh (the main window, one per layout, the 10-site one)
             for counts in (rtp_frames, rtp_packets, decoded):
@@ -315,7 +359,12 @@ async def loadgen(args: argparse.Namespace) -> None:
             out: dict[str, Any] = dict(encode_bench(kept))
             if large:
                 # the floor is measured where the holder's 720p loop is: the same streams the hub decodes
-                out["floor"] = floor_bench(thumb, large, opus, kept, int(msg["sites"]))
+                # ... and as the main window's profiles had them (1+N at the whole province)
+                main = msg["main_profiles"]
+                other = next(v for k, v in main.items() if k != holder)
+                out["floor"] = floor_bench((loop_for("", *other[:2]), other[2]),
+                                           (loop_for(holder, *main[holder][:2]), main[holder][2]),
+                                           opus, kept, int(msg["sites"]))
             print(json.dumps({"encode": out}), flush=True)
             break
 
@@ -353,12 +402,12 @@ def encode_bench(frames: list[np.ndarray], seconds_of_video: float = 10.0) -> di
     return {"cores": cpu / seconds_of_video, "frames": n, "aiortc_cores": aiortc_cpu / seconds_of_video}
 
 
-def floor_bench(thumb: list[bytes], large: list[bytes], opus: list[bytes], program: list[np.ndarray],
-                sites: int, seconds_of_video: float = 4.0) -> dict[str, float]:
+def floor_bench(thumb: tuple[list[bytes], int], large: tuple[list[bytes], int], opus: list[bytes],
+                program: list[np.ndarray], sites: int, seconds_of_video: float = 4.0) -> dict[str, float]:
     """What any MCU must spend for this briefing, in cores (issue 17, point 3).
 
-    Decoding every incoming stream once (sites-1 thumbnails at 15 fps, the
-    holder's 720p25, every site's Opus), one plain encode of the program (the
+    Decoding every incoming stream once (sites-1 thumbnails and the holder's
+    picture, each ``(loop, fps)`` as the main window had them; every site's Opus), one plain encode of the program (the
     caller's ``encode_bench``), and SRTP-protecting the program's RTP packets
     (video and the common mix) once per site, with aiortc's negotiated profile.
     Process CPU per second of media; the hub is stopped while this runs.
@@ -379,8 +428,8 @@ def floor_bench(thumb: list[bytes], large: list[bytes], opus: list[bytes], progr
         return time.process_time() - t0
 
     # one decoder per stream is the same work as one decoder fed N times as much: time one, scale
-    thumb_s = decode_cpu(thumb, "h264", int(THUMB[2] * seconds_of_video)) / seconds_of_video
-    large_s = decode_cpu(large, "h264", int(LARGE[2] * seconds_of_video)) / seconds_of_video
+    thumb_s = decode_cpu(thumb[0], "h264", int(thumb[1] * seconds_of_video)) / seconds_of_video
+    large_s = decode_cpu(large[0], "h264", int(large[1] * seconds_of_video)) / seconds_of_video
     opus_s = decode_cpu(opus, "opus", int(50 * seconds_of_video)) / seconds_of_video
     decode = thumb_s * (sites - 1) + large_s + opus_s * sites
 
@@ -560,18 +609,34 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
                       for k, v in a["sites"].items())
         queued = max((v["video_queue"] for v in a["sites"].values()), default=0)
         silent = sorted(k for k, f in w["fps"].items() if f < 1)
+        # what the districts' pictures were when they reached the hub, and how often
+        sizes: dict[str, list[float]] = {}
+        for k, v in a["sites"].items():
+            if v.get("size"):
+                rate = (v["frames_in"] - b["sites"].get(k, {}).get("frames_in", 0)) / w["span"]
+                sizes.setdefault("×".join(map(str, v["size"])), []).append(rate)
+        received = ", ".join(f"{len(r)} at {size} ({min(r):.0f}–{max(r):.0f} fps)" for size, r in sorted(sizes.items()))
         return (f"composed {(a['frames_out'] - b['frames_out']) / w['span']:.1f} fps, dropped at senders {dropped}, "
-                f"longest send queue {queued}" + (f", no program at {', '.join(silent)}" if silent else ""))
+                f"longest send queue {queued}; the hub received {received}"
+                + (f", no program at {', '.join(silent)}" if silent else ""))
 
     def holder_tile(state: dict[str, Any]) -> list[int]:
         t = next((t for t in state["tiles"] if t.get("site") == holder), None)
         return [t["x"], t["y"], t["w"], t["h"]] if t else [0, 0, 1280, 720]
+
+    profiles_now: dict[str, list[int]] = {}
 
     async def scene(layout: str, participants: list[str]) -> list[int]:
         c = Conference(id=1, title="bench", province=codes[0], participants=participants, layout=layout)
         c.give_floor(holder, Actor.of_chair("bench"))
         state = c.render_state(names)
         await worker.request(channel.Scene.model_validate(state))
+        # what the hub's SendProfile would tell each district's agent for this layout
+        profiles_now.clear()
+        profiles_now.update({s: [pr.width, pr.height, pr.fps] for s, pr in c.profiles().items()})
+        for p in procs:
+            p.stdin.write((json.dumps({"profiles": profiles_now}) + "\n").encode())
+            await p.stdin.drain()
         await asyncio.sleep(1.0)  # the new layout's first frames and keyframe
         return holder_tile(state)
 
@@ -600,6 +665,7 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
     join_all = await join([r for r in ready if r[1]["site"] not in half])
     await asyncio.sleep(args.warmup)
     main_w = await window(args.seconds, main_tile)
+    main_profiles = dict(profiles_now)
     before, after, span, samples = main_w["before"], main_w["after"], main_w["span"], main_w["samples"]
     cpu0, cpu1 = 0.0, main_w["cores"] * span
     # glass-to-glass per layout, same sites, same run (1+N is the main window)
@@ -618,11 +684,13 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
     print(f"{len(half)} districts: hub {small['cores']:.2f} cores, fps min {min(small['fps'].values()):.1f} "
           f"({lagging(small)}); "
           f"{len(codes)} districts: {main_w['cores']:.2f} cores → {slope:.4f} cores per added district")
+    print(f"{len(codes)} districts, the main window: {lagging(main_w)}")
     # connections the hub lost while districts were in the briefing (closes at the hub's stop are not drops)
     lost_in_run = sorted(set(lost))
     await worker.stop()
     for p in procs:
-        p.stdin.write((json.dumps({"encode_bench": True, "sites": len(codes)}) + "\n").encode())
+        p.stdin.write((json.dumps({"encode_bench": True, "sites": len(codes), "main_profiles": main_profiles}) + "\n")
+                      .encode())
         await p.stdin.drain()
     while len(encodes) < len(procs):
         await asyncio.sleep(0.05)
