@@ -39,6 +39,8 @@ from aiortc.codecs.h264 import H264Encoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpsender import RTCEncodedFrame
 
+from hub.media import rtp_send
+
 log = logging.getLogger(__name__)
 
 VIDEO_CLOCK = 90_000
@@ -310,6 +312,10 @@ def share_packetisation(sender: RTCRtpSender, track: PacketTrack) -> None:
         return RTCEncodedFrame(frame.payloads, frame.timestamp, None)  # type: ignore[arg-type]
 
     sender._next_encoded_frame = next_encoded_frame  # type: ignore[method-assign]
+    # and the send loop itself, per frame rather than per packet (hub.media.rtp_send); where
+    # this aiortc lacks what that loop uses, upstream's loop reads the hook above
+    if not rtp_send.install(sender, track):
+        log.warning("aiortc's RTCRtpSender lacks %s: upstream's send loop is used", rtp_send.missing(sender))
 
 
 def h264_codecs() -> list[Any]:
