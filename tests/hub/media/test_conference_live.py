@@ -143,7 +143,8 @@ async def test_conference_floor_and_agenda_over_the_real_protocol(
         assert s["floor"]["holder"] == "UDN02"
         udn02 = next(p for p in s["participants"] if p["site"] == "UDN02")
         assert udn02["mic_open"] and udn02["heard"] and udn02["tile"] == "large"
-        assert udn02["send_profile"] == {"width": 1280, "height": 720, "fps": 25, "kbps": 1500}
+        # 1+N's large tile is 960×540: the holder is asked for exactly that (hub.conferences.layout)
+        assert udn02["send_profile"] == {"width": 960, "height": 540, "fps": 25, "kbps": 1000}
         # the program follows: UDN02 is now in the large tile at every site
         def shows_udn02(agent: Agent) -> bool:
             return agent.last is not None and close_to(large_tile_colour(agent.last), COLOURS["UDN02"])
@@ -151,7 +152,8 @@ async def test_conference_floor_and_agenda_over_the_real_protocol(
         for code in SITES:
             assert await wait_for(functools.partial(shows_udn02, ag[code]), 5), code
         # the agent was told its new send profile
-        assert await wait_for(lambda: ag["UDN02"].endpoint.profile.width == 1280, 5)
+        assert await wait_for(lambda: (ag["UDN02"].endpoint.profile.width, ag["UDN02"].endpoint.profile.height)
+                              == (960, 540), 5)
 
         # illegal: granting an already granted request, a district releasing a floor it does not hold
         await api(http, hub, "POST", f"/api/v1/conferences/{cid}/floor/{req['id']}/grant", expect=409)
