@@ -204,10 +204,31 @@ def site_tiles(tiles: Sequence[Tile]) -> dict[str, Tile]:
     return {t.site: t for t in tiles if t.site is not None and t.site != CONTENT}
 
 
+HOLDER_FPS = 25  # the program's own rate at the default settings (media_fps)
+
+
+def holder_profile(profile: SendProfile) -> SendProfile:
+    """The floor holder at 25 fps whatever its tile: the one who speaks.
+
+    A 4x5 cell or the presentation's speaker tile would ask for 15 fps; lips at 15 fps lag the
+    sound, and a picture at 15 fps waits up to a program frame (40 ms) more for its turn
+    (glass-to-glass p95 in those layouts, BENCHMARKS.md issue 17). The bitrate grows with the
+    frame rate.
+    """
+    if profile.fps >= HOLDER_FPS:
+        return profile
+    return SendProfile(profile.width, profile.height, HOLDER_FPS, profile.kbps * HOLDER_FPS // profile.fps)
+
+
 def send_profiles(tiles: Sequence[Tile], participants: Sequence[str]) -> dict[str, SendProfile]:
     """What every participant should send for this arrangement."""
     placed = site_tiles(tiles)
-    return {
-        site: profile_for(placed[site].rect) if site in placed else PROFILE_IDLE
-        for site in participants
-    }
+    out = {}
+    for site in participants:
+        tile = placed.get(site)
+        if tile is None:
+            out[site] = PROFILE_IDLE
+        else:
+            profile = profile_for(tile.rect)
+            out[site] = holder_profile(profile) if tile.holder else profile
+    return out

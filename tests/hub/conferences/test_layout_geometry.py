@@ -17,6 +17,7 @@ from hub.conferences.layout import (
     PROFILE_THUMB,
     LayoutError,
     Rect,
+    SendProfile,
     Tile,
     arrange,
     send_profiles,
@@ -126,6 +127,21 @@ def test_send_profiles() -> None:
         prof = send_profiles(arrange(layout, SITES, holder="UDN01"), SITES)
         assert {prof[s] for s in SITES[2:]} == {PROFILE_SMALL}, layout
     assert (PROFILE_SMALL.width, PROFILE_SMALL.height, PROFILE_SMALL.fps) == (160, 90, 15)
+
+
+def test_the_floor_holder_is_sent_at_25_fps_in_any_tile() -> None:
+    for layout in ("4x5", "presentation", "3x3"):
+        tiles = arrange(layout, SITES, holder="UDN01")
+        prof = send_profiles(tiles, SITES)
+        holder = next(t for t in tiles if t.site == "UDN01")
+        assert holder.holder
+        assert prof["UDN01"].fps == 25, layout
+        assert prof["UDN01"].width >= holder.rect.w and prof["UDN01"].height >= holder.rect.h, layout
+        other = next(t for t in tiles if t.site == "UDN02")
+        if other.rect.w <= PROFILE_THUMB.width:
+            assert prof["UDN02"].fps == 15, layout  # the others keep their tile's rate
+    four = send_profiles(arrange("4x5", SITES, holder="UDN01"), SITES)
+    assert four["UDN01"] == SendProfile(320, 180, 25, 333)  # THUMB's 200 kbit/s at 15 fps, scaled
 
 
 def test_every_tile_gets_a_profile_that_fills_it_without_upscaling() -> None:
