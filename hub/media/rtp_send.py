@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aioice.ice import StunProtocol
 from aiortc import RTCRtpSender
@@ -39,8 +39,13 @@ from aiortc.rtcrtpsender import random_sequence_number
 from aiortc.rtp import RTP_HISTORY_SIZE, HeaderExtensions, RtpPacket
 from aiortc.utils import random32, uint16_add, uint32_add
 
-if TYPE_CHECKING:  # hub.media.encoder installs this loop
-    from hub.media.encoder import PacketTrack
+
+class FrameSource(Protocol):
+    """What the loop reads: hub.media.encoder.PacketTrack (which installs it; no import back)."""
+
+    async def recv(self) -> Any: ...  # a PackedFrame: .payloads, .timestamp
+
+    def stop(self) -> None: ...
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +70,7 @@ def missing(sender: RTCRtpSender) -> list[str]:
     return out
 
 
-def install(sender: RTCRtpSender, track: PacketTrack) -> bool:
+def install(sender: RTCRtpSender, track: FrameSource) -> bool:
     """Have ``sender`` send ``track``'s shared frames by :func:`run` (call before it starts)."""
     if missing(sender):
         return False
@@ -86,7 +91,7 @@ def _direct(dtls: Any) -> tuple[Any, Any] | None:
     return pair.protocol.transport, pair.remote_addr
 
 
-async def run(sender: RTCRtpSender, track: PacketTrack, codec: Any) -> None:
+async def run(sender: RTCRtpSender, track: FrameSource, codec: Any) -> None:
     s: Any = sender
     getattr(s, _S + "rtp_started").set()
     history: dict[int, RtpPacket] = getattr(s, _S + "rtp_history")
