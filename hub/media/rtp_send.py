@@ -39,15 +39,14 @@ from aiortc.rtcrtpsender import random_sequence_number
 from aiortc.rtp import RTP_HISTORY_SIZE, HeaderExtensions, RtpPacket
 from aiortc.utils import random32, uint16_add, uint32_add
 
+log = logging.getLogger(__name__)
+
 
 class FrameSource(Protocol):
     """What the loop reads: hub.media.encoder.PacketTrack (which installs it; no import back)."""
 
     async def recv(self) -> Any: ...  # a PackedFrame: .payloads, .timestamp
 
-    def stop(self) -> None: ...
-
-log = logging.getLogger(__name__)
 
 _S = "_RTCRtpSender__"  # aiortc 1.16's name-mangled private attributes
 _SENDER = ("rtp_started", "rtp_exited", "rtp_history", "mid", "rtp_header_extensions_map",

@@ -141,6 +141,19 @@ def mismatches(img: np.ndarray, conf: Conference) -> list[str]:
     return out
 
 
+async def feed_program(enc: Any, fanout: Any, picture: Callable[[int], np.ndarray], fps: int = 25) -> None:
+    """Encode ``picture(i)`` with ``enc`` (a SharedVideoEncoder) and publish it on ``fanout``, at
+    ``fps``, until cancelled: the worker's render-and-fan-out step, without a compositor."""
+    from hub.media.encoder import VIDEO_CLOCK
+
+    i = 0
+    while True:
+        for packet in enc.encode(picture(i), i * VIDEO_CLOCK // fps):
+            fanout.publish(packet)
+        i += 1
+        await asyncio.sleep(1 / fps)
+
+
 async def wait_for(pred: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -16,13 +16,12 @@ from aiortc.rtp import RtpPacket
 
 from hub.media import rtp_send
 from hub.media.encoder import (
-    VIDEO_CLOCK,
     PacketFanout,
     SharedVideoEncoder,
     h264_codecs,
     share_packetisation,
 )
-from tests.hub.media.mediakit import wait_for
+from tests.hub.media.mediakit import feed_program, wait_for
 
 
 def _program(i: int) -> np.ndarray:
@@ -92,17 +91,7 @@ async def test_packets_nack_and_counters_between_real_peers() -> None:
     await site.setLocalDescription(await site.createAnswer())
     await hub.setRemoteDescription(site.localDescription)
 
-    i = 0
-
-    async def feed() -> None:
-        nonlocal i
-        while True:
-            for packet in enc.encode(_program(i), i * VIDEO_CLOCK // 25):
-                fanout.publish(packet)
-            i += 1
-            await asyncio.sleep(0.04)
-
-    feeder = asyncio.create_task(feed())
+    feeder = asyncio.create_task(feed_program(enc, fanout, _program))
     try:
         assert await wait_for(lambda: len(decoded) >= 30 and bool(dropped) and dropped[0] in rtx, 20), \
             (len(decoded), dropped, rtx[:5])

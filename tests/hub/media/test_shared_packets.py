@@ -19,7 +19,7 @@ from hub.media.encoder import (
     h264_codecs,
     share_packetisation,
 )
-from tests.hub.media.mediakit import wait_for
+from tests.hub.media.mediakit import feed_program, wait_for
 
 
 def _program(i: int) -> np.ndarray:
@@ -70,17 +70,7 @@ async def test_two_receivers_decode_the_same_payloads() -> None:
             await site.setRemoteDescription(hub.localDescription)
             await site.setLocalDescription(await site.createAnswer())
             await hub.setRemoteDescription(site.localDescription)
-        i = 0
-
-        async def feed() -> None:
-            nonlocal i
-            while True:
-                for packet in enc.encode(_program(i), i * VIDEO_CLOCK // 25):
-                    fanout.publish(packet)
-                i += 1
-                await asyncio.sleep(0.04)
-
-        feeder = asyncio.create_task(feed())
+        feeder = asyncio.create_task(feed_program(enc, fanout, _program))
         try:
             assert await wait_for(lambda: min(decoded) >= 10, 15), decoded
         finally:
